@@ -1,0 +1,99 @@
+/**
+ * Coded errors of scaleout. Callers match on `code`, never on the message.
+ * @module
+ */
+
+/** Stable error codes of `@scaleout/core`. */
+export const ErrorCodes = {
+  CONFIG: 'ERR_SCALEOUT_CONFIG',
+  STORE_UNAVAILABLE: 'ERR_SCALEOUT_STORE_UNAVAILABLE',
+  STORE_TIMEOUT: 'ERR_SCALEOUT_STORE_TIMEOUT',
+  STORE_CLOSED: 'ERR_SCALEOUT_STORE_CLOSED',
+  INVALID_ARGUMENT: 'ERR_SCALEOUT_INVALID_ARGUMENT',
+  MISSING_PACKAGE: 'ERR_SCALEOUT_MISSING_PACKAGE',
+  NOT_READY: 'ERR_SCALEOUT_NOT_READY',
+  TRANSPORT: 'ERR_SCALEOUT_TRANSPORT',
+  LOCK_TIMEOUT: 'ERR_SCALEOUT_LOCK_TIMEOUT',
+  SAVE_FAILED: 'ERR_SCALEOUT_SAVE_FAILED',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+/** Base class of every error scaleout throws. */
+export class ScaleoutError extends Error {
+  /** A stable, documented code such as `ERR_SCALEOUT_CONFIG`. */
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = 'ScaleoutError';
+  }
+}
+
+/** A configuration value was refused. `field` is its dotted path. */
+export class ConfigError extends ScaleoutError {
+  readonly field: string;
+  constructor(field: string, message: string, options?: { cause?: unknown }) {
+    super(ErrorCodes.CONFIG, message, options);
+    this.name = 'ConfigError';
+    this.field = field;
+  }
+}
+
+/** The session backend cannot be reached (down, refused, or closed). */
+export class StoreUnavailableError extends ScaleoutError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCodes.STORE_UNAVAILABLE, message, options);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+/** A store operation did not finish within its timeout. */
+export class StoreTimeoutError extends ScaleoutError {
+  readonly timeoutMs: number;
+  constructor(operation: string, timeoutMs: number) {
+    super(ErrorCodes.STORE_TIMEOUT, `session store ${operation} did not finish within ${timeoutMs} ms`);
+    this.name = 'StoreTimeoutError';
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** An argument given to a public function is not acceptable. */
+export class InvalidArgumentError extends ScaleoutError {
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super(ErrorCodes.INVALID_ARGUMENT, message);
+    this.name = 'InvalidArgumentError';
+    this.field = field;
+  }
+}
+
+/** An optional package that the config asks for is not installed. */
+export class MissingPackageError extends ScaleoutError {
+  readonly packageName: string;
+  constructor(packageName: string, why: string, options?: { cause?: unknown }) {
+    super(ErrorCodes.MISSING_PACKAGE, `${why} needs the package ${packageName}: run \`npm install ${packageName}\``, options);
+    this.name = 'MissingPackageError';
+    this.packageName = packageName;
+  }
+}
+
+/** True when `err` is a scaleout error meaning the backend is unreachable or too slow. */
+export function isUnavailable(err: unknown): err is ScaleoutError {
+  return (
+    err instanceof ScaleoutError &&
+    (err.code === ErrorCodes.STORE_UNAVAILABLE || err.code === ErrorCodes.STORE_TIMEOUT || err.code === ErrorCodes.STORE_CLOSED)
+  );
+}
+
+/** Shows a value in an error message without leaking secrets or flooding the log. */
+export function describeValue(value: unknown, field = ''): string {
+  if (/secret|password|token|key/i.test(field)) return '[redacted]';
+  let text: string;
+  try {
+    text = typeof value === 'string' ? JSON.stringify(value) : value === undefined ? 'undefined' : JSON.stringify(value) ?? String(value);
+  } catch {
+    text = Object.prototype.toString.call(value);
+  }
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}

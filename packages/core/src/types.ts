@@ -1,0 +1,86 @@
+import type { EventEmitter } from 'node:events';
+import type { RouteCookie } from './route-cookie.js';
+import type { ScaleoutConfig } from './config.js';
+
+/** What a session holds: a plain JSON object. Framework fields (`cookie`, `_expire`) ride along. */
+export type SessionData = Record<string, unknown>;
+
+/**
+ * The one interface every session backend implements. Promises only; events as below.
+ *
+ * Events: `ready` (usable), `down` (backend unreachable, with the error), `up` (back),
+ * `error` (a problem that did not stop the store), `evict` (memory bound reached, with the id).
+ */
+export interface SessionStore extends EventEmitter {
+  /** The session, or `undefined` when there is none or the stored value is not a session object. */
+  get(id: string): Promise<SessionData | undefined>;
+  /** Writes the whole session, to expire `ttlMs` from now. */
+  set(id: string, data: SessionData, ttlMs: number): Promise<void>;
+  /** Moves the expiry to `ttlMs` from now (sliding expiry); a missing id is not an error. */
+  touch(id: string, ttlMs: number): Promise<void>;
+  /** Removes the session; a missing id is not an error. */
+  destroy(id: string): Promise<void>;
+  /** Every live id, streamed: never one huge array. */
+  ids(): AsyncIterable<string>;
+  /** How many live sessions there are. */
+  size(): Promise<number>;
+  /** Removes every session of this store (its prefix, map or replica set only). */
+  clear(): Promise<void>;
+  /** Stops timers and sockets. Safe to call twice. */
+  close(): Promise<void>;
+  /** `false` while the backend is known to be unreachable (between `down` and `up`). */
+  readonly available?: boolean;
+}
+
+/** The strategy kinds. */
+export type StrategyKind = 'sticky' | 'cluster' | 'store';
+
+/** Session settings resolved from the config, shared by the Express and Koa layers. */
+export interface SessionSettings {
+  /** Secrets, newest first: the first signs, all verify. */
+  secret: string[];
+  /** Session lifetime in ms (sliding). */
+  ttlMs: number;
+  /** Name of the session cookie. */
+  cookieName: string;
+  /** Longest a store operation may take before the request gets a 503, in ms. */
+  storeTimeoutMs: number;
+  /** What a request meets while the store is down: a 503 (`fail`) or no session (`bypass`). */
+  onStoreDown: 'fail' | 'bypass';
+  /** Whether cookies carry `Secure`: `auto` follows the request's protocol. */
+  secure: boolean | 'auto';
+  /** The `SameSite` cookie attribute. */
+  sameSite: 'lax' | 'strict' | 'none';
+}
+
+/** A configured session strategy: what the Express and Koa layers are built from. */
+export interface Strategy {
+  kind: StrategyKind;
+  nodeId: string;
+  store: SessionStore;
+  /** `sticky` only: the cookie that pins a client to this node. */
+  route?: RouteCookie;
+  /** The resolved session settings. */
+  session: SessionSettings;
+  /** The whole validated config. */
+  config: ScaleoutConfig;
+  /** Closes the store and whatever else the strategy started. Safe to call twice. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** A message that a transport carries between nodes: opaque bytes. */
+export type TransportMessage = Uint8Array;
+
+/**
+ * Carries messages from one node to all its peers (pub/sub). Delivery may be at most once:
+ * a receiver must detect gaps itself. Events: `message` (bytes), `down`, `up`, `error`.
+ */
+export interface Transport extends EventEmitter {
+  /** Resolves once the transport can publish and receive. */
+  start(): Promise<void>;
+  /** Sends to every peer (and, depending on the transport, possibly back to this node). */
+  publish(message: TransportMessage): Promise<void>;
+  /** Stops the transport. Safe to call twice. */
+  close(): Promise<void>;
+}
