@@ -1,0 +1,40 @@
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+// Field builders shared by every config section. Environment overrides arrive as strings, so
+// each builder also accepts the string form ("5", "true", "a,b").
+
+/** A duration (`"30m"`, `"5s"`, ms) resolved to milliseconds. */
+export const duration = () =>
+  z.union([z.number(), z.string()]).transform((value, ctx) => {
+    try {
+      return parseDuration(value);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'expected a duration: milliseconds or a string such as "30m", "5s", "250ms"' });
+      return z.NEVER;
+    }
+  });
+
+/** A whole number within bounds. */
+export const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.preprocess((v) => (typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v) : v), z.number().int().min(min).max(max));
+
+/** A boolean, also from "true"/"false". */
+export const bool = () => z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
+
+/** A list, also from a comma-separated string. */
+export const list = <T extends z.ZodType>(item: T) =>
+  z.preprocess(
+    (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v),
+    z.array(item).min(1),
+  );
+
+/** `host:port`, as Sentinel and Cluster seeds are written. */
+export const hostPort = () =>
+  z.string().regex(/^[A-Za-z0-9._-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$/, 'expected "host:port"');
+
+/** A cookie name: an RFC 6265 token. */
+export const cookieName = () => z.string().min(1).max(64).regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'expected an RFC 6265 cookie name (a token)');
+
+/** A redis:// or rediss:// URL. */
+export const redisUrl = () => z.url({ protocol: /^rediss?$/, error: 'expected a redis:// or rediss:// URL' });

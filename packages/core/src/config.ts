@@ -1,0 +1,184 @@
+import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { bool, cookieName, duration } from './config-fields.js';
+import { storeSchema } from './config-store.js';
+import { clusterSchema } from './config-cluster.js';
+import { ConfigError, describeValue } from './errors.js';
+
+const secretSchema = z
+  .union([z.string().min(1), z.array(z.string().min(1)).min(1)], { error: 'expected a non-empty string or a non-empty array of strings, newest first' })
+  .transform((s) => (typeof s === 'string' ? [s] : s));
+
+const sessionSchema = z.strictObject({
+  /** Session lifetime, sliding. @default "30m" */
+  ttl: duration().default(30 * 60_000),
+  /** @default "sid" */
+  cookieName: cookieName().default('sid'),
+  /** Longest a store operation may take before the request gets a 503. @default "2s" */
+  storeTimeout: duration().default(2000),
+  /** While the store is down: `fail` answers 503, `bypass` serves without a session. @default "fail" */
+  onStoreDown: z.enum(['fail', 'bypass']).default('fail'),
+  /** `Secure` cookie attribute; `auto` sets it on HTTPS requests. @default "auto" */
+  secure: z.union([bool(), z.literal('auto')]).default('auto'),
+  /** @default "lax" */
+  sameSite: z.enum(['lax', 'strict', 'none']).default('lax'),
+});
+
+const stickySchema = z.strictObject({
+  /** @default "route" */
+  cookieName: cookieName().default('route'),
+});
+
+/** The schema of `scaleout.config.json`. */
+export const configSchema = z.strictObject({
+  strategy: z.enum(['sticky', 'cluster', 'store']).default('sticky'),
+  nodeId: z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(/^[A-Za-z0-9._:-]+$/, 'expected letters, digits and . _ : -')
+    .default(() => `${hostname().replace(/[^A-Za-z0-9._:-]/g, '-')}-${process.pid}`),
+  secret: secretSchema,
+  session: sessionSchema.default(() => sessionSchema.parse({})),
+  sticky: stickySchema.default(() => stickySchema.parse({})),
+  cluster: clusterSchema.optional(),
+  store: storeSchema.default(() => storeSchema.parse({ type: 'memory' })),
+});
+
+/** A config as written by a user (durations as strings, defaults omitted). */
+export type ScaleoutConfigInput = z.input<typeof configSchema>;
+/** A validated config: defaults filled in, durations in milliseconds, `secret` an array. */
+export type ScaleoutConfig = z.output<typeof configSchema>;
+
+/** Name of the config file read from the working directory. */
+export const CONFIG_FILE = 'scaleout.config.json';
+const ENV_PREFIX = 'SCALEOUT_';
+
+function formatIssue(issue: z.core.$ZodIssue, input: unknown): ConfigError {
+  const path = issue.path.map(String);
+  const field = path.length ? path.join('.') : '(root)';
+  let value: unknown = input;
+  for (const p of path) value = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[p] : undefined;
+  let allowed = issue.message;
+  if (issue.code === 'unrecognized_keys') {
+    const keys = issue.keys.join(', ');
+    return new ConfigError(path.concat(issue.keys[0] ?? '').filter(Boolean).join('.'), `config ${field}: unknown field(s) ${keys}; check the spelling against the configuration reference`);
+  }
+  if (issue.code === 'invalid_union' && 'discriminator' in issue && issue.discriminator) allowed = `${issue.message} in "${issue.discriminator}"`;
+  const got = value === undefined ? 'missing' : `got ${describeValue(value, field)}`;
+  return new ConfigError(field, `config ${field}: ${got}; ${allowed}`);
+}
+
+/** Validates a config object and fills in defaults. Throws `ConfigError` naming the field, the value and what is allowed. */
+export function parseConfig(input: unknown): ScaleoutConfig {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw new ConfigError('(root)', `config: got ${describeValue(input)}; expected an object`);
+  }
+  const result = configSchema.safeParse(input);
+  if (result.success) return result.data;
+  const errors = result.error.issues.map((i) => formatIssue(i, input));
+  if (errors.length === 1) throw errors[0]!;
+  const first = errors[0]!;
+  throw new ConfigError(first.field, errors.map((e) => e.message).join('\n'), { cause: new AggregateError(errors, 'config refused') });
+}
+
+function envKeyToPath(key: string): string[] {
+  return key
+    .slice(ENV_PREFIX.length)
+    .split('__')
+    .map((seg) => seg.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()));
+}
+
+function envValue(raw: string): unknown {
+  const t = raw.trim();
+  if (t.startsWith('[') || t.startsWith('{')) {
+    try {
+      return JSON.parse(t);
+    } catch {
+      return raw;
+    }
+  }
+  return raw;
+}
+
+/**
+ * Turns `SCALEOUT_*` variables into a config fragment. Nesting uses `__` and words use `_`:
+ * `SCALEOUT_NODE_ID` → `nodeId`, `SCALEOUT_STORE__WAIT_REPLICAS` → `store.waitReplicas`,
+ * `SCALEOUT_SECRET=new,old` → `secret: ["new", "old"]` (a JSON array when a secret has a comma).
+ */
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, raw] of Object.entries(env)) {
+    if (!key.startsWith(ENV_PREFIX) || key === 'SCALEOUT_CONFIG' || raw === undefined || raw === '') continue;
+    const path = envKeyToPath(key);
+    let value = envValue(raw);
+    if (path.length === 1 && path[0] === 'secret' && typeof value === 'string') value = value.split(',').filter(Boolean);
+    let node = out;
+    path.slice(0, -1).forEach((seg) => {
+      if (typeof node[seg] !== 'object' || node[seg] === null) node[seg] = {};
+      node = node[seg] as Record<string, unknown>;
+    });
+    node[path[path.length - 1]!] = value;
+  }
+  return out;
+}
+
+function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b)
+        ? deepMerge(b as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
+  }
+  return out;
+}
+
+/** Where {@link loadConfig} looks. */
+export interface LoadConfigOptions {
+  /** The config file. @default `$SCALEOUT_CONFIG`, else `scaleout.config.json` in `cwd` */
+  file?: string;
+  /** @default process.cwd() */
+  cwd?: string;
+  /** @default process.env */
+  env?: NodeJS.ProcessEnv;
+  /** Applied last, over the file and the environment. */
+  overrides?: ScaleoutConfigInput | Record<string, unknown>;
+}
+
+/**
+ * Reads `scaleout.config.json` (or `$SCALEOUT_CONFIG`), applies `SCALEOUT_*` variables over it,
+ * then `overrides`, validates and fills in defaults. A missing default file is not an error
+ * (env and defaults alone may do); a missing explicit file is.
+ */
+export async function loadConfig(options: LoadConfigOptions = {}): Promise<ScaleoutConfig> {
+  const env = options.env ?? process.env;
+  const explicit = options.file ?? env.SCALEOUT_CONFIG;
+  const file = resolve(options.cwd ?? process.cwd(), explicit ?? CONFIG_FILE);
+  let fromFile: Record<string, unknown> = {};
+  let text: string | undefined;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if (explicit || (err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new ConfigError('(file)', `config file ${file} cannot be read: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  if (text !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      throw new ConfigError('(file)', `config file ${file} is not valid JSON: ${(err as Error).message}`, { cause: err });
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new ConfigError('(root)', `config file ${file}: expected a JSON object`);
+    }
+    fromFile = parsed as Record<string, unknown>;
+  }
+  const merged = deepMerge(deepMerge(fromFile, configFromEnv(env)), (options.overrides ?? {}) as Record<string, unknown>);
+  return parseConfig(merged);
+}

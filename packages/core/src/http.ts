@@ -1,0 +1,93 @@
+import { serialize, parse, type CookieSerializeOptions as SerializeOptions } from 'cookie';
+import { sign, unsign } from 'cookie-signature';
+import { isUnavailable, ErrorCodes, type ScaleoutError } from './errors.js';
+import type { SessionSettings } from './types.js';
+import type { RouteCookie } from './route-cookie.js';
+
+// Framework-free HTTP pieces shared by the Express and Koa layers, so both behave the same.
+
+/** Longest Cookie header read; a larger one is ignored (the request goes on with a fresh session). */
+export const MAX_COOKIE_HEADER = 16 * 1024;
+
+/** Parses a Cookie header; oversized or garbled input gives an empty object, never a throw. */
+export function parseCookies(header: string | undefined): Record<string, string | undefined> {
+  if (!header || header.length > MAX_COOKIE_HEADER) return {};
+  try {
+    return parse(header);
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Signs a session id as express-session does (`s:` + id + `.` + HMAC-SHA256), so Express and
+ * Koa nodes of one fleet read each other's cookies.
+ */
+export function signSessionId(id: string, secret: string[]): string {
+  return 's:' + sign(id, secret[0]!);
+}
+
+/** The session id in a signed cookie value, or `undefined` if any secret fails to verify it. */
+export function unsignSessionId(value: string | undefined, secret: string[]): string | undefined {
+  if (typeof value !== 'string' || !value.startsWith('s:') || value.length > 512) return undefined;
+  for (const s of secret) {
+    const id = unsign(value.slice(2), s);
+    if (id !== false) return id;
+  }
+  return undefined;
+}
+
+/** Cookie attributes from the session settings (RFC 6265 §4.1.2; HttpOnly and SameSite=Lax by default). */
+export function cookieOptions(settings: SessionSettings, secureRequest: boolean): SerializeOptions {
+  return {
+    path: '/',
+    httpOnly: true,
+    sameSite: settings.sameSite,
+    secure: settings.secure === 'auto' ? secureRequest : settings.secure,
+  };
+}
+
+/** The `Set-Cookie` value for a node's route cookie, or `undefined` when the client's is current. */
+export function routeSetCookie(route: RouteCookie, cookieHeader: string | undefined, settings: SessionSettings, secureRequest: boolean): string | undefined {
+  const current = parseCookies(cookieHeader)[route.name];
+  if (!route.needsSet(current)) return undefined;
+  return serialize(route.name, route.value, cookieOptions(settings, secureRequest));
+}
+
+/** The answer a request gets when the session backend cannot serve it. */
+export interface UnavailableResponse {
+  status: 503;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Builds the 503 for `err` (or a down store): a short JSON body with the error code, never the cause's details. */
+export function unavailableResponse(err?: ScaleoutError | unknown): UnavailableResponse {
+  const code = err && isUnavailable(err) ? err.code : (err as ScaleoutError | undefined)?.code ?? ErrorCodes.STORE_UNAVAILABLE;
+  const body = JSON.stringify({ error: code, message: 'the session store is unavailable; retry shortly' });
+  return {
+    status: 503,
+    headers: {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': String(Buffer.byteLength(body)),
+      'retry-after': '1',
+      'cache-control': 'no-store',
+    },
+    body,
+  };
+}
+
+/** Keys a framework adds to the stored session that the other framework must not take as data. */
+const FOREIGN_KEYS: Record<'express' | 'koa', readonly string[]> = {
+  express: ['_expire', '_maxAge', '_session'],
+  koa: ['cookie'],
+};
+
+/** Removes the other framework's bookkeeping from a stored session (so a mixed Express/Koa fleet shares sessions). */
+export function withoutForeignKeys<T extends Record<string, unknown>>(data: T, reader: 'express' | 'koa'): T {
+  const keys = FOREIGN_KEYS[reader];
+  if (!keys.some((k) => k in data)) return data;
+  const out = { ...data };
+  for (const k of keys) delete out[k];
+  return out;
+}

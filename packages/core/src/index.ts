@@ -1,0 +1,14 @@
+export * from './errors.js';
+export type * from './types.js';
+export * from './duration.js';
+export * from './timeout.js';
+export * from './session-value.js';
+export * from './memory-store.js';
+export * from './route-cookie.js';
+export * from './config.js';
+export * from './config-fields.js';
+export * from './config-store.js';
+export * from './config-cluster.js';
+export * from './strategy.js';
+export * from './session-id.js';
+export * from './http.js';

@@ -1,0 +1,231 @@
+import { EventEmitter } from 'node:events';
+import { debuglog } from 'node:util';
+import { parseDuration, type Duration } from './duration.js';
+import { InvalidArgumentError, ScaleoutError, ErrorCodes } from './errors.js';
+import { checkSessionId, checkTtl, decodeSession } from './session-value.js';
+import type { SessionData, SessionStore } from './types.js';
+
+const debug = debuglog('scaleout:memory-store');
+
+/** Options of {@link MemoryStore}. */
+export interface MemoryStoreOptions {
+  /**
+   * Most sessions held at once; past it the least recently used one is evicted (`evict` event).
+   * `0` means no bound.
+   * @default 100000
+   */
+  maxSessions?: number;
+  /**
+   * How often expired sessions are swept out (and their memory freed) without any read.
+   * @default "1s"
+   */
+  sweepInterval?: Duration;
+  /**
+   * Largest serialized session accepted, in bytes.
+   * @default 1048576
+   */
+  maxValueBytes?: number;
+}
+
+/** Defaults of {@link MemoryStoreOptions}. */
+export const DEFAULT_MEMORY_STORE_OPTIONS = {
+  maxSessions: 100_000,
+  sweepInterval: 1000,
+  maxValueBytes: 1024 * 1024,
+} as const satisfies MemoryStoreOptions;
+
+interface Entry {
+  json: string;
+  expiresAt: number;
+  bucket: number;
+}
+
+/**
+ * Sessions in this process's memory. Unlike express-session's MemoryStore, which deletes an
+ * expired entry only when it is read (and so leaks), expiry is indexed by time bucket and a
+ * sweep frees expired entries on its own. Values are stored serialized, so what `get` returns
+ * is always a fresh copy and mutating it never changes the store.
+ */
+export class MemoryStore extends EventEmitter implements SessionStore {
+  readonly available = true;
+  readonly #entries = new Map<string, Entry>(); // insertion order doubles as LRU order
+  readonly #buckets = new Map<number, Set<string>>();
+  readonly #maxSessions: number;
+  readonly #resolution: number;
+  readonly #maxValueBytes: number;
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+  /** Sessions evicted by the size bound since start. */
+  evictions = 0;
+  /** Sessions removed by expiry since start. */
+  expirations = 0;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    super();
+    const maxSessions = options.maxSessions ?? DEFAULT_MEMORY_STORE_OPTIONS.maxSessions;
+    if (!Number.isInteger(maxSessions) || maxSessions < 0) {
+      throw new InvalidArgumentError('maxSessions', `maxSessions must be a whole number >= 0 (0 = no bound), got ${String(maxSessions)}`);
+    }
+    const maxValueBytes = options.maxValueBytes ?? DEFAULT_MEMORY_STORE_OPTIONS.maxValueBytes;
+    if (!Number.isInteger(maxValueBytes) || maxValueBytes <= 0) {
+      throw new InvalidArgumentError('maxValueBytes', `maxValueBytes must be a whole number > 0, got ${String(maxValueBytes)}`);
+    }
+    this.#maxSessions = maxSessions;
+    this.#maxValueBytes = maxValueBytes;
+    this.#resolution = Math.max(10, parseDuration(options.sweepInterval ?? DEFAULT_MEMORY_STORE_OPTIONS.sweepInterval, 'sweepInterval'));
+    this.#timer = setInterval(() => this.sweep(), this.#resolution);
+    this.#timer.unref();
+    queueMicrotask(() => this.emit('ready'));
+  }
+
+  async get(id: string): Promise<SessionData | undefined> {
+    this.#checkOpen();
+    checkSessionId(id);
+    const entry = this.#entries.get(id);
+    if (!entry) return undefined;
+    if (entry.expiresAt <= Date.now()) {
+      this.#delete(id, entry);
+      this.expirations++;
+      return undefined;
+    }
+    this.#bump(id, entry);
+    return decodeSession(entry.json);
+  }
+
+  async set(id: string, data: SessionData, ttlMs: number): Promise<void> {
+    this.#checkOpen();
+    checkSessionId(id);
+    checkTtl(ttlMs);
+    if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+      throw new InvalidArgumentError('data', 'session data must be a plain object');
+    }
+    const json = JSON.stringify(data);
+    if (Buffer.byteLength(json) > this.#maxValueBytes) {
+      throw new InvalidArgumentError('data', `session ${Buffer.byteLength(json)} bytes long exceeds maxValueBytes ${this.#maxValueBytes}`);
+    }
+    const old = this.#entries.get(id);
+    if (old) this.#delete(id, old);
+    const entry = this.#index(id, { json, expiresAt: Date.now() + ttlMs, bucket: 0 });
+    this.#entries.set(id, entry);
+    this.#enforceBound();
+  }
+
+  async touch(id: string, ttlMs: number): Promise<void> {
+    this.#checkOpen();
+    checkSessionId(id);
+    checkTtl(ttlMs);
+    const entry = this.#entries.get(id);
+    if (!entry || entry.expiresAt <= Date.now()) return;
+    this.#unindex(id, entry);
+    entry.expiresAt = Date.now() + ttlMs;
+    this.#index(id, entry);
+    this.#bump(id, entry);
+  }
+
+  async destroy(id: string): Promise<void> {
+    this.#checkOpen();
+    checkSessionId(id);
+    const entry = this.#entries.get(id);
+    if (entry) this.#delete(id, entry);
+  }
+
+  async *ids(): AsyncIterable<string> {
+    this.#checkOpen();
+    const now = Date.now();
+    // Map iteration is live and tolerates deletes, so nothing is copied up front.
+    for (const [id, entry] of this.#entries) if (entry.expiresAt > now) yield id;
+  }
+
+  async size(): Promise<number> {
+    this.#checkOpen();
+    this.sweep();
+    return this.#entries.size;
+  }
+
+  async clear(): Promise<void> {
+    this.#checkOpen();
+    this.#entries.clear();
+    this.#buckets.clear();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#entries.clear();
+    this.#buckets.clear();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /** Bytes held by serialized session values (keys and bookkeeping not counted). */
+  valueBytes(): number {
+    let total = 0;
+    for (const e of this.#entries.values()) total += e.json.length;
+    return total;
+  }
+
+  /** Frees every expired session now. Runs on its own every `sweepInterval`. */
+  sweep(): number {
+    const now = Date.now();
+    const due = Math.floor(now / this.#resolution);
+    let removed = 0;
+    for (const [bucket, ids] of this.#buckets) {
+      if (bucket > due) continue;
+      for (const id of ids) {
+        const entry = this.#entries.get(id);
+        if (entry && entry.expiresAt <= now) {
+          this.#delete(id, entry);
+          removed++;
+        }
+      }
+    }
+    if (removed) {
+      this.expirations += removed;
+      debug('swept %d expired sessions', removed);
+    }
+    return removed;
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new ScaleoutError(ErrorCodes.STORE_CLOSED, 'the memory store is closed');
+  }
+
+  #bump(id: string, entry: Entry): void {
+    this.#entries.delete(id);
+    this.#entries.set(id, entry);
+  }
+
+  #index(id: string, entry: Entry): Entry {
+    entry.bucket = Math.floor(entry.expiresAt / this.#resolution);
+    let set = this.#buckets.get(entry.bucket);
+    if (!set) this.#buckets.set(entry.bucket, (set = new Set()));
+    set.add(id);
+    return entry;
+  }
+
+  #unindex(id: string, entry: Entry): void {
+    const set = this.#buckets.get(entry.bucket);
+    if (!set) return;
+    set.delete(id);
+    if (set.size === 0) this.#buckets.delete(entry.bucket);
+  }
+
+  #delete(id: string, entry: Entry): void {
+    this.#unindex(id, entry);
+    this.#entries.delete(id);
+  }
+
+  #enforceBound(): void {
+    if (this.#maxSessions === 0) return;
+    while (this.#entries.size > this.#maxSessions) {
+      const [oldest, entry] = this.#entries.entries().next().value as [string, Entry];
+      this.#delete(oldest, entry);
+      this.evictions++;
+      this.emit('evict', oldest);
+    }
+  }
+}
