@@ -47,7 +47,6 @@ interface Entry {
  * is always a fresh copy and mutating it never changes the store.
  */
 export class MemoryStore extends EventEmitter implements SessionStore {
-  readonly available = true;
   readonly #entries = new Map<string, Entry>(); // insertion order doubles as LRU order
   readonly #buckets = new Map<number, Set<string>>();
   readonly #maxSessions: number;
@@ -76,6 +75,11 @@ export class MemoryStore extends EventEmitter implements SessionStore {
     this.#timer = setInterval(() => this.sweep(), this.#resolution);
     this.#timer.unref();
     queueMicrotask(() => this.emit('ready'));
+  }
+
+  /** Always true while open: memory cannot be unreachable. */
+  get available(): boolean {
+    return !this.#closed;
   }
 
   async get(id: string): Promise<SessionData | undefined> {

@@ -1,0 +1,126 @@
+import { debuglog } from 'node:util';
+import { Store, type SessionData as ExpressSessionData } from 'express-session';
+import { withTimeout, withoutForeignKeys, type SessionStore, type SessionData } from '@scaleout/core';
+import { trackerOf } from './save-tracker.js';
+
+const debug = debuglog('scaleout:express-store');
+
+type Callback<T = void> = (err?: unknown, value?: T) => void;
+
+/** Options of {@link ExpressSessionStore}. */
+export interface ExpressSessionStoreOptions {
+  /**
+   * Longest a store operation may take; past it express-session gets a `StoreTimeoutError`.
+   * @default 2000
+   */
+  timeoutMs?: number;
+  /**
+   * Session lifetime used when the session cookie has no `maxAge` (a browser-session cookie).
+   * @default 1800000
+   */
+  ttlMs?: number;
+}
+
+/** Defaults of {@link ExpressSessionStoreOptions}. */
+export const DEFAULT_EXPRESS_STORE_OPTIONS = { timeoutMs: 2000, ttlMs: 30 * 60_000 } as const;
+
+/**
+ * An express-session `Store` over any scaleout `SessionStore`: the one place where the
+ * promise API meets express-session's callback contract. The store's `down`/`up` events become
+ * express-session's `disconnect`/`connect`, so its outage path is taken.
+ */
+export class ExpressSessionStore extends Store {
+  readonly store: SessionStore;
+  readonly #timeoutMs: number;
+  readonly #ttlMs: number;
+
+  constructor(store: SessionStore, options: ExpressSessionStoreOptions = {}) {
+    super();
+    this.store = store;
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_EXPRESS_STORE_OPTIONS.timeoutMs;
+    this.#ttlMs = options.ttlMs ?? DEFAULT_EXPRESS_STORE_OPTIONS.ttlMs;
+    store.on('down', (err: unknown) => {
+      debug('store down: %s', (err as Error | undefined)?.message);
+      this.emit('disconnect');
+    });
+    store.on('up', () => this.emit('connect'));
+  }
+
+  #run<T>(op: string, work: () => Promise<T>, cb: Callback<T> | undefined): void {
+    let p: Promise<T>;
+    try {
+      p = withTimeout(work(), this.#timeoutMs, op);
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    p.then(
+      (v) => cb?.(null, v),
+      (err: unknown) => cb?.(err),
+    );
+  }
+
+  #ttlOf(sess: ExpressSessionData | undefined): number {
+    const maxAge = sess?.cookie?.maxAge;
+    return typeof maxAge === 'number' && maxAge > 0 ? maxAge : this.#ttlMs;
+  }
+
+  override get = (sid: string, cb: Callback<ExpressSessionData | null>): void => {
+    this.#run(
+      'get',
+      async () => {
+        const data = await this.store.get(sid);
+        if (!data) return null;
+        const out = withoutForeignKeys(data, 'express') as unknown as ExpressSessionData;
+        // A session first written by a Koa node has no cookie record; express-session needs one.
+        if (!out.cookie || typeof out.cookie !== 'object') {
+          (out as unknown as SessionData).cookie = { originalMaxAge: this.#ttlMs, expires: new Date(Date.now() + this.#ttlMs).toISOString(), httpOnly: true, path: '/' };
+        }
+        return out;
+      },
+      cb,
+    );
+  };
+
+  override set = (sid: string, sess: ExpressSessionData, cb?: Callback): void => {
+    const done = trackerOf(sess)?.begin();
+    this.#run('set', () => this.store.set(sid, sess as unknown as SessionData, this.#ttlOf(sess)), (err) => {
+      done?.(err);
+      cb?.(err);
+    });
+  };
+
+  override touch = (sid: string, sess: ExpressSessionData, cb?: Callback): void => {
+    this.#run('touch', () => this.store.touch(sid, this.#ttlOf(sess)), (err) => {
+      // A failed touch loses no data (the session was read a moment ago); it is reported, not fatal.
+      if (err) this.emit('touchError', err);
+      cb?.();
+    });
+  };
+
+  override destroy = (sid: string, cb?: Callback): void => {
+    this.#run('destroy', () => this.store.destroy(sid), cb);
+  };
+
+  override all = (cb: Callback<ExpressSessionData[] | { [sid: string]: ExpressSessionData } | null>): void => {
+    this.#run(
+      'all',
+      async () => {
+        const out: Record<string, ExpressSessionData> = {};
+        for await (const id of this.store.ids()) {
+          const data = await this.store.get(id);
+          if (data) out[id] = withoutForeignKeys(data, 'express') as unknown as ExpressSessionData;
+        }
+        return out;
+      },
+      cb,
+    );
+  };
+
+  override length = (cb: Callback<number>): void => {
+    this.#run('length', () => this.store.size(), cb);
+  };
+
+  override clear = (cb?: Callback): void => {
+    this.#run('clear', () => this.store.clear(), cb);
+  };
+}

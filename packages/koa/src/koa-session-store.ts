@@ -1,0 +1,38 @@
+import { withTimeout, withoutForeignKeys, type SessionStore, type SessionData } from '@scaleout/core';
+
+/** koa-session's external store contract (`opts.store`). */
+export interface KoaExternalStore {
+  get(key: string, maxAge: number | 'session' | undefined, data: { rolling: boolean; ctx: unknown }): Promise<SessionData | undefined>;
+  set(key: string, sess: SessionData, maxAge: number | 'session' | undefined, data: { rolling: boolean; changed: boolean; ctx: unknown }): Promise<void>;
+  destroy(key: string, data: { ctx: unknown }): Promise<void>;
+}
+
+/** Options of {@link koaSessionStore}. */
+export interface KoaSessionStoreOptions {
+  /** Longest a store operation may take. @default 2000 */
+  timeoutMs?: number;
+  /** Store TTL when koa-session passes `maxAge: 'session'`. @default 1800000 */
+  ttlMs?: number;
+}
+
+/**
+ * A koa-session external store over any scaleout `SessionStore`. koa-session hands the store
+ * `maxAge + 10 s` so the entry outlives the cookie; that value is the TTL used here.
+ */
+export function koaSessionStore(store: SessionStore, options: KoaSessionStoreOptions = {}): KoaExternalStore {
+  const timeoutMs = options.timeoutMs ?? 2000;
+  const fallbackTtl = options.ttlMs ?? 30 * 60_000;
+  const ttlOf = (maxAge: number | 'session' | undefined) => (typeof maxAge === 'number' && maxAge > 0 ? maxAge : fallbackTtl);
+  return {
+    async get(key) {
+      const data = await withTimeout(store.get(key), timeoutMs, 'get');
+      return data && withoutForeignKeys(data, 'koa');
+    },
+    async set(key, sess, maxAge) {
+      await withTimeout(store.set(key, sess, ttlOf(maxAge)), timeoutMs, 'set');
+    },
+    async destroy(key) {
+      await withTimeout(store.destroy(key), timeoutMs, 'destroy');
+    },
+  };
+}

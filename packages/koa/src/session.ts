@@ -1,0 +1,97 @@
+import { debuglog } from 'node:util';
+import type Koa from 'koa';
+import createSession from 'koa-session';
+import {
+  cookieOptions,
+  generateSessionId,
+  isUnavailable,
+  routeSetCookie,
+  signSessionId,
+  unavailableResponse,
+  unsignSessionId,
+  type Strategy,
+} from '@scaleout/core';
+import { koaSessionStore } from './koa-session-store.js';
+
+const debug = debuglog('scaleout:koa');
+
+/** Options of {@link session}: koa-session's own, which override the strategy's config, plus these. */
+export interface ScaleoutKoaOptions extends Record<string, unknown> {
+  /**
+   * While the store is down: `fail` answers 503 with `ERR_SCALEOUT_STORE_UNAVAILABLE`;
+   * `bypass` runs the next middleware with no session.
+   * @default the config's `session.onStoreDown` ("fail")
+   */
+  onStoreDown?: 'fail' | 'bypass';
+}
+
+function answerUnavailable(ctx: Koa.Context, err?: unknown): void {
+  const r = unavailableResponse(err);
+  ctx.remove('set-cookie');
+  ctx.status = r.status;
+  ctx.set(r.headers);
+  ctx.body = r.body;
+}
+
+/**
+ * koa-session wired to a scaleout strategy, with the same behaviour as `@scaleout/express`:
+ * the same signed cookie format (so Express and Koa nodes of one fleet share sessions), secure
+ * defaults, the route cookie for `sticky`, a 503 when the store is down or a save fails.
+ */
+export function session(strategy: Strategy, app: Koa, options: ScaleoutKoaOptions = {}): Koa.Middleware {
+  const settings = strategy.session;
+  const { onStoreDown = settings.onStoreDown, ...koaOptions } = options;
+  const name = (koaOptions.key as string | undefined) ?? settings.cookieName;
+  const inner = createSession(
+    {
+      key: name,
+      maxAge: settings.ttlMs,
+      httpOnly: true,
+      signed: false,
+      sameSite: settings.sameSite,
+      renew: true,
+      store: koaSessionStore(strategy.store, { timeoutMs: settings.storeTimeoutMs, ttlMs: settings.ttlMs }),
+      genid: () => generateSessionId(),
+      // express-session's cookie format (`s:<id>.<hmac>`), verified under every secret.
+      externalKey: {
+        get: (ctx: Koa.Context) => unsignSessionId(ctx.cookies.get(name, { signed: false }), settings.secret) as string,
+        set: (ctx: Koa.Context, key: string) => {
+          ctx.cookies.set(name, signSessionId(key, settings.secret), {
+            ...cookieOptions(settings, ctx.secure),
+            maxAge: settings.ttlMs,
+            signed: false,
+            overwrite: true,
+          });
+        },
+      },
+      ...koaOptions,
+    } as Parameters<typeof createSession>[0],
+    app,
+  ) as Koa.Middleware;
+  const route = strategy.route;
+
+  return async function scaleoutSession(ctx, next) {
+    if (route) {
+      const setCookie = routeSetCookie(route, ctx.get('cookie') || undefined, settings, ctx.secure);
+      if (setCookie) ctx.append('set-cookie', setCookie);
+    }
+    if (strategy.store.available === false) {
+      debug('store down: %s', onStoreDown);
+      if (onStoreDown === 'bypass') return next();
+      return answerUnavailable(ctx);
+    }
+    let entered = false;
+    try {
+      await inner(ctx, () => {
+        entered = true;
+        return next();
+      });
+    } catch (err) {
+      if (!isUnavailable(err) || ctx.headerSent) throw err;
+      debug('store error: %s', (err as Error).message);
+      // A load that failed before the app ran may bypass; a failed save never reaches the client as success.
+      if (onStoreDown === 'bypass' && !entered) return next();
+      answerUnavailable(ctx, err);
+    }
+  };
+}

@@ -1,0 +1,88 @@
+import type { RequestListener } from 'node:http';
+import express from 'express';
+import Koa from 'koa';
+import type { Strategy } from '@scaleout/core';
+import { session as expressSession, type ScaleoutExpressOptions } from '@scaleout/express';
+import { session as koaSession, type ScaleoutKoaOptions } from '@scaleout/koa';
+
+/** The frameworks every end-to-end suite runs against. */
+export const FRAMEWORKS = ['express', 'koa'] as const;
+export type Framework = (typeof FRAMEWORKS)[number];
+
+/**
+ * The same small app in Express and in Koa, so one suite proves both behave alike:
+ * GET /count (increments), GET /peek (reads only), POST /login (regenerate), POST /logout
+ * (destroy), PUT /big?bytes=N (a large session value), GET /healthz.
+ */
+export function buildApp(framework: Framework, strategy: Strategy, options: Record<string, unknown> = {}): RequestListener {
+  return framework === 'express' ? expressApp(strategy, options as ScaleoutExpressOptions) : koaApp(strategy, options as ScaleoutKoaOptions);
+}
+
+type Sess = Record<string, unknown> & { count?: number; user?: string };
+
+function expressApp(strategy: Strategy, options: ScaleoutExpressOptions): RequestListener {
+  const app = express();
+  app.get('/healthz', (_req, res) => { res.send('ok'); });
+  app.use(expressSession(strategy, options));
+  app.get('/count', (req, res) => {
+    const s = req.session as unknown as Sess;
+    s.count = (s.count ?? 0) + 1;
+    res.json({ count: s.count, node: strategy.nodeId, user: s.user ?? null });
+  });
+  app.get('/peek', (req, res) => {
+    const s = req.session as unknown as Sess | undefined;
+    res.json({ count: s?.count ?? null, user: s?.user ?? null, hasSession: Boolean(s), node: strategy.nodeId });
+  });
+  app.post('/login', (req, res, next) => {
+    req.session.regenerate((err) => {
+      if (err) return next(err);
+      (req.session as unknown as Sess).user = 'alice';
+      res.json({ ok: true });
+    });
+  });
+  app.post('/logout', (req, res, next) => {
+    req.session.destroy((err) => (err ? next(err) : res.json({ ok: true })));
+  });
+  app.put('/big', (req, res) => {
+    (req.session as unknown as Sess).big = 'x'.repeat(Number(req.query.bytes ?? 1000));
+    res.json({ ok: true });
+  });
+  return app as unknown as RequestListener;
+}
+
+function koaApp(strategy: Strategy, options: ScaleoutKoaOptions): RequestListener {
+  const app = new Koa();
+  app.silent = true;
+  app.use(async (ctx, next) => {
+    if (ctx.path === '/healthz') {
+      ctx.body = 'ok';
+      return;
+    }
+    await next();
+  });
+  app.use(koaSession(strategy, app, options));
+  app.use(async (ctx) => {
+    const s = ctx.session as unknown as Sess | null;
+    if (ctx.method === 'GET' && ctx.path === '/count') {
+      s!.count = (s!.count ?? 0) + 1;
+      ctx.body = { count: s!.count, node: strategy.nodeId, user: s!.user ?? null };
+    } else if (ctx.method === 'GET' && ctx.path === '/peek') {
+      ctx.body = { count: s?.count ?? null, user: s?.user ?? null, hasSession: Boolean(s), node: strategy.nodeId };
+    } else if (ctx.method === 'POST' && ctx.path === '/login') {
+      // Koa's regenerate keeps the data; a login starts from a clean session, as in Express.
+      for (const k of Object.keys(s!)) if (k !== 'isNew' && !k.startsWith('_')) delete s![k];
+      await (ctx.session as unknown as { regenerate(): Promise<void> }).regenerate();
+      (ctx.session as unknown as Sess).user = 'alice';
+      ctx.body = { ok: true };
+    } else if (ctx.method === 'POST' && ctx.path === '/logout') {
+      ctx.session = null;
+      ctx.body = { ok: true };
+    } else if (ctx.method === 'PUT' && ctx.path === '/big') {
+      s!.big = 'x'.repeat(Number(ctx.query.bytes ?? 1000));
+      ctx.body = { ok: true };
+    } else {
+      ctx.status = 404;
+    }
+  });
+  return app.callback();
+}
