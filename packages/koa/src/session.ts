@@ -25,6 +25,13 @@ export interface ScaleoutKoaOptions extends Record<string, unknown> {
   onStoreDown?: 'fail' | 'bypass';
 }
 
+// koa-session defines `ctx.session` as a getter that makes an empty session on demand; a
+// bypassed request must see no session at all, as in Express.
+function withoutSession(ctx: Koa.Context, next: Koa.Next): Promise<unknown> {
+  Object.defineProperty(ctx, 'session', { value: null, configurable: true, writable: true });
+  return next();
+}
+
 function answerUnavailable(ctx: Koa.Context, err?: unknown): void {
   const r = unavailableResponse(err);
   ctx.remove('set-cookie');
@@ -77,7 +84,7 @@ export function session(strategy: Strategy, app: Koa, options: ScaleoutKoaOption
     }
     if (strategy.store.available === false) {
       debug('store down: %s', onStoreDown);
-      if (onStoreDown === 'bypass') return next();
+      if (onStoreDown === 'bypass') return withoutSession(ctx, next);
       return answerUnavailable(ctx);
     }
     let entered = false;
@@ -90,7 +97,7 @@ export function session(strategy: Strategy, app: Koa, options: ScaleoutKoaOption
       if (!isUnavailable(err) || ctx.headerSent) throw err;
       debug('store error: %s', (err as Error).message);
       // A load that failed before the app ran may bypass; a failed save never reaches the client as success.
-      if (onStoreDown === 'bypass' && !entered) return next();
+      if (onStoreDown === 'bypass' && !entered) return withoutSession(ctx, next);
       answerUnavailable(ctx, err);
     }
   };
