@@ -17,7 +17,8 @@ export interface KoaSessionStoreOptions {
 
 /**
  * A koa-session external store over any scaleout `SessionStore`. koa-session hands the store
- * `maxAge + 10 s` so the entry outlives the cookie; that value is the TTL used here.
+ * `maxAge + 10 s`; the session's own `_maxAge` is used instead when present, so the store's
+ * expiry matches the Express layer's.
  */
 export function koaSessionStore(store: SessionStore, options: KoaSessionStoreOptions = {}): KoaExternalStore {
   const timeoutMs = options.timeoutMs ?? 2000;
@@ -29,7 +30,10 @@ export function koaSessionStore(store: SessionStore, options: KoaSessionStoreOpt
       return data && withoutForeignKeys(data, 'koa');
     },
     async set(key, sess, maxAge) {
-      await withTimeout(store.set(key, sess, ttlOf(maxAge)), timeoutMs, 'set');
+      // koa-session adds 10 s to maxAge so the entry outlives the cookie; the session's own
+      // `_maxAge` keeps the store's expiry equal to Express's for the same config.
+      const own = typeof sess._maxAge === 'number' ? sess._maxAge : maxAge;
+      await withTimeout(store.set(key, sess, ttlOf(own)), timeoutMs, 'set');
     },
     async destroy(key) {
       await withTimeout(store.destroy(key), timeoutMs, 'destroy');

@@ -32,6 +32,16 @@ function withoutSession(ctx: Koa.Context, next: Koa.Next): Promise<unknown> {
   return next();
 }
 
+// express-session URL-encodes its cookie value (cookie.serialize); the Cookies module does not.
+function decodeCookieValue(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return undefined;
+  }
+}
+
 function answerUnavailable(ctx: Koa.Context, err?: unknown): void {
   const r = unavailableResponse(err);
   ctx.remove('set-cookie');
@@ -61,9 +71,9 @@ export function session(strategy: Strategy, app: Koa, options: ScaleoutKoaOption
       genid: () => generateSessionId(),
       // express-session's cookie format (`s:<id>.<hmac>`), verified under every secret.
       externalKey: {
-        get: (ctx: Koa.Context) => unsignSessionId(ctx.cookies.get(name, { signed: false }), settings.secret) as string,
+        get: (ctx: Koa.Context) => unsignSessionId(decodeCookieValue(ctx.cookies.get(name, { signed: false })), settings.secret) as string,
         set: (ctx: Koa.Context, key: string) => {
-          ctx.cookies.set(name, signSessionId(key, settings.secret), {
+          ctx.cookies.set(name, encodeURIComponent(signSessionId(key, settings.secret)), {
             ...cookieOptions(settings, ctx.secure),
             maxAge: settings.ttlMs,
             signed: false,
