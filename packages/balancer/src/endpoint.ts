@@ -1,0 +1,247 @@
+import { refuse } from './errors.js';
+
+/** How an endpoint is described in a list. */
+export interface EndpointOptions {
+  /** Base URL, `http:` or `https:`; a path in it is kept as a prefix. */
+  url: string;
+  /** Stable identity (hashing, stats, admin). @default the url as given */
+  id?: string;
+  /** Relative share of traffic for the weighted algorithms; a number above 0. @default 1 */
+  weight?: number;
+}
+
+/** What one finished call reports back through `release()`. */
+export interface Outcome {
+  /** False for a connection error, a timeout or a 5xx. */
+  ok: boolean;
+  /** Time to the response headers (or to the failure). */
+  latencyMs: number;
+  status?: number;
+  /** The call was abandoned by the caller (abort, lost hedge): counts nothing but the in-flight slot. */
+  cancelled?: boolean;
+}
+
+/** A plain, JSON-able view of one endpoint. */
+export interface EndpointStats {
+  id: string;
+  url: string;
+  weight: number;
+  effectiveWeight: number;
+  healthy: boolean;
+  draining: boolean;
+  ejected: boolean;
+  available: boolean;
+  inFlight: number;
+  requests: number;
+  failures: number;
+  consecutiveFailures: number;
+  ejections: number;
+  latencyEwmaMs: number | null;
+}
+
+/** Receives what an endpoint observes; the `EndpointSet` installs one. */
+export interface EndpointObserver {
+  onOutcome(endpoint: Endpoint, outcome: Outcome): void;
+  onStateChange(endpoint: Endpoint, change: 'up' | 'down' | 'drain' | 'undrain'): void;
+}
+
+/** Peak-EWMA decay time constant, as Finagle's `decayTime`. */
+export const DEFAULT_EWMA_DECAY_MS = 10_000;
+/**
+ * A failed call counts as a sample of at least this many ms, so an endpoint that refuses
+ * connections in 1 ms never looks like the fastest one to least-response-time.
+ */
+export const FAILURE_SAMPLE_MS = 1_000;
+/** Share of its weight an endpoint gets at the start of its slow-start window (Envoy's min_weight_percent). */
+const SLOW_START_FLOOR = 0.1;
+const MAX_WEIGHT = 1_000_000;
+const MAX_ID_LENGTH = 512;
+
+
+/**
+ * One upstream: its identity, weight, health flags and the counters every algorithm reads.
+ * Algorithms only read it; `begin()`/`release()` are the one way load is accounted.
+ */
+export class Endpoint {
+  readonly id: string;
+  readonly url: URL;
+  readonly weight: number;
+  inFlight = 0;
+  requests = 0;
+  failures = 0;
+  consecutiveFailures = 0;
+  /** Times ejected by outlier detection (drives the growing ejection time). */
+  ejections = 0;
+  /** Epoch ms until which outlier detection keeps this endpoint out; 0 when not ejected. */
+  ejectedUntil = 0;
+  /** @internal set by the owning EndpointSet */
+  observer: EndpointObserver | undefined;
+
+  #healthy = true;
+  #draining = false;
+  #cost = 0; // peak EWMA in ms; 0 with no history
+  #stamp = 0;
+  #decayMs: number;
+  #rampStart = 0;
+  #rampEnd = 0; // 0 when not in slow start
+  readonly #base: string;
+
+  constructor(options: string | EndpointOptions, field = 'endpoint', decayMs = DEFAULT_EWMA_DECAY_MS) {
+    const o = typeof options === 'string' ? { url: options } : options;
+    if (o === null || typeof o !== 'object') refuse(field, options, 'give a URL string or { url, id?, weight? }');
+    if (typeof o.url !== 'string' || o.url.length === 0 || o.url.length > 2048) refuse(`${field}.url`, o.url, 'give an http: or https: URL');
+    let url: URL;
+    try {
+      url = new URL(o.url);
+    } catch {
+      refuse(`${field}.url`, o.url, 'give an http: or https: URL such as "http://127.0.0.1:3001"');
+    }
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '' || url.username || url.password || url.search || url.hash) {
+      refuse(`${field}.url`, o.url, 'give an http: or https: URL with a host and no credentials, query or fragment');
+    }
+    const id = o.id ?? o.url;
+    if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) refuse(`${field}.id`, o.id, `give a non-empty string of at most ${MAX_ID_LENGTH} characters`);
+    const weight = o.weight ?? 1;
+    if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0 || weight > MAX_WEIGHT) {
+      refuse(`${field}.weight`, o.weight, `give a number above 0 and at most ${MAX_WEIGHT}`);
+    }
+    this.id = id;
+    this.url = url;
+    this.weight = weight;
+    this.#decayMs = decayMs;
+    this.#base = url.origin + (url.pathname === '/' ? '' : url.pathname.replace(/\/+$/, ''));
+  }
+
+  /**
+   * The absolute URL for `path` (which starts with '/') on this endpoint, keeping the base URL's
+   * path as a prefix. Plain concatenation, never URL resolution, so a path can't switch host.
+   */
+  target(path: string): string {
+    return this.#base + path;
+  }
+
+  /** Healthy (active checks), not ejected, not draining: may be picked for new requests. */
+  get available(): boolean {
+    return this.#healthy && !this.#draining && this.ejectedUntil === 0;
+  }
+
+  get ejected(): boolean {
+    return this.ejectedUntil !== 0;
+  }
+
+  /** Set by the active health checker or an admin; the owning set emits 'up'/'down'. */
+  get healthy(): boolean {
+    return this.#healthy;
+  }
+  set healthy(value: boolean) {
+    if (value === this.#healthy) return;
+    this.#healthy = value;
+    this.observer?.onStateChange(this, value ? 'up' : 'down');
+  }
+
+  /** Admin: keep serving pinned clients only (HAProxy's `drain`); never picked by an algorithm. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+  set draining(value: boolean) {
+    if (value === this.#draining) return;
+    this.#draining = value;
+    this.observer?.onStateChange(this, value ? 'drain' : 'undrain');
+  }
+
+  /** The weight the algorithms use now: ramps from 10% to 100% during slow start. */
+  get effectiveWeight(): number {
+    if (this.#rampEnd === 0) return this.weight;
+    const now = Date.now();
+    if (now >= this.#rampEnd) {
+      this.#rampEnd = 0;
+      return this.weight;
+    }
+    const share = (now - this.#rampStart) / (this.#rampEnd - this.#rampStart);
+    return this.weight * Math.max(SLOW_START_FLOOR, share);
+  }
+
+  /** Starts a slow-start window of `durationMs` (Envoy's slow_start_window); 0 ends it. */
+  startSlowStart(durationMs: number): void {
+    if (durationMs <= 0) {
+      this.#rampEnd = 0;
+      return;
+    }
+    this.#rampStart = Date.now();
+    this.#rampEnd = this.#rampStart + durationMs;
+  }
+
+  /**
+   * Peak EWMA of latency in ms (Finagle's PeakEwma): a sample above the current cost replaces it
+   * at once, a lower one blends in with weight 1 - e^(-Δt/τ), and the cost decays towards 0
+   * while no sample arrives so a slow endpoint is tried again later. `undefined` without history.
+   */
+  latencyEwma(now = Date.now()): number | undefined {
+    if (this.#stamp === 0) return undefined;
+    const dt = now - this.#stamp;
+    return dt > 0 ? this.#cost * Math.exp(-dt / this.#decayMs) : this.#cost;
+  }
+
+  /** Records one latency sample into the peak EWMA. */
+  observeLatency(ms: number, now = Date.now()): void {
+    if (this.#stamp === 0 || ms > this.#cost) this.#cost = ms;
+    else {
+      const w = Math.exp(-Math.max(0, now - this.#stamp) / this.#decayMs);
+      this.#cost = this.#cost * w + ms * (1 - w);
+    }
+    this.#stamp = now;
+  }
+
+  /**
+   * Accounts one call: `inFlight` goes up now; the returned `release()` brings it down and records
+   * the outcome (EWMA, counters, outlier detection). Calling `release()` again does nothing.
+   */
+  begin(): (outcome: Outcome) => void {
+    this.inFlight++;
+    let done = false;
+    return (outcome) => {
+      if (done) return;
+      done = true;
+      this.inFlight--;
+      if (outcome?.cancelled) return;
+      this.record(outcome);
+    };
+  }
+
+  /** Records a finished call that was not counted in flight (e.g. a pass-through of another layer). */
+  record(outcome: Outcome): void {
+    const ok = outcome?.ok === true;
+    const latency = Number.isFinite(outcome?.latencyMs) && outcome.latencyMs >= 0 ? outcome.latencyMs : 0;
+    this.requests++;
+    if (ok) {
+      this.consecutiveFailures = 0;
+      this.observeLatency(latency);
+    } else {
+      this.failures++;
+      this.consecutiveFailures++;
+      this.observeLatency(Math.max(latency, FAILURE_SAMPLE_MS));
+    }
+    this.observer?.onOutcome(this, outcome);
+  }
+
+  stats(): EndpointStats {
+    const ewma = this.latencyEwma();
+    return {
+      id: this.id,
+      url: this.url.href,
+      weight: this.weight,
+      effectiveWeight: this.effectiveWeight,
+      healthy: this.#healthy,
+      draining: this.#draining,
+      ejected: this.ejected,
+      available: this.available,
+      inFlight: this.inFlight,
+      requests: this.requests,
+      failures: this.failures,
+      consecutiveFailures: this.consecutiveFailures,
+      ejections: this.ejections,
+      latencyEwmaMs: ewma === undefined ? null : Math.round(ewma * 1000) / 1000,
+    };
+  }
+}
+

@@ -1,0 +1,13 @@
+/**
+ * `@scaleout/balancer`: a client-side load balancer for service-to-service calls. The algorithms,
+ * the endpoint set, health checks and outlier ejection are shared with `@scaleout/proxy`.
+ * @module
+ */
+export * from './errors.js';
+export { parseDuration, type Duration } from './duration.js';
+export { hash32 } from './hash.js';
+export { Endpoint, DEFAULT_EWMA_DECAY_MS, FAILURE_SAMPLE_MS, type EndpointOptions, type EndpointStats, type Outcome, type EndpointObserver } from './endpoint.js';
+export { EndpointSet, DEFAULT_ENDPOINT_SET, type EndpointSetOptions, type EndpointSetEvent } from './endpoint-set.js';
+export { OutlierDetector, DEFAULT_OUTLIER, type OutlierOptions } from './outlier-detector.js';
+export { HealthChecker, DEFAULT_HEALTH_CHECK, type HealthCheckOptions } from './health-check.js';
+export * from './algorithms/index.js';
