@@ -1,0 +1,125 @@
+import type { IncomingMessage } from 'node:http';
+import { isIP } from 'node:net';
+
+// RFC 7230 §6.1: hop-by-hop headers belong to one connection and never cross a proxy.
+// `proxy-connection` is the pre-standard alias some clients still send.
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+const FORWARDED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
+
+/** Which peers may set `X-Forwarded-*`: none, all, or a list of addresses. */
+export type TrustProxy = boolean | readonly string[];
+
+function bare(address: string | undefined): string {
+  if (!address) return '';
+  // Dual-stack sockets report IPv4 clients as ::ffff:a.b.c.d.
+  return address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
+}
+
+function trusts(trust: TrustProxy, address: string): boolean {
+  return trust === true || (Array.isArray(trust) && trust.includes(address));
+}
+
+/** The header names that the `Connection` header marks hop-by-hop for this message. */
+function connectionTokens(raw: string[]): Set<string> | undefined {
+  let out: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection') {
+      for (const t of raw[i + 1]!.split(',')) {
+        const name = t.trim().toLowerCase();
+        if (name && name !== 'close' && name !== 'keep-alive' && name !== 'upgrade') (out ??= new Set()).add(name);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The client's address: the socket's peer, or, when that peer is a trusted proxy, the nearest
+ * untrusted hop of `X-Forwarded-For` (read right to left, as every hop appends).
+ */
+export function clientAddress(req: IncomingMessage, trust: TrustProxy): string {
+  let addr = bare(req.socket.remoteAddress);
+  if (trust === false || !trusts(trust, addr)) return addr;
+  const xff = req.headers['x-forwarded-for'];
+  if (!xff) return addr;
+  const hops = (Array.isArray(xff) ? xff.join(',') : xff).split(',');
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = bare(hops[i]!.trim());
+    if (isIP(hop) === 0) break; // garbage: stop at the last address we could read
+    addr = hop;
+    if (!trusts(trust, hop)) break;
+  }
+  return addr;
+}
+
+/** The response headers to pass to the client: a flat `[name, value, ...]` list without hop-by-hop fields. */
+export function responseHeaders(raw: string[]): string[] {
+  const extra = connectionTokens(raw);
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const lower = raw[i]!.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || extra?.has(lower)) continue;
+    out.push(raw[i]!, raw[i + 1]!);
+  }
+  return out;
+}
+
+/** What the node is told about the client. */
+export interface ForwardInfo {
+  trust: TrustProxy;
+  /** Keep `Upgrade` and `Connection: upgrade` (WebSocket handshakes). */
+  upgrade?: boolean;
+  /** Rewrites the `Cookie` header (insert mode hides the proxy's cookie), or drops it with `undefined`. */
+  cookie?: (value: string) => string | undefined;
+}
+
+/**
+ * The request headers to send to a node: hop-by-hop fields removed, `X-Forwarded-For` appended
+ * with the peer's address, `X-Forwarded-Proto`/`-Host` set (kept only from a trusted peer).
+ */
+export function requestHeaders(req: IncomingMessage, info: ForwardInfo): string[] {
+  const raw = req.rawHeaders;
+  const extra = connectionTokens(raw);
+  const peer = bare(req.socket.remoteAddress);
+  const trusted = info.trust !== false && trusts(info.trust, peer);
+  const out: string[] = [];
+  let xff: string | undefined;
+  let proto: string | undefined;
+  let host: string | undefined;
+  let fwdHost: string | undefined;
+  let chunked = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
+    const value = raw[i + 1]!;
+    if (lower === 'transfer-encoding') chunked ||= /chunked/i.test(value);
+    if (HOP_BY_HOP.has(lower) || extra?.has(lower)) continue;
+    if (FORWARDED.has(lower)) {
+      if (lower === 'x-forwarded-for') xff = xff ? `${xff}, ${value}` : value;
+      else if (trusted && lower === 'x-forwarded-proto') proto ??= value;
+      else if (trusted) fwdHost ??= value;
+      continue;
+    }
+    if (lower === 'host') host ??= value;
+    if (lower === 'cookie' && info.cookie) {
+      const kept = info.cookie(value);
+      if (kept !== undefined) out.push(name, kept);
+      continue;
+    }
+    out.push(name, value);
+  }
+  out.push('X-Forwarded-For', xff ? `${xff}, ${peer}` : peer);
+  out.push('X-Forwarded-Proto', proto ?? ((req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'));
+  if (fwdHost ?? host) out.push('X-Forwarded-Host', (fwdHost ?? host)!);
+  // The body is re-framed by Node on the way out; chunked stays chunked for methods whose
+  // default framing would otherwise be none (a GET with a body).
+  if (chunked) out.push('Transfer-Encoding', 'chunked');
+  if (info.upgrade && req.headers.upgrade) out.push('Connection', 'Upgrade', 'Upgrade', req.headers.upgrade);
+  return out;
+}
+
+/** True when the request carries a body (RFC 7230 §3.3.3: a length other than 0, or chunked). */
+export function hasBody(req: IncomingMessage): boolean {
+  const len = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0');
+}

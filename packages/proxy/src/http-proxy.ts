@@ -1,0 +1,164 @@
+import { Agent, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream';
+import { debuglog } from 'node:util';
+import type { Endpoint } from '@scaleout/balancer';
+import type { ProxyConfig } from './config.js';
+import { badGateway, gatewayTimeout, noBackend, type ProxyError } from './errors.js';
+import { clientAddress, hasBody, requestHeaders, responseHeaders } from './headers.js';
+import type { TargetPool } from './pool.js';
+import type { Stickiness } from './sticky.js';
+
+const debug = debuglog('scaleout:proxy-http');
+
+// Errors raised before a single byte reached the node: safe to try another node.
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', 'ERR_SCALEOUT_PROXY_TIMEOUT']);
+
+const REASONS: Record<number, string> = {
+  502: 'Bad Gateway: the node failed to answer',
+  503: 'Service Unavailable: no node can take the request',
+  504: 'Gateway Timeout: the node did not answer in time',
+};
+
+/** Answers a request the proxy cannot serve with a short plain-text body. */
+export function sendError(res: ServerResponse, err: ProxyError): void {
+  if (res.headersSent || res.destroyed) {
+    res.destroy();
+    return;
+  }
+  const body = `${err.status} ${REASONS[err.status]}\n`;
+  const headers: Record<string, string | number> = { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' };
+  if (err.status === 503) headers['retry-after'] = 1;
+  res.writeHead(err.status, headers).end(body);
+}
+
+/** What the forwarding code needs from the proxy around it. */
+export interface ForwardContext {
+  config: ProxyConfig;
+  pool: TargetPool;
+  sticky: Stickiness;
+  agent: Agent;
+  /** True while shutting down: answers carry `Connection: close`. */
+  closing(): boolean;
+  /** Reports an upstream failure (the proxy re-emits it). */
+  onUpstreamError(err: ProxyError): void;
+}
+
+/** The keep-alive connection pool to the nodes. */
+export function createAgent(config: ProxyConfig): Agent {
+  return new Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 256, scheduling: 'lifo', timeout: config.timeouts.server });
+}
+
+/** Forwards one HTTP request to a node, retrying once on another node after a connect failure. */
+export function forward(ctx: ForwardContext, req: IncomingMessage, res: ServerResponse): void {
+  const { config, pool, sticky } = ctx;
+  const hashKey = clientAddress(req, config.trustProxy);
+  const pinnedTo = sticky.pinned(req.headers);
+  const headers = requestHeaders(req, {
+    trust: config.trustProxy,
+    cookie: sticky.mode === 'insert' ? (v) => sticky.stripCookie(v) : undefined,
+  });
+  const withBody = hasBody(req);
+  const tried = new Set<string>();
+  let clientGone = false;
+  res.once('close', () => {
+    if (!res.writableFinished) clientGone = true;
+  });
+
+  const attempt = (n: number): void => {
+    const endpoint = pool.choose(pinnedTo, hashKey, tried);
+    if (!endpoint) {
+      const err = noBackend(tried.size ? `no node left after ${tried.size} failed attempt(s)` : 'no node is available');
+      ctx.onUpstreamError(err);
+      sendError(res, err);
+      return;
+    }
+    tried.add(endpoint.id);
+    send(endpoint, n);
+  };
+
+  const send = (endpoint: Endpoint, n: number): void => {
+    const release = endpoint.begin();
+    const started = performance.now();
+    let connected = false;
+    let bodySent = false;
+    let answered = false;
+    const preq = request({
+      agent: ctx.agent,
+      host: endpoint.url.hostname,
+      port: endpoint.url.port || 80,
+      method: req.method,
+      path: req.url,
+      headers,
+      setHost: false,
+    });
+    const startBody = () => {
+      connected = true;
+      bodySent = withBody;
+      // The body is only read once the node accepted the connection, so a refused connection
+      // leaves it untouched for the retry (HAProxy `option redispatch` + `retries`).
+      if (withBody) pipeline(req, preq, () => {});
+      else preq.end();
+    };
+    preq.once('socket', (socket) => {
+      if (!socket.connecting) return startBody();
+      const timer = setTimeout(() => preq.destroy(gatewayTimeout(endpoint.id, 'connect', config.timeouts.connect)), config.timeouts.connect);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        startBody();
+      });
+      socket.once('close', () => clearTimeout(timer));
+    });
+    preq.setTimeout(config.timeouts.server, () => preq.destroy(gatewayTimeout(endpoint.id, answered ? 'a pause in the response' : 'the response', config.timeouts.server)));
+
+    preq.once('response', (pres) => {
+      answered = true;
+      const status = pres.statusCode ?? 502;
+      const latencyMs = performance.now() - started;
+      const out = responseHeaders(pres.rawHeaders);
+      const extra = sticky.insertHeaders(endpoint.id, pinnedTo, pres.headers['cache-control']);
+      if (extra) {
+        for (let i = out.length - 2; i >= 0; i -= 2) if (out[i]!.toLowerCase() === 'cache-control' && extra['cache-control']) out.splice(i, 2);
+        for (const [k, v] of Object.entries(extra)) out.push(k, v);
+      }
+      pool.count(endpoint.id, pinnedTo);
+      if (ctx.closing()) out.push('Connection', 'close');
+      try {
+        res.writeHead(status, pres.statusMessage, out);
+      } catch (err) {
+        // A node's header the client side cannot carry (invalid characters): a bad answer.
+        release({ ok: false, latencyMs, status: 502 });
+        pres.destroy();
+        return sendError(res, badGateway(endpoint.id, err));
+      }
+      pipeline(pres, res, (err) => {
+        release(clientGone ? { ok: true, latencyMs, cancelled: true } : { ok: !err && status < 500, latencyMs, status });
+        if (err && !clientGone) debug('response from %s broke: %s', endpoint.id, err.message);
+      });
+    });
+
+    preq.once('error', (err: NodeJS.ErrnoException) => {
+      if (answered) return; // the response pipeline reports it
+      const latencyMs = performance.now() - started;
+      if (clientGone) return release({ ok: true, latencyMs, cancelled: true });
+      release({ ok: false, latencyMs, status: 0 });
+      const code = err.code ?? (err as { code?: string }).code ?? '';
+      const beforeConnect = !connected && CONNECT_ERRORS.has(code);
+      // A kept-alive socket the node closed meanwhile: safe to resend a request without a body.
+      const staleSocket = preq.reusedSocket && code === 'ECONNRESET' && !withBody;
+      debug('%s %s to %s failed (%s), attempt %d', req.method, req.url, endpoint.id, code, n + 1);
+      if ((beforeConnect && !bodySent) || staleSocket) {
+        if (n < config.retries) return attempt(n + 1);
+      }
+      const proxyErr = code === 'ERR_SCALEOUT_PROXY_TIMEOUT' ? (err as unknown as ProxyError) : badGateway(endpoint.id, err);
+      ctx.onUpstreamError(proxyErr);
+      sendError(res, proxyErr);
+      if (withBody && !req.complete) req.resume(); // drain what the client still sends, then let the socket go
+    });
+
+    res.once('close', () => {
+      if (!res.writableFinished) preq.destroy();
+    });
+  };
+
+  attempt(0);
+}

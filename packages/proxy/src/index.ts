@@ -1,0 +1,17 @@
+export { createProxy, Proxy, type ProxyOptions } from './proxy.js';
+export {
+  parseProxyConfig,
+  loadProxyConfig,
+  DEFAULT_PROXY_CONFIG,
+  TCP_ALGORITHMS,
+  type ProxyConfig,
+  type ProxyConfigInput,
+  type Target,
+  type TargetInput,
+} from './config.js';
+export { ProxyError, ProxyErrorCodes } from './errors.js';
+export { Stickiness, readCookie } from './sticky.js';
+export type { ProxyStats, StatusAction, StatusPageOptions } from './status-page.js';
+export type { TargetStats, PinStats } from './pool.js';
+export { exportHaproxy } from './export-haproxy.js';
+export { exportNginx } from './export-nginx.js';

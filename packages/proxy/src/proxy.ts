@@ -1,0 +1,178 @@
+import { EventEmitter, once } from 'node:events';
+import { createServer as createHttpServer, type Agent, type Server as HttpServer } from 'node:http';
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { debuglog } from 'node:util';
+import { parseProxyConfig, type ProxyConfig, type ProxyConfigInput } from './config.js';
+import { stateError, type ProxyError } from './errors.js';
+import { createAgent, forward, type ForwardContext } from './http-proxy.js';
+import { TargetPool } from './pool.js';
+import { StatusEndpoint, type ProxyStats, type StatusPageOptions } from './status-page.js';
+import { Stickiness } from './sticky.js';
+import { forwardTcp } from './tcp-proxy.js';
+import { forwardUpgrade } from './upgrade.js';
+
+const debug = debuglog('scaleout:proxy');
+
+/** Options that a config file cannot carry. */
+export interface ProxyOptions {
+  /** Extra controls and title of the status page. @default {} */
+  status?: StatusPageOptions;
+}
+
+// Node's parser errors that mean "the request head is too big", answered 431 (RFC 6585 §5).
+const TOO_LARGE = new Set(['HPE_HEADER_OVERFLOW']);
+
+/**
+ * The L7 (HTTP/1.1 + WebSocket) or L4 (TCP) load balancer.
+ * Events: `up` and `down` (target id) when a target's health changes; `upstreamError`
+ * (a `ProxyError`) for each request the proxy answered 502/503/504 itself.
+ */
+export class Proxy extends EventEmitter {
+  readonly config: ProxyConfig;
+  readonly #pool: TargetPool;
+  readonly #sticky: Stickiness;
+  readonly #agent: Agent;
+  readonly #status: StatusEndpoint | undefined;
+  readonly #server: HttpServer | TcpServer;
+  readonly #tunnels = new Set<Duplex>();
+  readonly #errors = { 502: 0, 503: 0, 504: 0 };
+  readonly #started = Date.now();
+  #listening: Promise<{ port: number; host: string }> | undefined;
+  #closed: Promise<void> | undefined;
+
+  constructor(config: ProxyConfigInput | ProxyConfig, options: ProxyOptions = {}) {
+    super();
+    this.config = parseProxyConfig(config);
+    const c = this.config;
+    this.#pool = new TargetPool(c);
+    this.#pool.on('up', (id: string) => this.emit('up', id));
+    this.#pool.on('down', (id: string) => this.emit('down', id));
+    this.#sticky = new Stickiness(c);
+    this.#agent = createAgent(c);
+    if (c.status.enabled && c.mode === 'http') this.#status = new StatusEndpoint(c.status.path, c.status.token, this, options.status);
+    const onUpstreamError = (err: ProxyError) => {
+      this.#errors[err.status]++;
+      this.emit('upstreamError', err);
+    };
+    if (c.mode === 'tcp') {
+      const ctx = { config: c, pool: this.#pool, onUpstreamError };
+      this.#server = createTcpServer((socket) => {
+        this.#track(socket);
+        forwardTcp(ctx, socket);
+      });
+      return;
+    }
+    const ctx: ForwardContext = { config: c, pool: this.#pool, sticky: this.#sticky, agent: this.#agent, closing: () => this.#closed !== undefined, onUpstreamError };
+    const server = createHttpServer(
+      {
+        maxHeaderSize: c.maxHeaderSize,
+        headersTimeout: c.timeouts.headers,
+        requestTimeout: c.timeouts.request,
+        keepAliveTimeout: c.timeouts.idle,
+        // How often Node checks the two timeouts above; its default (30 s) would let a slowloris
+        // client hold a connection far past `timeouts.headers`.
+        connectionsCheckingInterval: Math.max(250, Math.min(1000, Math.floor(c.timeouts.headers / 2))),
+      },
+      (req, res) => {
+        if (this.#status?.matches(req.url)) void this.#status.handle(req, res);
+        else forward(ctx, req, res);
+      },
+    );
+    server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
+      this.#track(socket);
+      forwardUpgrade(ctx, req, socket, head);
+    });
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+      debug('client error: %s', err.code ?? err.message);
+      if (!socket.writable || (err.code === 'ECONNRESET' && !(socket as Socket).bytesWritten)) return void socket.destroy();
+      const status = TOO_LARGE.has(err.code ?? '') ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      socket.end(`HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nContent-Length: ${status.length + 1}\r\nConnection: close\r\n\r\n${status}\n`);
+    });
+    this.#server = server;
+  }
+
+  #track(socket: Duplex): void {
+    this.#tunnels.add(socket);
+    socket.once('close', () => this.#tunnels.delete(socket));
+  }
+
+  /** Starts listening and health-checking. Resolves with the bound address. */
+  listen(): Promise<{ port: number; host: string }> {
+    if (this.#closed) return Promise.reject(stateError('the proxy is closed'));
+    this.#listening ??= (async () => {
+      this.#server.listen(this.config.listen, this.config.host);
+      await once(this.#server, 'listening');
+      this.#pool.start();
+      const addr = this.#server.address() as AddressInfo;
+      debug('listening on %s:%d (%s)', addr.address, addr.port, this.config.mode);
+      return { port: addr.port, host: addr.address };
+    })();
+    return this.#listening;
+  }
+
+  /** The bound port once listening. */
+  get port(): number | undefined {
+    const addr = this.#server.address();
+    return addr && typeof addr === 'object' ? addr.port : undefined;
+  }
+
+  /** Counters and state of every target, as `status.json` shows them. */
+  stats(): ProxyStats {
+    return {
+      mode: this.config.mode,
+      algorithm: this.#pool.algorithm,
+      sticky: this.#sticky.mode,
+      uptimeMs: Date.now() - this.#started,
+      errors: { ...this.#errors },
+      targets: this.#pool.stats(),
+    };
+  }
+
+  /** Switches the algorithm for unpinned requests at run time. */
+  setAlgorithm(name: string): void {
+    this.#pool.setAlgorithm(name);
+  }
+
+  /** `true`: the target serves its pinned clients only (HAProxy `drain`); `false`: takes new ones again. */
+  setDraining(id: string, draining: boolean): boolean {
+    return this.#pool.setDraining(id, draining);
+  }
+
+  /** The route tag of a target: the value of its route cookie. */
+  routeTag(id: string): string | undefined {
+    return this.#sticky.tagFor(id);
+  }
+
+  /**
+   * Stops accepting, lets in-flight requests finish (up to `timeouts.shutdown`), then cuts what
+   * is left and stops the health checks. Safe to call twice.
+   */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      const server = this.#server;
+      if (server.listening) {
+        const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+        (server as HttpServer).closeIdleConnections?.();
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.config.timeouts.shutdown)));
+        await Promise.race([drained, late]);
+        clearTimeout(timer);
+        (server as HttpServer).closeAllConnections?.();
+        for (const t of this.#tunnels) t.destroy();
+      }
+      this.#agent.destroy();
+      await this.#pool.close();
+    })();
+    return this.#closed;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/** Creates a proxy from a config (validated here: a bad value throws `ConfigError` naming the field). */
+export function createProxy(config: ProxyConfigInput | ProxyConfig, options: ProxyOptions = {}): Proxy {
+  return new Proxy(config, options);
+}

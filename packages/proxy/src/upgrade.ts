@@ -1,0 +1,115 @@
+import { request, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { debuglog } from 'node:util';
+import type { Endpoint } from '@scaleout/balancer';
+import { badGateway, gatewayTimeout, noBackend, type ProxyError } from './errors.js';
+import { clientAddress, requestHeaders, responseHeaders } from './headers.js';
+import type { ForwardContext } from './http-proxy.js';
+
+const debug = debuglog('scaleout:proxy-upgrade');
+
+function head(status: number, message: string | undefined, raw: string[]): string {
+  let out = `HTTP/1.1 ${status} ${message ?? ''}\r\n`;
+  for (let i = 0; i < raw.length; i += 2) out += `${raw[i]}: ${raw[i + 1]}\r\n`;
+  return `${out}\r\n`;
+}
+
+function refuseSocket(socket: Duplex, err: ProxyError): void {
+  if (socket.destroyed) return;
+  const body = `${err.status} ${err.status === 503 ? 'Service Unavailable' : err.status === 504 ? 'Gateway Timeout' : 'Bad Gateway'}\n`;
+  socket.end(head(err.status, body.slice(4, -1), ['Content-Type', 'text/plain', 'Content-Length', String(body.length), 'Connection', 'close']) + body);
+}
+
+/**
+ * Passes an `Upgrade` request (WebSocket) to a node chosen like any other request, then splices
+ * the two sockets together. A node that answers without upgrading has its answer relayed.
+ */
+export function forwardUpgrade(ctx: ForwardContext, req: IncomingMessage, socket: Duplex, first: Buffer): void {
+  const { config, pool, sticky } = ctx;
+  const hashKey = clientAddress(req, config.trustProxy);
+  const pinnedTo = sticky.pinned(req.headers);
+  const headers = requestHeaders(req, {
+    trust: config.trustProxy,
+    upgrade: true,
+    cookie: sticky.mode === 'insert' ? (v) => sticky.stripCookie(v) : undefined,
+  });
+  const tried = new Set<string>();
+  socket.on('error', (err) => debug('client socket: %s', err.message));
+
+  const attempt = (n: number): void => {
+    const endpoint = pool.choose(pinnedTo, hashKey, tried);
+    if (!endpoint) return refuseSocket(socket, noBackend('no node is available for the upgrade'));
+    tried.add(endpoint.id);
+    send(endpoint, n);
+  };
+
+  const send = (endpoint: Endpoint, n: number): void => {
+    const release = endpoint.begin();
+    const started = performance.now();
+    let settled = false;
+    const preq = request({ agent: false, host: endpoint.url.hostname, port: endpoint.url.port || 80, method: req.method, path: req.url, headers, setHost: false });
+    const timer = setTimeout(() => preq.destroy(gatewayTimeout(endpoint.id, 'the upgrade', config.timeouts.server)), config.timeouts.server);
+    const onClientClose = () => preq.destroy();
+    socket.once('close', onClientClose);
+    const done = () => {
+      settled = true;
+      clearTimeout(timer);
+      socket.off('close', onClientClose);
+    };
+
+    preq.once('upgrade', (pres, upstream, upstreamHead) => {
+      done();
+      const latencyMs = performance.now() - started;
+      const raw = [...pres.rawHeaders];
+      const extra = sticky.insertHeaders(endpoint.id, pinnedTo, undefined);
+      if (extra?.['set-cookie']) raw.push('Set-Cookie', extra['set-cookie']);
+      pool.count(endpoint.id, pinnedTo);
+      if (socket.destroyed) {
+        upstream.destroy();
+        return release({ ok: true, latencyMs, cancelled: true });
+      }
+      socket.write(head(pres.statusCode ?? 101, pres.statusMessage, raw));
+      if (upstreamHead.length) socket.write(upstreamHead);
+      if (first.length) upstream.write(first);
+      for (const s of [socket as Socket, upstream]) s.setTimeout(config.timeouts.tunnel, () => s.destroy());
+      upstream.on('error', (err) => debug('node socket of %s: %s', endpoint.id, err.message));
+      socket.pipe(upstream).pipe(socket);
+      const close = () => {
+        socket.destroy();
+        upstream.destroy();
+        release({ ok: true, latencyMs, status: 101 });
+      };
+      socket.once('close', close);
+      upstream.once('close', close);
+    });
+
+    preq.once('response', (pres) => {
+      done();
+      const latencyMs = performance.now() - started;
+      const status = pres.statusCode ?? 502;
+      socket.write(head(status, pres.statusMessage, [...responseHeaders(pres.rawHeaders), 'Connection', 'close']));
+      pres.pipe(socket);
+      pres.once('end', () => release({ ok: status < 500, latencyMs, status }));
+      pres.once('error', () => {
+        release({ ok: false, latencyMs, status });
+        socket.destroy();
+      });
+    });
+
+    preq.once('error', (err: NodeJS.ErrnoException) => {
+      if (settled) return;
+      done();
+      release({ ok: false, latencyMs: performance.now() - started, status: 0 });
+      if (socket.destroyed) return;
+      const code = err.code ?? '';
+      if ((code === 'ECONNREFUSED' || code === 'ERR_SCALEOUT_PROXY_TIMEOUT') && n < config.retries) return attempt(n + 1);
+      const proxyErr = code === 'ERR_SCALEOUT_PROXY_TIMEOUT' ? (err as unknown as ProxyError) : badGateway(endpoint.id, err);
+      ctx.onUpstreamError(proxyErr);
+      refuseSocket(socket, proxyErr);
+    });
+    preq.end();
+  };
+
+  attempt(0);
+}
