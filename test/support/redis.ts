@@ -137,15 +137,19 @@ export async function redisCommand(port: number, password: string | undefined, c
   }
 }
 
-/** The `INFO <section>` of a server as a map of fields. */
-export async function redisInfo(port: number, password: string | undefined, section: string): Promise<Map<string, string>> {
-  const text = String(await redisCommand(port, password, 'INFO', section));
+/** Parses `INFO` / `CLUSTER INFO` text into a map of fields. */
+function parseInfo(text: string): Map<string, string> {
   const fields = new Map<string, string>();
   for (const line of text.split('\r\n')) {
     const at = line.indexOf(':');
     if (at > 0) fields.set(line.slice(0, at), line.slice(at + 1));
   }
   return fields;
+}
+
+/** The `INFO <section>` of a server as a map of fields. */
+export async function redisInfo(port: number, password: string | undefined, section: string): Promise<Map<string, string>> {
+  return parseInfo(String(await redisCommand(port, password, 'INFO', section)));
 }
 
 /** Arguments every test redis-server gets: loopback only, no persistence, fast replication. */
@@ -259,4 +263,235 @@ export function writeFile(dir: string, name: string, text: string): string {
   const path = join(dir, name);
   writeFileSync(path, text);
   return path;
+}
+
+/** A Sentinel-monitored master with replicas, as started by {@link startRedisSentinel}. */
+export interface RedisSentinelSet extends AsyncDisposable {
+  /** The master group name. */
+  readonly name: string;
+  /** The master and replicas as first started (the master may change after a failover). */
+  readonly redis: RedisServer;
+  readonly sentinels: ServerProcess[];
+  /** `host:port` of each Sentinel, as the config's `sentinels` takes them. */
+  readonly sentinelAddresses: string[];
+  readonly password: string | undefined;
+  /** The port of the master the Sentinels currently name. */
+  masterPort(): Promise<number>;
+  /** Resolves once the Sentinels name a master other than `oldPort` and it accepts writes. */
+  waitForFailover(oldPort: number, timeoutMs?: number): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export interface StartRedisSentinelOptions {
+  /** @default 1 */
+  replicas?: number;
+  /** @default 3 */
+  sentinels?: number;
+  password?: string;
+  /** Sentinel `down-after-milliseconds`. @default 500 */
+  downAfterMs?: number;
+  /** Sentinel `failover-timeout`. @default 2000 */
+  failoverTimeoutMs?: number;
+}
+
+async function sentinelMaster(port: number, name: string): Promise<Map<string, string>> {
+  const flat = (await redisCommand(port, undefined, 'SENTINEL', 'MASTER', name)) as string[];
+  const fields = new Map<string, string>();
+  for (let i = 0; i + 1 < flat.length; i += 2) fields.set(flat[i]!, flat[i + 1]!);
+  return fields;
+}
+
+/**
+ * Starts a master with `replicas` replicas and `sentinels` redis-sentinel processes watching it
+ * (quorum: a majority), tuned to fail over within a second or two. Resolves once every Sentinel
+ * knows the replicas and the other Sentinels, so a failover can be elected at once.
+ */
+export async function startRedisSentinel(options: StartRedisSentinelOptions = {}): Promise<RedisSentinelSet> {
+  const { password, replicas = 1, sentinels: count = 3, downAfterMs = 500, failoverTimeoutMs = 2000 } = options;
+  const name = 'scaleout';
+  const redis = await startRedis({ replicas, password });
+  const sentinels: ServerProcess[] = [];
+  const stop = async () => {
+    await Promise.all(sentinels.map((s) => s.stop()));
+    await redis.stop();
+  };
+  try {
+    const quorum = Math.floor(count / 2) + 1;
+    for (let i = 0; i < count; i++) {
+      const port = await freePort();
+      const conf = writeFile(redis.dir, `sentinel-${port}.conf`, [
+        `port ${port}`,
+        'bind 127.0.0.1',
+        'protected-mode no',
+        `dir ${redis.dir}`,
+        'logfile ""',
+        `sentinel monitor ${name} 127.0.0.1 ${redis.port} ${quorum}`,
+        `sentinel down-after-milliseconds ${name} ${downAfterMs}`,
+        `sentinel failover-timeout ${name} ${failoverTimeoutMs}`,
+        `sentinel parallel-syncs ${name} 1`,
+        ...(password !== undefined ? [`sentinel auth-pass ${name} ${password}`] : []),
+        '',
+      ].join('\n'));
+      sentinels.push(await startProcess({ name: `sentinel :${port}`, command: 'redis-sentinel', args: [conf], port, cwd: redis.dir }));
+    }
+    await Promise.all(
+      sentinels.map((s) =>
+        eventually(async () => {
+          const info = await sentinelMaster(s.port, name);
+          return Number(info.get('num-slaves')) >= replicas && Number(info.get('num-other-sentinels')) >= count - 1;
+        }, 20_000, `sentinel :${s.port} sees ${replicas} replica(s) and ${count - 1} other sentinel(s)`),
+      ),
+    );
+    const masterPort = async () => {
+      for (const s of sentinels.filter((x) => x.alive)) {
+        try {
+          const [, port] = (await redisCommand(s.port, undefined, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name)) as [string, string];
+          return Number(port);
+        } catch {
+          // try the next Sentinel
+        }
+      }
+      throw new Error('no Sentinel answered');
+    };
+    let stopping: Promise<void> | undefined;
+    return {
+      name,
+      redis,
+      sentinels,
+      sentinelAddresses: sentinels.map((s) => `127.0.0.1:${s.port}`),
+      password,
+      masterPort,
+      waitForFailover: (oldPort, timeoutMs = 20_000) =>
+        eventually(async () => {
+          const port = await masterPort();
+          if (port === oldPort) return 0;
+          const role = await redisInfo(port, password, 'replication');
+          return role.get('role') === 'master' ? port : 0;
+        }, timeoutMs, `Sentinel failover away from :${oldPort}`),
+      stop: () => (stopping ??= stop()),
+      [Symbol.asyncDispose]: () => (stopping ??= stop()),
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** A Redis Cluster, as started by {@link startRedisCluster}. */
+export interface RedisClusterSet extends AsyncDisposable {
+  /** Every node, masters first (in slot order), then replicas. */
+  readonly nodes: ServerProcess[];
+  /** `host:port` of every node, as the config's `nodes` takes them. */
+  readonly addresses: string[];
+  readonly password: string | undefined;
+  /** Ports of the nodes that are masters now, by asking a live node. */
+  masterPorts(): Promise<number[]>;
+  /** The node process with this port. */
+  node(port: number): ServerProcess;
+  /** Resolves once every live node reports `cluster_state:ok` and every slot has a live master. */
+  waitHealthy(timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface StartRedisClusterOptions {
+  /** @default 3 */
+  masters?: number;
+  /** @default 1 */
+  replicasPerMaster?: number;
+  password?: string;
+  /** `cluster-node-timeout`: how soon a silent master is failed over. @default 1000 */
+  nodeTimeoutMs?: number;
+}
+
+const CLUSTER_SLOTS = 16384;
+
+/**
+ * Starts a Redis Cluster on free ports: `masters` masters sharing the 16384 slots evenly and
+ * `replicasPerMaster` replicas of each, joined with CLUSTER MEET (with explicit bus ports, so any
+ * free port works) and resolved once the cluster is healthy and every replica is in sync.
+ */
+export async function startRedisCluster(options: StartRedisClusterOptions = {}): Promise<RedisClusterSet> {
+  const { password, masters = 3, replicasPerMaster = 1, nodeTimeoutMs = 1000 } = options;
+  const tmp = tempDir('redis-cluster');
+  const nodes: ServerProcess[] = [];
+  const stop = async () => {
+    await Promise.all(nodes.map((n) => n.stop()));
+    tmp.remove();
+  };
+  const cmd = (port: number, command: string, ...args: (string | number)[]) => redisCommand(port, password, command, ...args);
+  try {
+    const total = masters * (1 + replicasPerMaster);
+    const busPorts: number[] = [];
+    for (let i = 0; i < total; i++) {
+      const port = await freePort();
+      const bus = await freePort();
+      busPorts.push(bus);
+      const args = [
+        ...baseRedisArgs(port, tmp.dir, password),
+        '--cluster-enabled', 'yes',
+        '--cluster-config-file', `nodes-${port}.conf`,
+        '--cluster-node-timeout', String(nodeTimeoutMs),
+        '--cluster-port', String(bus),
+        '--cluster-require-full-coverage', 'no',
+        '--cluster-replica-validity-factor', '0',
+      ];
+      nodes.push(await startRedisProcess(`cluster node :${port}`, port, tmp.dir, args, password));
+    }
+    const ids = await Promise.all(nodes.map(async (n) => String(await cmd(n.port, 'CLUSTER', 'MYID'))));
+    for (let m = 0; m < masters; m++) {
+      const from = Math.floor((m * CLUSTER_SLOTS) / masters);
+      const to = Math.floor(((m + 1) * CLUSTER_SLOTS) / masters) - 1;
+      await cmd(nodes[m]!.port, 'CLUSTER', 'ADDSLOTSRANGE', from, to);
+      await cmd(nodes[m]!.port, 'CLUSTER', 'SET-CONFIG-EPOCH', m + 1);
+    }
+    for (let i = 1; i < total; i++) await cmd(nodes[0]!.port, 'CLUSTER', 'MEET', '127.0.0.1', nodes[i]!.port, busPorts[i]!);
+    await Promise.all(
+      nodes.map((n) =>
+        eventually(async () => (await clusterInfo(n.port, password)).get('cluster_known_nodes') === String(total), 20_000, `node :${n.port} knows all ${total} nodes`),
+      ),
+    );
+    for (let i = masters; i < total; i++) await cmd(nodes[i]!.port, 'CLUSTER', 'REPLICATE', ids[(i - masters) % masters]!);
+    const live = () => nodes.filter((n) => n.alive);
+    const masterPorts = async () => {
+      const text = String(await cmd(live()[0]!.port, 'CLUSTER', 'NODES'));
+      // <id> <ip:port@bus> <flags> <master-id> <ping> <pong> <epoch> <link> <slots...>
+      return text
+        .split('\n')
+        .map((line) => line.split(' '))
+        .filter((f) => f.length >= 8 && f[2]!.split(',').includes('master') && !f[2]!.includes('fail'))
+        .map((f) => Number(f[1]!.split('@')[0]!.split(':').pop()));
+    };
+    const waitHealthy = async (timeoutMs = 20_000) => {
+      await Promise.all(
+        live().map((n) => eventually(async () => {
+          const info = await clusterInfo(n.port, password);
+          return info.get('cluster_state') === 'ok' && info.get('cluster_slots_ok') === String(CLUSTER_SLOTS);
+        }, timeoutMs, `cluster node :${n.port} healthy`)),
+      );
+    };
+    await waitHealthy();
+    await Promise.all(nodes.slice(masters).map((n) => waitForReplicaLink(n.port, password)));
+    let stopping: Promise<void> | undefined;
+    return {
+      nodes,
+      addresses: nodes.map((n) => `127.0.0.1:${n.port}`),
+      password,
+      masterPorts,
+      node: (port) => {
+        const found = nodes.find((n) => n.port === port);
+        if (!found) throw new Error(`no cluster node on port ${port}`);
+        return found;
+      },
+      waitHealthy,
+      stop: () => (stopping ??= stop()),
+      [Symbol.asyncDispose]: () => (stopping ??= stop()),
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+async function clusterInfo(port: number, password: string | undefined): Promise<Map<string, string>> {
+  return parseInfo(String(await redisCommand(port, password, 'CLUSTER', 'INFO')));
 }

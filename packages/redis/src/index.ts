@@ -2,4 +2,8 @@
  * `@scaleout/redis`: a session store on Redis (standalone, Sentinel or Cluster) and a pub/sub transport.
  * @module
  */
-export {};
+export * from './redis-store.js';
+export * from './create-store.js';
+export * from './errors.js';
+export * from './serializer.js';
+export { createRedisClient, connectClient, describeTarget, type RedisClient } from './redis-client.js';

@@ -1,0 +1,324 @@
+import { EventEmitter } from 'node:events';
+import { debuglog } from 'node:util';
+import {
+  checkSessionId,
+  checkTtl,
+  ErrorCodes,
+  InvalidArgumentError,
+  isSessionData,
+  parseDuration,
+  ScaleoutError,
+  StoreUnavailableError,
+  withTimeout,
+  type Duration,
+  type SessionData,
+  type SessionStore,
+} from '@scaleout/core';
+import type { RedisClient } from './redis-client.js';
+import { mastersOf, prefixPattern, scanNode } from './redis-scan.js';
+import { ReplicaAckError, toStoreError } from './errors.js';
+import { JSON_SERIALIZER, type Serializer } from './serializer.js';
+
+const debug = debuglog('scaleout:redis-store');
+
+/** Options of {@link RedisStore}. */
+export interface RedisStoreOptions {
+  /** The ioredis client (`Redis` or `Cluster`), connected or connecting. */
+  client: RedisClient;
+  /**
+   * Whether `close()` also closes the client. An app that hands over its own client keeps it.
+   * @default false
+   */
+  ownsClient?: boolean;
+  /**
+   * Prepended to each session id to form its key.
+   * @default "sess:"
+   */
+  prefix?: string;
+  /**
+   * Turns sessions into stored bytes and back.
+   * @default JSON
+   */
+  serializer?: Serializer;
+  /**
+   * Replicas that must confirm each `set` and `destroy` (Redis `WAIT`) before it counts as done.
+   * @default 0
+   */
+  waitReplicas?: number;
+  /**
+   * How long `WAIT` waits for those confirmations.
+   * @default "1s"
+   */
+  waitTimeout?: Duration;
+  /**
+   * Longest any operation may take (plus `waitTimeout` for a write that waits) before it
+   * rejects with `StoreTimeoutError`.
+   * @default "1s"
+   */
+  commandTimeout?: Duration;
+  /**
+   * Largest serialized session accepted, in bytes.
+   * @default 1048576
+   */
+  maxValueBytes?: number;
+  /**
+   * Keys asked per SCAN page by `ids()`, `size()` and `clear()`.
+   * @default 1000
+   */
+  scanCount?: number;
+}
+
+/** Defaults of {@link RedisStoreOptions}. */
+export const DEFAULT_REDIS_STORE_OPTIONS = {
+  ownsClient: false,
+  prefix: 'sess:',
+  waitReplicas: 0,
+  waitTimeout: 1000,
+  commandTimeout: 1000,
+  maxValueBytes: 1024 * 1024,
+  scanCount: 1000,
+} as const satisfies Omit<RedisStoreOptions, 'client'>;
+
+function wholeNumber(field: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidArgumentError(field, `${field} must be a whole number from ${min} to ${max}, got ${String(value)}`);
+  }
+  return value;
+}
+
+/**
+ * Sessions in Redis (standalone, Sentinel or Cluster: the same code for all three). Each session
+ * is one string key `prefix + id` written with `SET … PX` and slid with `PEXPIRE`. Listing,
+ * counting and clearing SCAN every master page by page and delete key by key, so no multi-key
+ * command ever spans Cluster slots. Every call fails fast with a coded error while Redis is
+ * unreachable, and the store emits `down` and `up` as the connection goes and comes back.
+ */
+export class RedisStore extends EventEmitter implements SessionStore {
+  readonly client: RedisClient;
+  readonly prefix: string;
+  /** Stored values under the prefix that were not sessions (read as no session) since start. */
+  invalidValues = 0;
+  readonly #ownsClient: boolean;
+  readonly #serializer: Serializer;
+  readonly #waitReplicas: number;
+  readonly #waitTimeout: number;
+  readonly #commandTimeout: number;
+  readonly #maxValueBytes: number;
+  readonly #scanCount: number;
+  readonly #pattern: string;
+  #available: boolean;
+  #everReady: boolean;
+  #closed: Promise<void> | undefined;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly #listeners: [string, (...args: any[]) => void][];
+
+  constructor(options: RedisStoreOptions) {
+    super();
+    if (!options || typeof options.client?.pipeline !== 'function') {
+      throw new InvalidArgumentError('client', 'RedisStore needs an ioredis client (Redis or Cluster) in options.client');
+    }
+    const o = { ...DEFAULT_REDIS_STORE_OPTIONS, ...options };
+    if (typeof o.prefix !== 'string' || o.prefix.length > 128) {
+      throw new InvalidArgumentError('prefix', `prefix must be a string of at most 128 characters, got ${String(o.prefix)}`);
+    }
+    this.client = o.client;
+    this.prefix = o.prefix;
+    this.#pattern = prefixPattern(o.prefix);
+    this.#ownsClient = o.ownsClient;
+    this.#serializer = o.serializer ?? JSON_SERIALIZER;
+    this.#waitReplicas = wholeNumber('waitReplicas', o.waitReplicas, 0, 16);
+    this.#waitTimeout = parseDuration(o.waitTimeout, 'waitTimeout');
+    this.#commandTimeout = parseDuration(o.commandTimeout, 'commandTimeout');
+    if (this.#commandTimeout <= 0) throw new InvalidArgumentError('commandTimeout', `commandTimeout must be more than 0 ms, got ${this.#commandTimeout}`);
+    this.#maxValueBytes = wholeNumber('maxValueBytes', o.maxValueBytes, 1);
+    this.#scanCount = wholeNumber('scanCount', o.scanCount, 1, 100_000);
+    this.#available = this.client.status === 'ready';
+    this.#everReady = this.#available;
+
+    let lastError: Error | undefined;
+    const onReady = () => {
+      if (this.#available) return;
+      this.#available = true;
+      if (this.#everReady) {
+        debug('up');
+        this.emit('up');
+      } else {
+        this.#everReady = true;
+        this.emit('ready');
+      }
+    };
+    const onClose = () => {
+      if (!this.#available || this.#closed) return;
+      this.#available = false;
+      debug('down: %s', lastError?.message ?? 'connection closed');
+      this.emit('down', new StoreUnavailableError(`the Redis connection was lost${lastError ? `: ${lastError.message}` : ''}`, { cause: lastError }));
+    };
+    const onError = (err: Error) => {
+      lastError = err;
+      // An 'error' event nobody listens to would crash the process: connection errors are
+      // already reported as 'down', so they are only passed on to whoever asked for them.
+      if (this.listenerCount('error') > 0) this.emit('error', err);
+      else debug('client error: %s', err.message);
+    };
+    this.#listeners = [
+      ['ready', onReady],
+      ['close', onClose],
+      ['end', onClose],
+      ['error', onError],
+    ];
+    for (const [event, fn] of this.#listeners) this.client.on(event, fn);
+    if (this.#available) queueMicrotask(() => this.emit('ready'));
+  }
+
+  /** `false` while Redis is unreachable (between `down` and `up`) and after `close()`. */
+  get available(): boolean {
+    return this.#available && !this.#closed;
+  }
+
+  async get(id: string): Promise<SessionData | undefined> {
+    this.#checkOpen();
+    checkSessionId(id);
+    let raw: Buffer | null;
+    try {
+      raw = await this.#run('get', this.client.getBuffer(this.prefix + id));
+    } catch (err) {
+      // A key of another type (a hash, a list) under the prefix is a value of the wrong shape.
+      if (err instanceof ScaleoutError && /WRONGTYPE/.test(err.message)) return this.#invalid(id);
+      throw err;
+    }
+    if (raw === null) return undefined;
+    let value: unknown;
+    try {
+      value = this.#serializer.parse(raw);
+    } catch {
+      return this.#invalid(id);
+    }
+    return isSessionData(value) ? value : this.#invalid(id);
+  }
+
+  async set(id: string, data: SessionData, ttlMs: number): Promise<void> {
+    this.#checkOpen();
+    checkSessionId(id);
+    checkTtl(ttlMs);
+    if (!isSessionData(data)) throw new InvalidArgumentError('data', 'session data must be a plain object');
+    const payload: string | Buffer = this.#serializer.stringify(data);
+    const bytes = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+    if (bytes > this.#maxValueBytes) {
+      throw new InvalidArgumentError('data', `session ${bytes} bytes long exceeds maxValueBytes ${this.#maxValueBytes}`);
+    }
+    const key = this.prefix + id;
+    const px = Math.max(1, Math.ceil(ttlMs));
+    if (this.#waitReplicas === 0) await this.#run('set', this.client.set(key, payload as string, 'PX', px));
+    else await this.#durable('set', this.client.pipeline().set(key, payload as string, 'PX', px));
+  }
+
+  /** Slides the expiry. Not followed by `WAIT`: a touch lost in a failover only leaves the previous expiry. */
+  async touch(id: string, ttlMs: number): Promise<void> {
+    this.#checkOpen();
+    checkSessionId(id);
+    checkTtl(ttlMs);
+    await this.#run('touch', this.client.pexpire(this.prefix + id, Math.max(1, Math.ceil(ttlMs))));
+  }
+
+  /** Removes the session; with `waitReplicas`, a logout is confirmed by replicas too, so a failover cannot revive it. */
+  async destroy(id: string): Promise<void> {
+    this.#checkOpen();
+    checkSessionId(id);
+    const key = this.prefix + id;
+    if (this.#waitReplicas === 0) await this.#run('destroy', this.client.unlink(key));
+    else await this.#durable('destroy', this.client.pipeline().unlink(key));
+  }
+
+  async *ids(): AsyncIterable<string> {
+    this.#checkOpen();
+    for (const node of mastersOf(this.client)) {
+      for await (const keys of scanNode(node, this.#pattern, this.#scanCount, (p) => this.#run('ids', p))) {
+        for (const key of keys) yield key.slice(this.prefix.length);
+      }
+    }
+  }
+
+  async size(): Promise<number> {
+    this.#checkOpen();
+    const counts = await Promise.all(
+      mastersOf(this.client).map(async (node) => {
+        let n = 0;
+        for await (const keys of scanNode(node, this.#pattern, this.#scanCount, (p) => this.#run('size', p))) n += keys.length;
+        return n;
+      }),
+    );
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  /** Deletes every key under the prefix: one pipeline of single-key UNLINKs per SCAN page, on the node that holds them. */
+  async clear(): Promise<void> {
+    this.#checkOpen();
+    await Promise.all(
+      mastersOf(this.client).map(async (node) => {
+        for await (const keys of scanNode(node, this.#pattern, this.#scanCount, (p) => this.#run('clear', p))) {
+          const pipeline = node.pipeline();
+          for (const key of keys) pipeline.unlink(key);
+          this.#check('clear', await this.#run('clear', pipeline.exec()));
+        }
+      }),
+    );
+  }
+
+  close(): Promise<void> {
+    return (this.#closed ??= this.#shutdown());
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#available = false;
+    if (this.#ownsClient) {
+      // QUIT lets replies in flight arrive; a dead server must not hold close() up.
+      await withTimeout(this.client.quit(), this.#commandTimeout, 'close').catch(() => undefined);
+      this.client.disconnect();
+    }
+    for (const [event, fn] of this.#listeners) this.client.off(event, fn);
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new ScaleoutError(ErrorCodes.STORE_CLOSED, 'the Redis session store is closed');
+  }
+
+  #invalid(id: string): undefined {
+    this.invalidValues++;
+    debug('stored value of %s is not a session', id);
+    this.emit('invalid', id);
+    return undefined;
+  }
+
+  /** Bounds `promise` by the operation's deadline and maps whatever it rejects with to a coded error. */
+  async #run<T>(operation: string, promise: Promise<T>, timeoutMs = this.#commandTimeout): Promise<T> {
+    try {
+      return await withTimeout(promise, timeoutMs, operation);
+    } catch (err) {
+      throw toStoreError(err, operation, timeoutMs);
+    }
+  }
+
+  /** Throws the first error a pipeline's replies carry. */
+  #check(operation: string, replies: [Error | null, unknown][] | null): [Error | null, unknown][] {
+    if (!replies) throw new StoreUnavailableError(`session store ${operation}: the pipeline was discarded`);
+    for (const [err] of replies) if (err) throw toStoreError(err, operation, this.#commandTimeout);
+    return replies;
+  }
+
+  /**
+   * Sends a write and `WAIT n timeout` in one pipeline (so on the same connection, to the master
+   * that holds the key) and fails unless `n` replicas confirmed it.
+   */
+  async #durable(operation: string, pipeline: ReturnType<RedisClient['pipeline']>): Promise<void> {
+    pipeline.call('WAIT', this.#waitReplicas, this.#waitTimeout);
+    const replies = this.#check(operation, await this.#run(operation, pipeline.exec(), this.#commandTimeout + this.#waitTimeout));
+    const acknowledged = Number(replies[replies.length - 1]?.[1]);
+    if (!(acknowledged >= this.#waitReplicas)) {
+      throw new ReplicaAckError(operation, Number.isFinite(acknowledged) ? acknowledged : 0, this.#waitReplicas, this.#waitTimeout);
+    }
+  }
+}

@@ -1,0 +1,47 @@
+import { MemoryStore, type RedisStoreConfig } from '@scaleout/core';
+import { createStore } from '@scaleout/redis';
+import { describeStoreContract } from './support/store-contract.js';
+import { startRedis, startRedisCluster, startRedisSentinel, type RedisClusterSet, type RedisSentinelSet, type RedisServer } from './support/redis.js';
+
+// One contract, every backend: what makes switching between them a config change only.
+// (Hazelcast runs the same contract in store-hazelcast.test.ts, next to its member set-up.)
+
+const redisConfig = (shape: Partial<RedisStoreConfig>) => ({ type: 'redis', prefix: 'contract:', ...shape }) as RedisStoreConfig;
+
+describeStoreContract('MemoryStore', async () => new MemoryStore());
+
+describe('RedisStore, standalone', function () {
+  this.timeout(30_000);
+  let redis: RedisServer;
+  before(async () => {
+    redis = await startRedis();
+  });
+  after(async () => {
+    await redis?.stop();
+  });
+  describeStoreContract('RedisStore (standalone)', () => createStore(redisConfig({ url: redis.url })));
+});
+
+describe('RedisStore, Sentinel', function () {
+  this.timeout(60_000);
+  let set: RedisSentinelSet;
+  before(async () => {
+    set = await startRedisSentinel({ replicas: 1, sentinels: 3 });
+  });
+  after(async () => {
+    await set?.stop();
+  });
+  describeStoreContract('RedisStore (Sentinel)', () => createStore(redisConfig({ sentinels: set.sentinelAddresses, name: set.name })));
+});
+
+describe('RedisStore, Cluster', function () {
+  this.timeout(60_000);
+  let cluster: RedisClusterSet;
+  before(async () => {
+    cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1 });
+  });
+  after(async () => {
+    await cluster?.stop();
+  });
+  describeStoreContract('RedisStore (Cluster)', () => createStore(redisConfig({ nodes: cluster.addresses })));
+});
