@@ -1,31 +1,50 @@
 import { z } from 'zod';
 import { duration, hostPort, list, redisUrl } from './config-fields.js';
 
+/** `cluster.transport: { type: "in-process" }`. */
 export const inProcessTransportSchema = z.strictObject({
+  /** Messages between stores of this process (tests, one-machine demos). */
   type: z.literal('in-process'),
+  /** Name of the in-process bus; stores on the same bus are peers. @default "default" */
   bus: z.string().min(1).default('default'),
 });
 
+/** `cluster.transport: { type: "redis" }`. */
 export const redisTransportSchema = z.strictObject({
+  /** Redis pub/sub. */
   type: z.literal('redis'),
+  /** The Redis server that carries the messages. */
   url: redisUrl(),
+  /** Pub/sub channel. @default "scaleout" */
   channel: z.string().min(1).max(128).default('scaleout'),
+  /** ACL user name. */
   username: z.string().optional(),
+  /** Password of the ACL user, or `requirepass`. */
   password: z.string().optional(),
 });
 
+/** `cluster.transport: { type: "hazelcast" }`. */
 export const hazelcastTransportSchema = z.strictObject({
+  /** A Hazelcast reliable topic. */
   type: z.literal('hazelcast'),
+  /** Cluster members, `host:port`. */
   members: list(hostPort()),
+  /** The Hazelcast cluster name. @default "dev" */
   clusterName: z.string().min(1).default('dev'),
+  /** Name of the reliable topic. @default "scaleout" */
   topic: z.string().min(1).max(128).default('scaleout'),
+  /** Cluster user name. */
   username: z.string().optional(),
+  /** Cluster password. */
   password: z.string().optional(),
 });
 
+/** `cluster.transport`: one of the shapes, told apart by `type`. */
 export const transportSchema = z.discriminatedUnion('type', [inProcessTransportSchema, redisTransportSchema, hazelcastTransportSchema]);
 
+/** The `cluster` section. */
 export const clusterSchema = z.strictObject({
+  /** How replication messages travel between nodes. */
   transport: transportSchema,
   /** Longest a joining node waits for its snapshot before start-up fails. */
   readyTimeout: duration().default(30_000),
@@ -35,5 +54,7 @@ export const clusterSchema = z.strictObject({
   maxMessageBytes: z.number().int().min(1024).default(4 * 1024 * 1024),
 });
 
+/** A validated `cluster.transport`. */
 export type TransportConfig = z.output<typeof transportSchema>;
+/** A validated `cluster` section, durations in ms. */
 export type ClusterConfig = z.output<typeof clusterSchema>;

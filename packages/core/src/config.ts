@@ -33,17 +33,24 @@ const stickySchema = z.strictObject({
 
 /** The schema of `scaleout.config.json`. */
 export const configSchema = z.strictObject({
+  /** Where sessions live: `sticky`, `cluster` or `store`. @default "sticky" */
   strategy: z.enum(['sticky', 'cluster', 'store']).default('sticky'),
+  /** This node's id: a proxy target's `id`, and the input of its route tag. @default `<hostname>-<pid>` */
   nodeId: z
     .string()
     .min(1)
     .max(128)
     .regex(/^[A-Za-z0-9._:-]+$/, 'expected letters, digits and . _ : -')
     .default(() => `${hostname().replace(/[^A-Za-z0-9._:-]/g, '-')}-${process.pid}`),
+  /** Signs session cookies, route tags and replication messages: a string or an array, newest first. */
   secret: secretSchema,
+  /** The session cookie and lifetime. */
   session: sessionSchema.default(() => sessionSchema.parse({})),
+  /** The route cookie of the `sticky` strategy. */
   sticky: stickySchema.default(() => stickySchema.parse({})),
+  /** Replication of the `cluster` strategy; required by it. */
   cluster: clusterSchema.optional(),
+  /** The session store of the `store` strategy (`sticky` allows only `memory`). @default `{ "type": "memory" }` */
   store: storeSchema.default(() => storeSchema.parse({ type: 'memory' })),
 });
 

@@ -5,18 +5,29 @@
 
 /** Stable error codes of `@scaleout/core`. */
 export const ErrorCodes = {
+  /** A configuration value was refused. */
   CONFIG: 'ERR_SCALEOUT_CONFIG',
+  /** The session backend cannot be reached. */
   STORE_UNAVAILABLE: 'ERR_SCALEOUT_STORE_UNAVAILABLE',
+  /** A store operation did not finish within its timeout. */
   STORE_TIMEOUT: 'ERR_SCALEOUT_STORE_TIMEOUT',
+  /** A store was used after `close()`. */
   STORE_CLOSED: 'ERR_SCALEOUT_STORE_CLOSED',
+  /** A public function was given an unacceptable argument. */
   INVALID_ARGUMENT: 'ERR_SCALEOUT_INVALID_ARGUMENT',
+  /** The config needs an optional package that is not installed. */
   MISSING_PACKAGE: 'ERR_SCALEOUT_MISSING_PACKAGE',
+  /** A cluster node did not get its snapshot in time. */
   NOT_READY: 'ERR_SCALEOUT_NOT_READY',
+  /** A replication transport failed. */
   TRANSPORT: 'ERR_SCALEOUT_TRANSPORT',
+  /** A lock was not acquired in time. */
   LOCK_TIMEOUT: 'ERR_SCALEOUT_LOCK_TIMEOUT',
+  /** A session save failed. */
   SAVE_FAILED: 'ERR_SCALEOUT_SAVE_FAILED',
 } as const;
 
+/** One of the values of {@link ErrorCodes}. */
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
 /** Base class of every error scaleout throws. */
@@ -32,6 +43,7 @@ export class ScaleoutError extends Error {
 
 /** A configuration value was refused. `field` is its dotted path. */
 export class ConfigError extends ScaleoutError {
+  /** Dotted path of the refused field, such as `store.url`. */
   readonly field: string;
   constructor(field: string, message: string, options?: { cause?: unknown }) {
     super(ErrorCodes.CONFIG, message, options);
@@ -50,6 +62,7 @@ export class StoreUnavailableError extends ScaleoutError {
 
 /** A store operation did not finish within its timeout. */
 export class StoreTimeoutError extends ScaleoutError {
+  /** The timeout that passed, in ms. */
   readonly timeoutMs: number;
   constructor(operation: string, timeoutMs: number) {
     super(ErrorCodes.STORE_TIMEOUT, `session store ${operation} did not finish within ${timeoutMs} ms`);
@@ -60,6 +73,7 @@ export class StoreTimeoutError extends ScaleoutError {
 
 /** An argument given to a public function is not acceptable. */
 export class InvalidArgumentError extends ScaleoutError {
+  /** Name of the refused argument or option. */
   readonly field: string;
   constructor(field: string, message: string) {
     super(ErrorCodes.INVALID_ARGUMENT, message);
@@ -70,6 +84,7 @@ export class InvalidArgumentError extends ScaleoutError {
 
 /** An optional package that the config asks for is not installed. */
 export class MissingPackageError extends ScaleoutError {
+  /** The package to install. */
   readonly packageName: string;
   constructor(packageName: string, why: string, options?: { cause?: unknown }) {
     super(ErrorCodes.MISSING_PACKAGE, `${why} needs the package ${packageName}: run \`npm install ${packageName}\``, options);

@@ -56,8 +56,11 @@ export function routeSetCookie(route: RouteCookie, cookieHeader: string | undefi
 
 /** The answer a request gets when the session backend cannot serve it. */
 export interface UnavailableResponse {
+  /** Always 503 Service Unavailable. */
   status: 503;
+  /** Content type and length, `Retry-After`, `Cache-Control: no-store`. */
   headers: Record<string, string>;
+  /** JSON: `{ "error": <code>, "message": ... }`. */
   body: string;
 }
 

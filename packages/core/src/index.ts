@@ -1,3 +1,8 @@
+/**
+ * The session interface, memory store, config, strategies and route cookie of scaleout.
+ * @module @scaleout/core
+ */
+
 export * from './errors.js';
 export type * from './types.js';
 export * from './duration.js';

@@ -29,8 +29,11 @@ export interface MemoryStoreOptions {
 
 /** Defaults of {@link MemoryStoreOptions}. */
 export const DEFAULT_MEMORY_STORE_OPTIONS = {
+  /** See {@link MemoryStoreOptions.maxSessions}. */
   maxSessions: 100_000,
+  /** See {@link MemoryStoreOptions.sweepInterval}. */
   sweepInterval: 1000,
+  /** See {@link MemoryStoreOptions.maxValueBytes}. */
   maxValueBytes: 1024 * 1024,
 } as const satisfies MemoryStoreOptions;
 
@@ -161,6 +164,7 @@ export class MemoryStore extends EventEmitter implements SessionStore {
     this.#buckets.clear();
   }
 
+  /** Same as `close()`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

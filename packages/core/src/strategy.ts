@@ -10,6 +10,7 @@ const debug = debuglog('scaleout:strategy');
 
 /** What `createStrategy` hands to a store or cluster package. */
 export interface PluginContext {
+  /** This node's id. */
   nodeId: string;
   /** Secrets, newest first. */
   secret: string[];
@@ -19,11 +20,13 @@ export interface PluginContext {
 
 /** What `@scaleout/redis` and `@scaleout/hazelcast` export for `store` strategies. */
 export interface StorePlugin {
+  /** Opens the store `config` describes; resolves once it is usable. */
   createStore(config: StoreConfig, context: PluginContext): Promise<SessionStore>;
 }
 
 /** What `@scaleout/cluster` exports for the `cluster` strategy. */
 export interface ClusterPlugin {
+  /** Opens this node's replicated store; resolves once it holds its snapshot. */
   createReplicatedStore(context: PluginContext): Promise<SessionStore>;
 }
 

@@ -55,8 +55,11 @@ export interface SessionSettings {
 
 /** A configured session strategy: what the Express and Koa layers are built from. */
 export interface Strategy {
+  /** Which strategy this is. */
   kind: StrategyKind;
+  /** This node's id (`config.nodeId`). */
   nodeId: string;
+  /** Where this node reads and writes sessions. */
   store: SessionStore;
   /** `sticky` only: the cookie that pins a client to this node. */
   route?: RouteCookie;
@@ -66,6 +69,7 @@ export interface Strategy {
   config: ScaleoutConfig;
   /** Closes the store and whatever else the strategy started. Safe to call twice. */
   close(): Promise<void>;
+  /** Same as `close()`. */
   [Symbol.asyncDispose](): Promise<void>;
 }
 

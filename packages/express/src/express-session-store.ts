@@ -22,7 +22,12 @@ export interface ExpressSessionStoreOptions {
 }
 
 /** Defaults of {@link ExpressSessionStoreOptions}. */
-export const DEFAULT_EXPRESS_STORE_OPTIONS = { timeoutMs: 2000, ttlMs: 30 * 60_000 } as const;
+export const DEFAULT_EXPRESS_STORE_OPTIONS = {
+  /** See {@link ExpressSessionStoreOptions.timeoutMs}. */
+  timeoutMs: 2000,
+  /** See {@link ExpressSessionStoreOptions.ttlMs}. */
+  ttlMs: 30 * 60_000,
+} as const;
 
 /**
  * An express-session `Store` over any scaleout `SessionStore`: the one place where the
@@ -30,6 +35,7 @@ export const DEFAULT_EXPRESS_STORE_OPTIONS = { timeoutMs: 2000, ttlMs: 30 * 60_0
  * express-session's `disconnect`/`connect`, so its outage path is taken.
  */
 export class ExpressSessionStore extends Store {
+  /** The scaleout store underneath. */
   readonly store: SessionStore;
   readonly #timeoutMs: number;
   readonly #ttlMs: number;
@@ -64,6 +70,7 @@ export class ExpressSessionStore extends Store {
     return typeof maxAge === 'number' && maxAge > 0 ? maxAge : this.#ttlMs;
   }
 
+  /** express-session's `get`: the session, or `null` when there is none. */
   override get = (sid: string, cb: Callback<ExpressSessionData | null>): void => {
     this.#run(
       'get',
@@ -81,6 +88,7 @@ export class ExpressSessionStore extends Store {
     );
   };
 
+  /** express-session's `set`: writes the whole session; the response waits for it. */
   override set = (sid: string, sess: ExpressSessionData, cb?: Callback): void => {
     const done = trackerOf(sess)?.begin();
     this.#run('set', () => this.store.set(sid, sess as unknown as SessionData, this.#ttlOf(sess)), (err) => {
@@ -89,6 +97,7 @@ export class ExpressSessionStore extends Store {
     });
   };
 
+  /** express-session's `touch`: moves the expiry. A failure loses no data, so it is emitted as `touchError` rather than failing the request. */
   override touch = (sid: string, sess: ExpressSessionData, cb?: Callback): void => {
     this.#run('touch', () => this.store.touch(sid, this.#ttlOf(sess)), (err) => {
       // A failed touch loses no data (the session was read a moment ago); it is reported, not fatal.
@@ -97,10 +106,12 @@ export class ExpressSessionStore extends Store {
     });
   };
 
+  /** express-session's `destroy`. */
   override destroy = (sid: string, cb?: Callback): void => {
     this.#run('destroy', () => this.store.destroy(sid), cb);
   };
 
+  /** express-session's `all`: every live session by id, read one by one over the streamed ids. */
   override all = (cb: Callback<ExpressSessionData[] | { [sid: string]: ExpressSessionData } | null>): void => {
     this.#run(
       'all',
@@ -116,10 +127,12 @@ export class ExpressSessionStore extends Store {
     );
   };
 
+  /** express-session's `length`: how many live sessions there are. */
   override length = (cb: Callback<number>): void => {
     this.#run('length', () => this.store.size(), cb);
   };
 
+  /** express-session's `clear`: removes every session of the store. */
   override clear = (cb?: Callback): void => {
     this.#run('clear', () => this.store.clear(), cb);
   };

@@ -1,2 +1,7 @@
+/**
+ * Express integration: `session(strategy)` and an express-session `Store` over any scaleout store.
+ * @module @scaleout/express
+ */
+
 export { session, type ScaleoutExpressOptions, type Middleware } from './session.js';
 export { ExpressSessionStore, DEFAULT_EXPRESS_STORE_OPTIONS, type ExpressSessionStoreOptions } from './express-session-store.js';

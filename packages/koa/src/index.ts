@@ -1,2 +1,7 @@
+/**
+ * Koa integration: `session(strategy, app)` and a koa-session external store over any scaleout store.
+ * @module @scaleout/koa
+ */
+
 export { session, type ScaleoutKoaOptions } from './session.js';
 export { koaSessionStore, type KoaExternalStore, type KoaSessionStoreOptions } from './koa-session-store.js';

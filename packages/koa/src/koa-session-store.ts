@@ -2,8 +2,11 @@ import { withTimeout, withoutForeignKeys, type SessionStore, type SessionData } 
 
 /** koa-session's external store contract (`opts.store`). */
 export interface KoaExternalStore {
+  /** Reads a session; `undefined` when there is none. */
   get(key: string, maxAge: number | 'session' | undefined, data: { rolling: boolean; ctx: unknown }): Promise<SessionData | undefined>;
+  /** Writes the whole session. */
   set(key: string, sess: SessionData, maxAge: number | 'session' | undefined, data: { rolling: boolean; changed: boolean; ctx: unknown }): Promise<void>;
+  /** Removes the session. */
   destroy(key: string, data: { ctx: unknown }): Promise<void>;
 }
 
