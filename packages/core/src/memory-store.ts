@@ -138,9 +138,13 @@ export class MemoryStore extends EventEmitter implements SessionStore {
 
   async *ids(): AsyncIterable<string> {
     this.#checkOpen();
-    const now = Date.now();
-    // Map iteration is live and tolerates deletes, so nothing is copied up front.
-    for (const [id, entry] of this.#entries) if (entry.expiresAt > now) yield id;
+    // A snapshot of the keys (references, not values): a live Map iterator would meet again every
+    // session that a caller's get() moves to the LRU tail while iterating, and never end.
+    const keys = Array.from(this.#entries.keys());
+    for (const id of keys) {
+      const entry = this.#entries.get(id);
+      if (entry && entry.expiresAt > Date.now()) yield id;
+    }
   }
 
   async size(): Promise<number> {

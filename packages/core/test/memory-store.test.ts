@@ -1,0 +1,106 @@
+import { expect } from 'chai';
+import { MemoryStore, InvalidArgumentError } from '@scaleout/core';
+import { eventually } from '../../../test/support/ports.js';
+
+describe('MemoryStore', function () {
+  let store: MemoryStore;
+  beforeEach(function () {
+    store = new MemoryStore({ sweepInterval: 20 });
+  });
+  afterEach(async function () {
+    await store.close();
+  });
+
+  it('returns copies: mutating what get returned or what was set never changes the store', async function () {
+    const data = { a: { b: 1 } };
+    await store.set('x', data, 10_000);
+    data.a.b = 2;
+    const read = await store.get('x');
+    expect(read).to.deep.equal({ a: { b: 1 } });
+    (read!.a as { b: number }).b = 3;
+    expect(await store.get('x')).to.deep.equal({ a: { b: 1 } });
+  });
+
+  it('frees expired sessions on its own, without a read', async function () {
+    for (let i = 0; i < 100; i++) await store.set(`s${i}`, { i }, 50);
+    expect(store.valueBytes()).to.be.above(0);
+    await eventually(() => store.valueBytes() === 0, 2000, 'sweep');
+    expect(store.expirations).to.equal(100);
+  });
+
+  it('slides expiry on touch', async function () {
+    await store.set('x', { v: 1 }, 80);
+    for (let i = 0; i < 4; i++) {
+      await new Promise((r) => setTimeout(r, 40));
+      await store.touch('x', 80);
+    }
+    expect(await store.get('x')).to.deep.equal({ v: 1 });
+  });
+
+  it('ends ids() even when every id is read during the iteration (reads reorder the LRU)', async function () {
+    for (let i = 0; i < 5; i++) await store.set(`s${i}`, { i }, 10_000);
+    const seen: string[] = [];
+    for await (const id of store.ids()) {
+      seen.push(id);
+      await store.get(id);
+      if (seen.length > 50) break;
+    }
+    expect(seen).to.have.length(5);
+  });
+
+  it('evicts the least recently used session past maxSessions, with an evict event', async function () {
+    const bounded = new MemoryStore({ maxSessions: 3 });
+    const evicted: string[] = [];
+    bounded.on('evict', (id: string) => evicted.push(id));
+    await bounded.set('a', {}, 10_000);
+    await bounded.set('b', {}, 10_000);
+    await bounded.set('c', {}, 10_000);
+    await bounded.get('a');
+    await bounded.set('d', {}, 10_000);
+    expect(evicted).to.deep.equal(['b']);
+    expect(await bounded.size()).to.equal(3);
+    await bounded.close();
+  });
+
+  it('streams ids, and counts, clears and destroys', async function () {
+    for (let i = 0; i < 10; i++) await store.set(`s${i}`, { i }, 10_000);
+    const ids: string[] = [];
+    for await (const id of store.ids()) ids.push(id);
+    expect(ids).to.have.length(10);
+    await store.destroy('s0');
+    await store.destroy('missing');
+    expect(await store.size()).to.equal(9);
+    await store.clear();
+    expect(await store.size()).to.equal(0);
+  });
+
+  describe('refuses bad input with a coded error', function () {
+    const cases: Array<[string, (s: MemoryStore) => Promise<unknown>]> = [
+      ['an empty id', (s) => s.get('')],
+      ['an id of 10 KB', (s) => s.set('x'.repeat(10_240), {}, 1000)],
+      ['a number as id', (s) => s.get(42 as unknown as string)],
+      ['an array as data', (s) => s.set('x', [] as unknown as Record<string, unknown>, 1000)],
+      ['null as data', (s) => s.set('x', null as unknown as Record<string, unknown>, 1000)],
+      ['a NaN ttl', (s) => s.set('x', {}, Number.NaN)],
+      ['a negative ttl on touch', (s) => s.touch('x', -1)],
+      ['a value over maxValueBytes', (s) => s.set('x', { big: 'y'.repeat(2 * 1024 * 1024) }, 1000)],
+    ];
+    for (const [what, call] of cases) {
+      it(what, async function () {
+        await expect(call(store)).to.be.rejectedWith(InvalidArgumentError);
+      });
+    }
+  });
+
+  it('refuses calls after close with ERR_SCALEOUT_STORE_CLOSED, and close twice is safe', async function () {
+    await store.close();
+    await store.close();
+    await expect(store.get('x')).to.be.rejected.and.eventually.have.property('code', 'ERR_SCALEOUT_STORE_CLOSED');
+    expect(store.available).to.equal(false);
+  });
+
+  it('refuses bad options', function () {
+    expect(() => new MemoryStore({ maxSessions: -1 })).to.throw(InvalidArgumentError, /maxSessions/);
+    expect(() => new MemoryStore({ sweepInterval: 'often' })).to.throw(/sweepInterval/);
+  });
+});

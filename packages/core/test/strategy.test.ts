@@ -1,0 +1,37 @@
+import { expect } from 'chai';
+import { createStrategy, loadPlugin, MemoryStore, MissingPackageError, ConfigError } from '@scaleout/core';
+
+describe('createStrategy', function () {
+  it('builds sticky on node memory with a route cookie', async function () {
+    await using s = await createStrategy({ strategy: 'sticky', nodeId: 'n1', secret: 'k' });
+    expect(s.kind).to.equal('sticky');
+    expect(s.store).to.be.instanceOf(MemoryStore);
+    expect(s.route?.nodeId).to.equal('n1');
+  });
+
+  it('builds store on memory with no route cookie, and close is safe twice', async function () {
+    const s = await createStrategy({ strategy: 'store', secret: 'k', store: { type: 'memory', maxSessions: 10 } });
+    expect(s.route).to.equal(undefined);
+    await s.close();
+    await s.close();
+    expect(s.store.available).to.equal(false);
+  });
+
+  it('refuses sticky with an external store', async function () {
+    await expect(createStrategy({ strategy: 'sticky', secret: 'k', store: { type: 'redis', url: 'redis://127.0.0.1:1' } })).to.be.rejectedWith(ConfigError, /sticky/);
+  });
+
+  it('refuses cluster without a transport', async function () {
+    await expect(createStrategy({ strategy: 'cluster', secret: 'k' })).to.be.rejectedWith(ConfigError, /cluster/);
+  });
+
+  it('names the package to install when an optional one is missing', async function () {
+    const err = await loadPlugin('@scaleout/not-a-package', 'store.type "x"').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).to.be.instanceOf(MissingPackageError);
+    expect((err as MissingPackageError).code).to.equal('ERR_SCALEOUT_MISSING_PACKAGE');
+    expect((err as Error).message).to.include('npm install @scaleout/not-a-package');
+  });
+});
