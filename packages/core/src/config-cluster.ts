@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { duration, hostPort, list, redisUrl } from './config-fields.js';
+import { duration, hostPort, int, list, redisUrl } from './config-fields.js';
+import type { Transport } from './types.js';
+import type { PluginContext } from './strategy.js';
 
 /** `cluster.transport: { type: "in-process" }`. */
 export const inProcessTransportSchema = z.strictObject({
@@ -50,11 +52,21 @@ export const clusterSchema = z.strictObject({
   readyTimeout: duration().default(30_000),
   /** How often nodes compare digests to repair divergence. */
   antiEntropyInterval: duration().default(10_000),
+  /** How long a new node waits for a peer to answer before it takes itself for the first node. */
+  discoveryWait: duration().default(500),
   /** Largest replication message accepted, in bytes. */
-  maxMessageBytes: z.number().int().min(1024).default(4 * 1024 * 1024),
+  maxMessageBytes: int(16 * 1024, 512 * 1024 * 1024).default(4 * 1024 * 1024),
 });
 
 /** A validated `cluster.transport`. */
 export type TransportConfig = z.output<typeof transportSchema>;
 /** A validated `cluster` section, durations in ms. */
 export type ClusterConfig = z.output<typeof clusterSchema>;
+export type InProcessTransportConfig = z.output<typeof inProcessTransportSchema>;
+export type RedisTransportConfig = z.output<typeof redisTransportSchema>;
+export type HazelcastTransportConfig = z.output<typeof hazelcastTransportSchema>;
+
+/** What `@scaleout/redis` and `@scaleout/hazelcast` export for the `cluster` strategy's transport. */
+export interface TransportPlugin {
+  createTransport(config: TransportConfig, context: PluginContext): Promise<Transport>;
+}

@@ -1,0 +1,114 @@
+import { EventEmitter } from 'node:events';
+import { debuglog } from 'node:util';
+import { InvalidArgumentError, type Transport, type TransportMessage } from '@scaleout/core';
+import { TransportError } from './errors.js';
+
+const debug = debuglog('scaleout:in-process-transport');
+
+/** Options of {@link InProcessTransport}. */
+export interface InProcessTransportOptions {
+  /**
+   * Name of the bus: transports on the same bus in one process reach each other.
+   * @default "default"
+   */
+  bus?: string;
+  /**
+   * Fraction (0 to 1) of deliveries silently dropped, to test loss handling.
+   * @default 0
+   */
+  dropRate?: number;
+}
+
+/** Defaults of {@link InProcessTransportOptions}. */
+export const DEFAULT_IN_PROCESS_TRANSPORT_OPTIONS = { bus: 'default', dropRate: 0 } as const;
+
+const buses = new Map<string, Set<InProcessTransport>>();
+
+/**
+ * Pub/sub between stores in one process: for tests and single-process use. Delivery is
+ * asynchronous and at most once, like Redis pub/sub: `dropRate` loses a fraction of deliveries,
+ * and `disconnect()` / `reconnect()` make this member miss everything in between, as a
+ * reconnecting Redis subscriber does. A publisher does not receive its own messages.
+ */
+export class InProcessTransport extends EventEmitter implements Transport {
+  readonly bus: string;
+  /** Fraction of deliveries to this member that are dropped (test hook). */
+  dropRate: number;
+  /** Deliveries dropped so far by `dropRate` or while disconnected. */
+  dropped = 0;
+  #started = false;
+  #closed = false;
+  #connected = true;
+
+  constructor(options: InProcessTransportOptions = {}) {
+    super();
+    const bus = options.bus ?? DEFAULT_IN_PROCESS_TRANSPORT_OPTIONS.bus;
+    if (typeof bus !== 'string' || bus.length === 0) throw new InvalidArgumentError('bus', `bus must be a non-empty string, got ${String(bus)}`);
+    const dropRate = options.dropRate ?? DEFAULT_IN_PROCESS_TRANSPORT_OPTIONS.dropRate;
+    if (typeof dropRate !== 'number' || !(dropRate >= 0 && dropRate <= 1)) {
+      throw new InvalidArgumentError('dropRate', `dropRate must be a number from 0 to 1, got ${String(dropRate)}`);
+    }
+    this.bus = bus;
+    this.dropRate = dropRate;
+  }
+
+  /** Members currently on `bus`. */
+  static members(bus: string): number {
+    return buses.get(bus)?.size ?? 0;
+  }
+
+  async start(): Promise<void> {
+    if (this.#closed) throw new TransportError('the in-process transport is closed');
+    if (this.#started) return;
+    this.#started = true;
+    let set = buses.get(this.bus);
+    if (!set) buses.set(this.bus, (set = new Set()));
+    set.add(this);
+    debug('joined bus %s (%d members)', this.bus, set.size);
+  }
+
+  async publish(message: TransportMessage): Promise<void> {
+    if (this.#closed || !this.#started) throw new TransportError(`the in-process transport on bus ${this.bus} is ${this.#closed ? 'closed' : 'not started'}`);
+    for (const peer of buses.get(this.bus) ?? []) {
+      if (peer !== this) peer.#deliver(message);
+    }
+  }
+
+  #deliver(message: TransportMessage): void {
+    if (!this.#connected || (this.dropRate > 0 && Math.random() < this.dropRate)) {
+      this.dropped++;
+      return;
+    }
+    // A copy, as a network would give: no receiver can change what another one sees.
+    const copy = Buffer.from(message);
+    setImmediate(() => {
+      if (this.#connected && !this.#closed) this.emit('message', copy);
+    });
+  }
+
+  /** Test hook: stop receiving (what is published meanwhile is lost to this member) and emit `down`. */
+  disconnect(): void {
+    if (!this.#connected) return;
+    this.#connected = false;
+    this.emit('down', new TransportError(`in-process member of bus ${this.bus} disconnected`));
+  }
+
+  /** Test hook: receive again and emit `up`. */
+  reconnect(): void {
+    if (this.#connected || this.#closed) return;
+    this.#connected = true;
+    this.emit('up');
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const set = buses.get(this.bus);
+    set?.delete(this);
+    if (set && set.size === 0) buses.delete(this.bus);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
