@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { bool, duration, hostPort, int, list, redisUrl } from './config-fields.js';
+import { ConfigError, describeValue } from './errors.js';
 
 /** `store: { type: "memory" }`. */
 export const memoryStoreSchema = z.strictObject({
@@ -84,3 +85,20 @@ export type RedisStoreConfig = z.output<typeof redisStoreSchema>;
 export type HazelcastStoreConfig = z.output<typeof hazelcastStoreSchema>;
 /** A validated `store` section. */
 export type StoreConfig = z.output<typeof storeSchema>;
+
+/**
+ * Validates one `store` section on its own (for a store package given a config built by hand
+ * rather than by `loadConfig()`), fills its defaults, and checks it is of the `type` the caller
+ * serves. Throws `ConfigError` naming the field.
+ */
+export function parseStoreConfig<T extends StoreConfig['type']>(config: unknown, type: T): Extract<StoreConfig, { type: T }> {
+  const got = (config as { type?: unknown } | null | undefined)?.type;
+  if (got !== type) throw new ConfigError('store.type', `config store.type: got ${describeValue(got)}; this package serves "${type}"`);
+  const result = storeSchema.safeParse(config);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const field = ['store', ...issue.path.map(String)].join('.');
+    throw new ConfigError(field, `config ${field}: ${issue.message}`);
+  }
+  return result.data as Extract<StoreConfig, { type: T }>;
+}

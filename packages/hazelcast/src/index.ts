@@ -2,4 +2,7 @@
  * `@scaleout/hazelcast`: a session store on a Hazelcast IMap and a reliable-topic transport.
  * @module
  */
-export {};
+export * from './hazelcast-store.js';
+export * from './create-store.js';
+export * from './errors.js';
+export { clientConfig, connectHazelcast, describeTarget, type HazelcastClient } from './hazelcast-client.js';

@@ -7,3 +7,4 @@ export * from './create-store.js';
 export * from './errors.js';
 export * from './serializer.js';
 export { createRedisClient, connectClient, describeTarget, type RedisClient } from './redis-client.js';
+export * from './redis-transport.js';

@@ -1,0 +1,238 @@
+import { EventEmitter } from 'node:events';
+import { debuglog } from 'node:util';
+import { LifecycleState, Predicates, type IMap } from 'hazelcast-client';
+import {
+  checkSessionId,
+  checkTtl,
+  ErrorCodes,
+  InvalidArgumentError,
+  isSessionData,
+  parseDuration,
+  ScaleoutError,
+  StoreUnavailableError,
+  withTimeout,
+  type Duration,
+  type SessionData,
+  type SessionStore,
+} from '@scaleout/core';
+import type { HazelcastClient } from './hazelcast-client.js';
+import { toStoreError } from './errors.js';
+
+const debug = debuglog('scaleout:hazelcast-store');
+
+/** Options of {@link HazelcastStore}. */
+export interface HazelcastStoreOptions {
+  /** The connected hazelcast-client. */
+  client: HazelcastClient;
+  /** The IMap that holds this app's sessions (from `client.getMap(name)`). */
+  map: IMap<string, unknown>;
+  /**
+   * Whether `close()` also shuts the client down. An app that hands over its own client keeps it.
+   * @default false
+   */
+  ownsClient?: boolean;
+  /**
+   * Longest any operation may take before it rejects with `StoreTimeoutError`.
+   * @default "2s"
+   */
+  commandTimeout?: Duration;
+  /**
+   * Largest serialized session accepted, in bytes.
+   * @default 1048576
+   */
+  maxValueBytes?: number;
+  /**
+   * Ids fetched per page by `ids()`.
+   * @default 1000
+   */
+  pageSize?: number;
+}
+
+/** Defaults of {@link HazelcastStoreOptions}. */
+export const DEFAULT_HAZELCAST_STORE_OPTIONS = {
+  ownsClient: false,
+  commandTimeout: 2000,
+  maxValueBytes: 1024 * 1024,
+  pageSize: 1000,
+} as const satisfies Omit<HazelcastStoreOptions, 'client' | 'map'>;
+
+/**
+ * Members keep expiry in whole seconds and cut the fraction off (a 1.5 s TTL lasts 1 s, 300 ms
+ * lasts nothing), so TTLs are rounded up: a session may outlive its TTL by under a second but
+ * never expires early.
+ */
+const wholeSeconds = (ttlMs: number): number => Math.ceil(ttlMs / 1000) * 1000;
+
+/** hazelcast-client 5.x delivers lifecycle events on its lifecycle service, an EventEmitter. */
+const LIFECYCLE_EVENT = 'lifecycleEvent';
+
+/**
+ * Sessions in a Hazelcast IMap, one entry per session (id → JSON text) with a per-entry TTL that
+ * `touch` slides with `setTtl`. Durability is the cluster's: with the map's `backup-count` ≥ 1 on
+ * the members, every entry has a synchronous backup on another member and survives the loss of
+ * one. While the client is offline every call fails at once with a coded error, and the store
+ * emits `down` and `up` from the client's lifecycle.
+ */
+export class HazelcastStore extends EventEmitter implements SessionStore {
+  readonly client: HazelcastClient;
+  readonly map: IMap<string, unknown>;
+  /** Stored entries that were not sessions (read as no session) since start. */
+  invalidValues = 0;
+  readonly #ownsClient: boolean;
+  readonly #commandTimeout: number;
+  readonly #maxValueBytes: number;
+  readonly #pageSize: number;
+  readonly #lifecycle: EventEmitter | undefined;
+  readonly #onState: (state: LifecycleState) => void;
+  #available: boolean;
+  #closed: Promise<void> | undefined;
+
+  /** Builds a store over the map `mapName` of an existing client. */
+  static async fromClient(client: HazelcastClient, options: Omit<HazelcastStoreOptions, 'client' | 'map'> & { mapName?: string } = {}): Promise<HazelcastStore> {
+    const { mapName = 'sessions', ...rest } = options;
+    const map = await client.getMap<string, unknown>(mapName);
+    return new HazelcastStore({ ...rest, client, map });
+  }
+
+  constructor(options: HazelcastStoreOptions) {
+    super();
+    if (!options?.client || typeof options.map?.get !== 'function') {
+      throw new InvalidArgumentError('map', 'HazelcastStore needs a hazelcast-client in options.client and its IMap in options.map');
+    }
+    const o = { ...DEFAULT_HAZELCAST_STORE_OPTIONS, ...options };
+    this.client = o.client;
+    this.map = o.map;
+    this.#ownsClient = o.ownsClient;
+    this.#commandTimeout = parseDuration(o.commandTimeout, 'commandTimeout');
+    if (this.#commandTimeout <= 0) throw new InvalidArgumentError('commandTimeout', `commandTimeout must be more than 0 ms, got ${this.#commandTimeout}`);
+    for (const [field, value] of [['maxValueBytes', o.maxValueBytes], ['pageSize', o.pageSize]] as const) {
+      if (!Number.isInteger(value) || value < 1) throw new InvalidArgumentError(field, `${field} must be a whole number of at least 1, got ${String(value)}`);
+    }
+    this.#maxValueBytes = o.maxValueBytes;
+    this.#pageSize = o.pageSize;
+    this.#available = this.client.getLifecycleService().isRunning();
+    this.#onState = (state) => {
+      if (state === LifecycleState.DISCONNECTED && this.#available) {
+        this.#available = false;
+        debug('down');
+        this.emit('down', new StoreUnavailableError('the Hazelcast client lost its connection to the cluster'));
+      } else if (state === LifecycleState.CONNECTED && !this.#available && !this.#closed) {
+        this.#available = true;
+        debug('up');
+        this.emit('up');
+      } else if (state === LifecycleState.SHUTTING_DOWN || state === LifecycleState.SHUTDOWN) {
+        this.#available = false;
+      }
+    };
+    const lifecycle = this.client.getLifecycleService() as unknown as Partial<EventEmitter>;
+    this.#lifecycle = typeof lifecycle.on === 'function' ? (lifecycle as EventEmitter) : undefined;
+    this.#lifecycle?.on(LIFECYCLE_EVENT, this.#onState);
+    if (this.#available) queueMicrotask(() => this.emit('ready'));
+  }
+
+  /** `false` while the client is offline (between `down` and `up`) and after `close()`. */
+  get available(): boolean {
+    return this.#available && !this.#closed;
+  }
+
+  async get(id: string): Promise<SessionData | undefined> {
+    this.#checkOpen();
+    checkSessionId(id);
+    let raw: unknown;
+    try {
+      raw = await this.#run('get', this.map.get(id));
+    } catch (err) {
+      // A value some other program stored in a form this client cannot deserialize.
+      if ((err as ScaleoutError).cause?.constructor?.name === 'HazelcastSerializationError') return this.#invalid(id);
+      throw err;
+    }
+    if (raw === null || raw === undefined) return undefined;
+    if (typeof raw !== 'string') return this.#invalid(id);
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      return this.#invalid(id);
+    }
+    return isSessionData(value) ? value : this.#invalid(id);
+  }
+
+  async set(id: string, data: SessionData, ttlMs: number): Promise<void> {
+    this.#checkOpen();
+    checkSessionId(id);
+    checkTtl(ttlMs);
+    if (!isSessionData(data)) throw new InvalidArgumentError('data', 'session data must be a plain object');
+    const json = JSON.stringify(data);
+    const bytes = Buffer.byteLength(json);
+    if (bytes > this.#maxValueBytes) throw new InvalidArgumentError('data', `session ${bytes} bytes long exceeds maxValueBytes ${this.#maxValueBytes}`);
+    await this.#run('set', this.map.set(id, json, wholeSeconds(ttlMs)));
+  }
+
+  async touch(id: string, ttlMs: number): Promise<void> {
+    this.#checkOpen();
+    checkSessionId(id);
+    checkTtl(ttlMs);
+    await this.#run('touch', this.map.setTtl(id, wholeSeconds(ttlMs)));
+  }
+
+  async destroy(id: string): Promise<void> {
+    this.#checkOpen();
+    checkSessionId(id);
+    await this.#run('destroy', this.map.delete(id));
+  }
+
+  /** Pages through the keys with a paging predicate: keys only, `pageSize` at a time, never the values. */
+  async *ids(): AsyncIterable<string> {
+    this.#checkOpen();
+    const predicate = Predicates.paging(Predicates.alwaysTrue(), this.#pageSize);
+    for (;;) {
+      const keys = await this.#run('ids', this.map.keySetWithPredicate(predicate));
+      for (const key of keys) yield key;
+      if (keys.length < this.#pageSize) return;
+      predicate.nextPage();
+    }
+  }
+
+  async size(): Promise<number> {
+    this.#checkOpen();
+    return this.#run('size', this.map.size());
+  }
+
+  async clear(): Promise<void> {
+    this.#checkOpen();
+    await this.#run('clear', this.map.clear());
+  }
+
+  close(): Promise<void> {
+    return (this.#closed ??= this.#shutdown());
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#available = false;
+    this.#lifecycle?.off(LIFECYCLE_EVENT, this.#onState);
+    if (this.#ownsClient) await withTimeout(this.client.shutdown(), 5000, 'close').catch(() => undefined);
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new ScaleoutError(ErrorCodes.STORE_CLOSED, 'the Hazelcast session store is closed');
+  }
+
+  #invalid(id: string): undefined {
+    this.invalidValues++;
+    debug('stored value of %s is not a session', id);
+    this.emit('invalid', id);
+    return undefined;
+  }
+
+  async #run<T>(operation: string, promise: Promise<T>): Promise<T> {
+    try {
+      return await withTimeout(promise, this.#commandTimeout, operation);
+    } catch (err) {
+      throw toStoreError(err, operation, this.#commandTimeout);
+    }
+  }
+}

@@ -1,0 +1,181 @@
+import { EventEmitter } from 'node:events';
+import { debuglog } from 'node:util';
+import { Redis, type RedisOptions } from 'ioredis';
+import {
+  ErrorCodes, InvalidArgumentError, ScaleoutError,
+  type PluginContext, type Transport, type TransportConfig, type TransportMessage,
+} from '@scaleout/core';
+
+const debug = debuglog('scaleout:redis-transport');
+
+/** Options of {@link RedisTransport}. */
+export interface RedisTransportOptions {
+  /**
+   * The Redis server, as a `redis://` or `rediss://` URL.
+   * @default "redis://127.0.0.1:6379"
+   */
+  url?: string;
+  /**
+   * The pub/sub channel; clusters sharing a Redis use different channels.
+   * @default "scaleout"
+   */
+  channel?: string;
+  /** ACL user name, if not in the URL. */
+  username?: string;
+  /** Password, if not in the URL. */
+  password?: string;
+  /**
+   * Longest a publish may take before it fails.
+   * @default 2000
+   */
+  publishTimeout?: number;
+}
+
+/** Defaults of {@link RedisTransportOptions}. */
+export const DEFAULT_REDIS_TRANSPORT_OPTIONS = {
+  url: 'redis://127.0.0.1:6379',
+  channel: 'scaleout',
+  publishTimeout: 2000,
+} as const;
+
+function transportError(message: string, cause?: unknown): ScaleoutError {
+  const err = new ScaleoutError(ErrorCodes.TRANSPORT, message, cause === undefined ? undefined : { cause });
+  err.name = 'TransportError';
+  return err;
+}
+
+/**
+ * Redis pub/sub as a cluster transport. A subscriber connection is dedicated to the channel (a
+ * connection in subscribe mode can run nothing else); a second one publishes. Pub/sub delivers at
+ * most once and drops what is published while the subscriber reconnects: this transport says so
+ * with `down` when the subscriber's connection drops and `up` once it is subscribed again, and
+ * the replicated store resyncs on `up`.
+ */
+export class RedisTransport extends EventEmitter implements Transport {
+  readonly channel: string;
+  readonly #url: string;
+  readonly #options: RedisOptions;
+  readonly #publishTimeout: number;
+  #pub: Redis | undefined;
+  #sub: Redis | undefined;
+  #started: Promise<void> | undefined;
+  #closed = false;
+  #up = false;
+
+  constructor(options: RedisTransportOptions = {}) {
+    super();
+    const d = DEFAULT_REDIS_TRANSPORT_OPTIONS;
+    const url = options.url ?? d.url;
+    if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) throw new InvalidArgumentError('url', `url must be a redis:// or rediss:// URL, got ${JSON.stringify(url)}`);
+    const channel = options.channel ?? d.channel;
+    if (typeof channel !== 'string' || channel.length === 0 || channel.length > 128) {
+      throw new InvalidArgumentError('channel', `channel must be a string of 1 to 128 characters, got ${JSON.stringify(channel)}`);
+    }
+    const publishTimeout = options.publishTimeout ?? d.publishTimeout;
+    if (!Number.isInteger(publishTimeout) || publishTimeout <= 0) {
+      throw new InvalidArgumentError('publishTimeout', `publishTimeout must be a whole number of ms > 0, got ${String(publishTimeout)}`);
+    }
+    this.#url = url;
+    this.channel = channel;
+    this.#publishTimeout = publishTimeout;
+    this.#options = {
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: true,
+      retryStrategy: (times) => Math.min(50 * times, 1000),
+      ...(options.username ? { username: options.username } : {}),
+      ...(options.password ? { password: options.password } : {}),
+    };
+  }
+
+  /** True while the subscriber is subscribed. */
+  get connected(): boolean {
+    return this.#up;
+  }
+
+  start(): Promise<void> {
+    if (this.#closed) return Promise.reject(transportError('the Redis transport is closed'));
+    return (this.#started ??= this.#start());
+  }
+
+  async #start(): Promise<void> {
+    const pub = new Redis(this.#url, { ...this.#options, commandTimeout: this.#publishTimeout, connectionName: 'scaleout-pub' });
+    // Resubscribing is done here, not by ioredis, so that `up` is emitted only once it is done.
+    const sub = new Redis(this.#url, { ...this.#options, autoResubscribe: false, connectionName: 'scaleout-sub' });
+    this.#pub = pub;
+    this.#sub = sub;
+    for (const client of [pub, sub]) client.on('error', (err: Error) => debug('%s: %s', client.options.connectionName, err.message));
+    sub.on('messageBuffer', (channel: Buffer, message: Buffer) => {
+      if (this.#up && channel.toString() === this.channel) this.emit('message', message);
+    });
+    sub.on('close', () => this.#down());
+    sub.on('ready', () => {
+      if (this.#up || this.#closed || !this.#started) return;
+      sub.subscribe(this.channel).then(
+        () => this.#markUp(),
+        (err: Error) => debug('resubscribe failed: %s', err.message),
+      );
+    });
+    try {
+      await Promise.all([pub.connect(), sub.connect()]);
+      await sub.subscribe(this.channel);
+    } catch (err) {
+      pub.disconnect();
+      sub.disconnect();
+      throw transportError(`the Redis transport cannot reach ${redact(this.#url)}: ${(err as Error).message}`, err);
+    }
+    this.#up = true;
+    debug('subscribed to %s', this.channel);
+  }
+
+  #markUp(): void {
+    if (this.#up || this.#closed) return;
+    this.#up = true;
+    debug('subscribed again to %s', this.channel);
+    this.emit('up');
+  }
+
+  #down(): void {
+    if (!this.#up || this.#closed) return;
+    this.#up = false;
+    debug('subscriber connection lost');
+    this.emit('down', transportError('the Redis subscriber connection was lost; messages published meanwhile are gone'));
+  }
+
+  async publish(message: TransportMessage): Promise<void> {
+    const pub = this.#pub;
+    if (this.#closed || !pub) throw transportError(`the Redis transport is ${this.#closed ? 'closed' : 'not started'}`);
+    try {
+      await pub.publish(this.channel, Buffer.isBuffer(message) ? message : Buffer.from(message));
+    } catch (err) {
+      throw transportError(`publish to Redis channel ${this.channel} failed: ${(err as Error).message}`, err);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#up = false;
+    const clients = [this.#pub, this.#sub].filter((c): c is Redis => c !== undefined);
+    await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}
+
+/** The `TransportPlugin` contract: a Redis transport for `cluster.transport.type: "redis"`. */
+export async function createTransport(config: TransportConfig, _context: PluginContext): Promise<Transport> {
+  if (config.type !== 'redis') throw new InvalidArgumentError('cluster.transport.type', `@scaleout/redis makes "redis" transports, got "${config.type}"`);
+  return new RedisTransport({
+    url: config.url,
+    channel: config.channel,
+    ...(config.username ? { username: config.username } : {}),
+    ...(config.password ? { password: config.password } : {}),
+  });
+}

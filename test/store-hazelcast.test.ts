@@ -1,0 +1,72 @@
+import { expect } from 'chai';
+import { ErrorCodes, type HazelcastStoreConfig } from '@scaleout/core';
+import { createStore, HazelcastStore } from '@scaleout/hazelcast';
+import { describeStoreContract } from './support/store-contract.js';
+import { startHazelcast, type HazelcastCluster } from './support/hazelcast.js';
+import { freePort } from './support/ports.js';
+
+const hazelcastConfig = (cluster: HazelcastCluster, map: string, more: Partial<HazelcastStoreConfig> = {}) =>
+  ({ type: 'hazelcast', members: cluster.addresses, clusterName: cluster.clusterName, map, ...more }) as HazelcastStoreConfig;
+
+describe('HazelcastStore', function () {
+  this.timeout(60_000);
+  let cluster: HazelcastCluster;
+  before(async () => {
+    cluster = await startHazelcast({ members: 1 });
+  });
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  describeStoreContract('HazelcastStore', () => createStore(hazelcastConfig(cluster, 'contract')));
+
+  describe('bad input', () => {
+    let store: HazelcastStore;
+    before(async () => {
+      store = await createStore(hazelcastConfig(cluster, 'bad-input'));
+    });
+    after(async () => {
+      await store?.close();
+    });
+
+    it('reads values that are not sessions as no session, and counts them', async () => {
+      const invalid: string[] = [];
+      store.on('invalid', (id: string) => invalid.push(id));
+      const before = store.invalidValues;
+      const odd: [string, unknown][] = [
+        ['garbage', '\u0000\u00ff{not json'],
+        ['number', 123],
+        ['json-number', '123'],
+        ['json-null', 'null'],
+        ['json-array', '[]'],
+        ['json-string', '"a string"'],
+        ['boolean', true],
+        ['bytes', Buffer.from([0xde, 0xad, 0xbe, 0xef])],
+      ];
+      for (const [id, value] of odd) await store.map.set(id, value);
+      for (const [id] of odd) expect(await store.get(id), id).to.equal(undefined);
+      expect(store.invalidValues - before).to.equal(odd.length);
+      expect(invalid).to.deep.equal(odd.map(([id]) => id));
+      // A fresh write over a bad value repairs it.
+      await store.set('garbage', { ok: true }, 60_000);
+      expect(await store.get('garbage')).to.deep.equal({ ok: true });
+    });
+
+    it('rejects an unreachable cluster at start-up within connectTimeout, naming the addresses', async () => {
+      const port = await freePort();
+      const started = Date.now();
+      const attempt = createStore({ type: 'hazelcast', members: [`127.0.0.1:${port}`], clusterName: 'nowhere', map: 'x', connectTimeout: 1500 } as HazelcastStoreConfig);
+      await expect(attempt).to.be.rejected.and.eventually.satisfy((err: Error & { code: string }) => {
+        expect(err.code).to.equal(ErrorCodes.STORE_UNAVAILABLE);
+        expect(err.message).to.include(`127.0.0.1:${port}`).and.include('"nowhere"');
+        return true;
+      });
+      expect(Date.now() - started).to.be.lessThan(10_000);
+    });
+
+    it('rejects a config of the wrong shape with the field named', async () => {
+      await expect(createStore({ type: 'hazelcast', members: ['not an address'] } as unknown as HazelcastStoreConfig)).to.be.rejected.and.eventually.include({ code: ErrorCodes.CONFIG, field: 'store.members.0' });
+      await expect(createStore({ type: 'redis', url: 'redis://x' } as unknown as HazelcastStoreConfig)).to.be.rejected.and.eventually.include({ code: ErrorCodes.CONFIG, field: 'store.type' });
+    });
+  });
+});
