@@ -1,0 +1,57 @@
+import { randomUUID } from 'node:crypto';
+import { expect } from 'chai';
+import request from 'supertest';
+import { createStrategy, type Strategy } from '@scaleout/core';
+import { buildApp } from './support/apps.js';
+import { startHttp, type RunningServer } from './support/http.js';
+import { startRedis, type RedisServer } from './support/redis.js';
+import { cookieOf, describeSessionBehaviour } from './support/session-behaviour.js';
+
+const secret = ['cluster-http-newest', 'cluster-http-older'];
+
+function clusterConfig(nodeId: string, transport: Record<string, unknown>) {
+  return { strategy: 'cluster' as const, nodeId, secret, cluster: { transport, discoveryWait: '100ms' } } as Parameters<typeof createStrategy>[0];
+}
+
+describe('cluster strategy over HTTP', function () {
+  let redis: RedisServer | undefined;
+  const redisUrl = async () => (redis ??= await startRedis()).url;
+  after(async () => {
+    await redis?.stop();
+  });
+
+  describeSessionBehaviour('cluster strategy on the in-process transport', () =>
+    createStrategy(clusterConfig('node-a', { type: 'in-process', bus: `http-${randomUUID()}` })),
+  );
+  describeSessionBehaviour('cluster strategy on Redis pub/sub', async () =>
+    createStrategy(clusterConfig('node-a', { type: 'redis', url: await redisUrl(), channel: `http-${randomUUID()}` })),
+  );
+
+  for (const transport of ['in-process', 'redis'] as const) {
+    describe(`a session made through Express on one node is served through Koa on another (${transport})`, function () {
+      const strategies: Strategy[] = [];
+      const servers: RunningServer[] = [];
+      after(async () => {
+        await Promise.all(servers.map((s) => s.close()));
+        await Promise.all(strategies.map((s) => s.close()));
+      });
+
+      it('counts on across nodes and frameworks, and a logout on one ends it on both', async function () {
+        const t = transport === 'redis' ? { type: 'redis', url: await redisUrl(), channel: `x-${randomUUID()}` } : { type: 'in-process', bus: `x-${randomUUID()}` };
+        strategies.push(await createStrategy(clusterConfig('node-a', t)), await createStrategy(clusterConfig('node-b', t)));
+        servers.push(await startHttp(buildApp('express', strategies[0]!)), await startHttp(buildApp('koa', strategies[1]!)));
+        const [a, b] = servers as [RunningServer, RunningServer];
+        const first = await request(a.server).get('/count').expect(200);
+        const cookie = cookieOf(first, 'sid')!;
+        expect(first.body.count).to.equal(1);
+        const second = await request(b.server).get('/count').set('Cookie', cookie).expect(200);
+        expect(second.body).to.include({ count: 2, node: 'node-b' });
+        const third = await request(a.server).get('/count').set('Cookie', cookie).expect(200);
+        expect(third.body).to.include({ count: 3, node: 'node-a' });
+        await request(b.server).post('/logout').set('Cookie', cookie).expect(200);
+        const after = await request(a.server).get('/peek').set('Cookie', cookie).expect(200);
+        expect(after.body.count).to.equal(null);
+      });
+    });
+  }
+});
