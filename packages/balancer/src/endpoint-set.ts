@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
+import { withDefaults } from './defaults.js';
 import { parseDuration, type Duration } from './duration.js';
 import { DEFAULT_EWMA_DECAY_MS, Endpoint, type EndpointObserver, type EndpointOptions, type Outcome } from './endpoint.js';
 import { BalancerConfigError, refuse } from './errors.js';
@@ -55,7 +56,7 @@ export class EndpointSet extends EventEmitter implements EndpointObserver {
     if (!Array.isArray(endpoints)) refuse('endpoints', endpoints, 'give an array of URLs or { url, id?, weight? }');
     if (endpoints.length > MAX_ENDPOINTS) refuse('endpoints', `${endpoints.length} endpoints`, `give at most ${MAX_ENDPOINTS}`);
     if (options === null || typeof options !== 'object') refuse('options', options, 'give an object');
-    const o = { ...DEFAULT_ENDPOINT_SET, ...options };
+    const o = withDefaults(DEFAULT_ENDPOINT_SET, options);
     if (typeof o.panicThreshold !== 'number' || !(o.panicThreshold >= 0 && o.panicThreshold <= 1)) {
       refuse('panicThreshold', o.panicThreshold, 'give a share from 0 to 1');
     }

@@ -81,6 +81,7 @@ export class Endpoint {
   #draining = false;
   #cost = 0; // peak EWMA in ms; 0 with no history
   #stamp = 0;
+  #seen = false; // any latency sample yet
   #decayMs: number;
   #rampStart = 0;
   #rampEnd = 0; // 0 when not in slow start
@@ -177,19 +178,20 @@ export class Endpoint {
    * while no sample arrives so a slow endpoint is tried again later. `undefined` without history.
    */
   latencyEwma(now = Date.now()): number | undefined {
-    if (this.#stamp === 0) return undefined;
+    if (!this.#seen) return undefined;
     const dt = now - this.#stamp;
     return dt > 0 ? this.#cost * Math.exp(-dt / this.#decayMs) : this.#cost;
   }
 
   /** Records one latency sample into the peak EWMA. */
   observeLatency(ms: number, now = Date.now()): void {
-    if (this.#stamp === 0 || ms > this.#cost) this.#cost = ms;
+    if (!this.#seen || ms > this.#cost) this.#cost = ms;
     else {
       const w = Math.exp(-Math.max(0, now - this.#stamp) / this.#decayMs);
       this.#cost = this.#cost * w + ms * (1 - w);
     }
     this.#stamp = now;
+    this.#seen = true;
   }
 
   /**

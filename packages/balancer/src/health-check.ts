@@ -1,6 +1,7 @@
 import { request as httpRequest, Agent as HttpAgent } from 'node:http';
 import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
 import { debuglog } from 'node:util';
+import { withDefaults } from './defaults.js';
 import { parseDuration, type Duration } from './duration.js';
 import type { Endpoint } from './endpoint.js';
 import type { EndpointSet } from './endpoint-set.js';
@@ -59,7 +60,7 @@ export class HealthChecker {
 
   constructor(set: EndpointSet, options: HealthCheckOptions = {}, field = 'healthCheck') {
     if (options === null || typeof options !== 'object') refuse(field, options, 'give an object');
-    const o = { ...DEFAULT_HEALTH_CHECK, ...options };
+    const o = withDefaults(DEFAULT_HEALTH_CHECK, options);
     if (typeof o.path !== 'string' || !o.path.startsWith('/') || o.path.startsWith('//') || o.path.length > 1024 || /[\s#]/.test(o.path)) {
       refuse(`${field}.path`, o.path, "give a path that starts with '/', such as '/healthz'");
     }

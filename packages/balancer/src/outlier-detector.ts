@@ -1,4 +1,5 @@
 import { debuglog } from 'node:util';
+import { withDefaults } from './defaults.js';
 import { parseDuration, type Duration } from './duration.js';
 import type { Endpoint, Outcome } from './endpoint.js';
 import { refuse } from './errors.js';
@@ -50,7 +51,7 @@ export class OutlierDetector {
   readonly #records = new Map<Endpoint, EjectionRecord>();
 
   constructor(host: OutlierHost, options: OutlierOptions = {}, field = 'outlier') {
-    const o = { ...DEFAULT_OUTLIER, ...options };
+    const o = withDefaults(DEFAULT_OUTLIER, options);
     if (!Number.isInteger(o.consecutiveFailures) || o.consecutiveFailures < 1 || o.consecutiveFailures > 1000) {
       refuse(`${field}.consecutiveFailures`, o.consecutiveFailures, 'give a whole number from 1 to 1000');
     }
