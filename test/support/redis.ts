@@ -18,6 +18,10 @@ export interface ServerProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
   /** Starts the process again with the same arguments (same port) and waits until it listens. */
   restart(): Promise<void>;
+  /** Freezes it (SIGSTOP): it keeps its sockets open but answers nothing, like a hung server. */
+  pause(): void;
+  /** Lets a paused process run again (SIGCONT). */
+  resume(): void;
   /** Stops it (SIGTERM, then SIGKILL after 3 s). Safe to call twice. */
   stop(): Promise<void>;
   /** The last lines it wrote, for failure messages. */
@@ -103,6 +107,8 @@ export async function startProcess(spec: ProcessSpec): Promise<ServerProcess> {
       return child?.pid;
     },
     kill,
+    pause: () => void child?.kill('SIGSTOP'),
+    resume: () => void child?.kill('SIGCONT'),
     async restart() {
       await kill('SIGKILL');
       stopped = false;
@@ -111,6 +117,7 @@ export async function startProcess(spec: ProcessSpec): Promise<ServerProcess> {
     async stop() {
       if (stopped) return;
       stopped = true;
+      child?.kill('SIGCONT');
       const timer = setTimeout(() => child?.kill('SIGKILL'), 3000);
       await kill('SIGTERM');
       clearTimeout(timer);
