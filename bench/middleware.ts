@@ -1,0 +1,186 @@
+/**
+ * `npm run bench -- middleware`: request throughput of the session middleware, against the
+ * anchors in the same run.
+ *
+ * Express: bare Express (ceiling) · express-session + its MemoryStore (ANCHOR) ·
+ * `@scaleout/express` over `createStrategy({ strategy: 'store', store: { type: 'memory' } })`.
+ * Koa: bare Koa (ceiling) · koa-session with an in-memory external store (ANCHOR: like ours, the
+ * session lives on the server, so the comparison is fair) · koa-session's default cookie store
+ * (no server state; shown for reference) · `@scaleout/koa` on the memory store.
+ *
+ * Every server runs in its own child process; autocannon runs here, one thread, 50 connections.
+ * Each case first gets N sessions (default 500); the measured traffic sends their cookies
+ * round-robin to `GET /count`, which reads the session, increments a counter and saves it. Cases
+ * alternate within each round; the table reports the median over rounds, and the notes give
+ * every round's ratio, since other work on a 2-core machine moves absolute numbers.
+ *
+ * Own flags: `--sessions=500`, `--cases=express-session,scaleout-express` (subset by id).
+ * `--profile` writes a `.cpuprofile` per server into `.tmp/bench/profiles/middleware` and prints
+ * where the time went.
+ */
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import type { BenchOptions } from './support/options.js';
+import { flag } from './support/options.js';
+import { startServerChild, type ServerHandle } from './support/server.js';
+import { measure, requestsWithCookies, type MeasuredResult } from './support/load.js';
+import { createSessions, getJson } from './support/sessions.js';
+import { fmt, median, ratio, spread, throughputTable, type ThroughputRow } from './support/table.js';
+import { formatSummary, latestProfile, summarizeProfile } from './support/profile.js';
+
+interface Case {
+  id: string;
+  name: string;
+  factory: string;
+  framework: 'express' | 'koa';
+  /** Sends session cookies (false for the bare ceilings). */
+  session: boolean;
+  /** id of the case this one is compared with. */
+  anchor?: string;
+  isAnchor?: boolean;
+  /** The session state lives on the server (the counter must survive the run). */
+  serverState?: boolean;
+}
+
+const TARGET = 0.95;
+
+/** Every case, in table order. */
+export const CASES: readonly Case[] = [
+  { id: 'express-bare', name: 'Express, no session', factory: 'bareExpress', framework: 'express', session: false },
+  { id: 'express-session', name: 'Express + express-session + MemoryStore', factory: 'expressSessionApp', framework: 'express', session: true, isAnchor: true, serverState: true },
+  { id: 'scaleout-express', name: 'Express + @scaleout/express (memory store)', factory: 'scaleoutExpressApp', framework: 'express', session: true, anchor: 'express-session', serverState: true },
+  { id: 'koa-bare', name: 'Koa, no session', factory: 'bareKoa', framework: 'koa', session: false },
+  { id: 'koa-session-cookie', name: 'Koa + koa-session, cookie store (reference)', factory: 'koaSessionCookieApp', framework: 'koa', session: true, anchor: 'koa-session-memory' },
+  { id: 'koa-session-memory', name: 'Koa + koa-session + in-memory external store', factory: 'koaSessionMemoryApp', framework: 'koa', session: true, isAnchor: true, serverState: true },
+  { id: 'scaleout-koa', name: 'Koa + @scaleout/koa (memory store)', factory: 'scaleoutKoaApp', framework: 'koa', session: true, anchor: 'koa-session-memory', serverState: true },
+];
+
+const APPS = fileURLToPath(new URL('./support/session-apps.ts', import.meta.url));
+const PROFILE_DIR = fileURLToPath(new URL('../.tmp/bench/profiles/middleware', import.meta.url));
+
+function log(line: string): void {
+  process.stderr.write(`[middleware] ${line}\n`);
+}
+
+interface Running {
+  c: Case;
+  server: ServerHandle;
+  jar: string[];
+  results: MeasuredResult[];
+}
+
+function pickCases(options: BenchOptions): Case[] {
+  const wanted = flag(options, 'cases', '');
+  if (!wanted) return [...CASES];
+  const ids = wanted.split(',').map((s) => s.trim());
+  const unknown = ids.filter((id) => !CASES.some((c) => c.id === id));
+  if (unknown.length) throw new Error(`--cases: unknown ${unknown.join(', ')}; known: ${CASES.map((c) => c.id).join(', ')}`);
+  // An anchor comes along with the case compared to it.
+  const withAnchors = new Set(ids.flatMap((id) => [id, CASES.find((c) => c.id === id)!.anchor ?? id]));
+  return CASES.filter((c) => withAnchors.has(c.id));
+}
+
+/** Runs the benchmark; returns its markdown section. */
+export async function run(options: BenchOptions = {}): Promise<string> {
+  const duration = options.duration ?? 8;
+  const warmup = options.warmup ?? 2;
+  const connections = options.connections ?? 50;
+  const rounds = options.rounds ?? 3;
+  const sessions = Number(flag(options, 'sessions', '500'));
+  if (!Number.isInteger(sessions) || sessions < 1) throw new Error(`--sessions: expected a whole number >= 1, got ${sessions}`);
+  const cases = pickCases(options);
+  if (options.profile) await rm(PROFILE_DIR, { recursive: true, force: true });
+
+  const running: Running[] = [];
+  try {
+    for (const c of cases) {
+      const server = await startServerChild({
+        module: APPS,
+        export: c.factory,
+        ...(options.profile ? { cpuProfileDir: join(PROFILE_DIR, c.id) } : {}),
+      });
+      const jar = c.session ? await createSessions(server.url, { path: '/count', count: sessions }) : [];
+      running.push({ c, server, jar, results: [] });
+      log(`${c.id}: pid ${server.pid} on ${server.url}${c.session ? `, ${jar.length} sessions` : ''}`);
+    }
+    for (let r = 0; r < rounds; r++) {
+      // A case and its anchor run back to back, so both meet the same background load; every
+      // other round reverses each framework's order so neither always goes first.
+      const order = ['express', 'koa'].flatMap((fw) => {
+        const group = running.filter((x) => x.c.framework === fw);
+        return r % 2 ? group.reverse() : group;
+      });
+      for (const x of order) {
+        const res = await measure(x.server, {
+          ...(x.c.session ? { requests: requestsWithCookies('/count', x.jar) } : { path: '/count' }),
+          connections,
+          duration,
+          warmup,
+        });
+        x.results.push(res);
+        log(`round ${r + 1}/${rounds} ${x.c.id}: ${fmt(res.rps)} req/s, p50 ${res.p50.toFixed(2)} ms, p99 ${res.p99.toFixed(2)} ms, ${res.cpuPerRequestUs.toFixed(0)} µs CPU/req`);
+      }
+    }
+    // The measured traffic must have hit existing sessions: their counters moved.
+    for (const x of running.filter((x) => x.c.serverState)) {
+      const { count } = await getJson<{ count: number }>(`${x.server.url}/count`, x.jar[0]);
+      if (!(count > 2)) throw new Error(`${x.c.id}: session 0 counter is ${count} after the run; its cookies were not honoured`);
+    }
+  } finally {
+    await Promise.all(running.map((x) => x.server.close()));
+  }
+
+  const rows: ThroughputRow[] = running.map((x) => ({
+    name: x.c.name,
+    ...(x.c.anchor ? { anchor: CASES.find((c) => c.id === x.c.anchor)!.name } : {}),
+    ...(x.c.isAnchor ? { isAnchor: true } : {}),
+    rps: median(x.results.map((r) => r.rps)),
+    p50: median(x.results.map((r) => r.p50)),
+    p99: median(x.results.map((r) => r.p99)),
+    cpuPerRequestUs: median(x.results.map((r) => r.cpuPerRequestUs)),
+  }));
+
+  const notes: string[] = [];
+  const byId = new Map(running.map((x) => [x.c.id, x]));
+  for (const x of running.filter((x) => x.c.anchor && x.c.id.startsWith('scaleout'))) {
+    const a = byId.get(x.c.anchor!)!;
+    const perRound = x.results.map((res, i) => res.rps / a.results[i]!.rps);
+    const cpuPerRound = x.results.map((res, i) => a.results[i]!.cpuPerRequestUs / res.cpuPerRequestUs);
+    const med = median(x.results.map((r) => r.rps)) / median(a.results.map((r) => r.rps));
+    notes.push(
+      `- **${x.c.name}**: ${ratio(med, 1)} the req/s of ${a.c.name} (target ≥ ${TARGET}×: ${med >= TARGET ? 'met' : '**not met**'}); ` +
+        `per round ${perRound.map((v) => v.toFixed(2)).join(', ')}; CPU-per-request efficiency (anchor µs / ours µs) ${spread(cpuPerRound)}.`,
+    );
+  }
+  const bareE = byId.get('express-bare');
+  const anchorE = byId.get('express-session');
+  if (bareE && anchorE) notes.push(`- express-session + MemoryStore alone runs at ${ratio(median(anchorE.results.map((r) => r.rps)), median(bareE.results.map((r) => r.rps)))} of bare Express.`);
+  const bareK = byId.get('koa-bare');
+  const anchorK = byId.get('koa-session-memory');
+  if (bareK && anchorK) notes.push(`- koa-session with an in-memory store alone runs at ${ratio(median(anchorK.results.map((r) => r.rps)), median(bareK.results.map((r) => r.rps)))} of bare Koa.`);
+
+  const section = [
+    '## Session middleware: Express and Koa',
+    '',
+    `\`GET /count\` reads the session, increments a counter and saves it. ${sessions} sessions are created first and the load sends their cookies round-robin, so this is returning-client traffic (a read, a modify and a write per request), not session creation. ` +
+      `autocannon: ${connections} connections, 1 thread, ${warmup} s warm-up then ${duration} s measured per case, ${rounds} round(s) with the cases alternating; each server in its own process. Figures are medians over rounds. ` +
+      'Server CPU µs/req is the CPU the server process used per response, which other load on the machine moves much less than req/s.',
+    '',
+    throughputTable(rows),
+    '',
+    'Anchors: **express-session + MemoryStore** for `@scaleout/express`; **koa-session with an in-memory external store** for `@scaleout/koa` ' +
+      "(like ours, it keeps the session on the server and only an id in the cookie; koa-session's default cookie store keeps no server state, so it is shown for reference only).",
+    '',
+    ...notes,
+    '- What `@scaleout/*` does beyond the anchors on every request: 144-bit ids, the save finished before the response is sent (a failed save is a 503), a store timeout on every operation, and the Express/Koa cookie format shared by both layers.',
+  ].join('\n');
+
+  if (options.profile) {
+    for (const x of running) {
+      const file = await latestProfile(join(PROFILE_DIR, x.c.id));
+      if (file) log(`\n### ${x.c.name}\n\n${formatSummary(await summarizeProfile(file))}\n`);
+    }
+  }
+  return section;
+}
