@@ -1,0 +1,90 @@
+import { expect } from 'chai';
+import { exportHaproxy, exportNginx, parseProxyConfig, type ProxyConfig } from '@scaleout/proxy';
+import { routeTag } from '@scaleout/core';
+import { freePort } from './support/index.js';
+import { startHaproxy } from './support/haproxy.js';
+import { startNginx } from './support/nginx.js';
+import type { RunningBalancer } from './support/haproxy.js';
+import { Client, spawnNodes, type NodeProcess } from '../packages/proxy/test/fixtures/nodes.js';
+
+const SECRET = 'export-secret';
+
+const BALANCERS: { name: string; exporter: (c: ProxyConfig) => string; start: (cfg: string, port: number) => Promise<RunningBalancer> }[] = [
+  { name: 'HAProxy', exporter: exportHaproxy, start: startHaproxy },
+  { name: 'nginx', exporter: exportNginx, start: startNginx },
+];
+
+describe('exported HAProxy and nginx configs route by the same route cookie as @scaleout/proxy', function () {
+  this.timeout(60_000);
+  let nodes: NodeProcess[] = [];
+
+  before(async () => {
+    nodes = await spawnNodes(3, SECRET);
+  });
+  after(async () => {
+    await Promise.all(nodes.map((n) => n.kill()));
+  });
+
+  for (const b of BALANCERS) {
+    describe(b.name, () => {
+      let balancer: RunningBalancer | undefined;
+      let port: number;
+      before(async () => {
+        port = await freePort();
+        const config = parseProxyConfig({
+          listen: port,
+          secret: SECRET,
+          targets: nodes.map((n) => ({ id: n.id, url: n.url })),
+          sticky: { mode: 'learn' },
+          healthCheck: { interval: '200ms', timeout: '150ms', rise: 2, fall: 2 },
+          timeouts: { connect: '500ms', server: '5s' },
+        });
+        balancer = await b.start(b.exporter(config), port);
+      });
+      after(async () => {
+        await balancer?.close();
+      });
+
+      it('keeps a session on one node for 30 requests', async () => {
+        const client = new Client(`http://127.0.0.1:${port}`);
+        const seen = new Set<string>();
+        for (let i = 1; i <= 30; i++) {
+          const res = await client.get('/count');
+          expect(res.status, balancer!.output()).to.equal(200);
+          expect(res.body.count).to.equal(i);
+          seen.add(res.body.node);
+        }
+        expect(seen.size).to.equal(1);
+        expect(client.jar.get('route')).to.equal(routeTag([...seen][0]!, SECRET));
+      });
+
+      it('honours a route cookie minted for any node (same tags as scaleout-proxy)', async () => {
+        for (const n of nodes) {
+          const res = await new Client(`http://127.0.0.1:${port}`, { cookie: `route=${routeTag(n.id, SECRET)}` }).get('/whoami');
+          expect(res.body.node).to.equal(n.id);
+        }
+      });
+
+      it('re-dispatches the client of a SIGKILLed node to a live one, which re-pins it', async () => {
+        const client = new Client(`http://127.0.0.1:${port}`);
+        for (let i = 1; i <= 3; i++) await client.get('/count');
+        const pinned = (await client.get('/count')).body.node as string;
+        const victim = nodes.find((n) => n.id === pinned)!;
+        await victim.kill('SIGKILL');
+        try {
+          const answers: { status: number; node: string; count: number }[] = [];
+          for (let i = 0; i < 10; i++) {
+            const res = await client.get('/count');
+            answers.push({ status: res.status, node: res.body.node, count: res.body.count });
+          }
+          expect(answers.map((a) => a.status)).to.deep.equal(Array(10).fill(200));
+          expect(answers.every((a) => a.node !== pinned)).to.equal(true);
+          expect(new Set(answers.map((a) => a.node)).size).to.equal(1);
+          expect(answers.map((a) => a.count)).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        } finally {
+          await victim.restart();
+        }
+      });
+    });
+  }
+});

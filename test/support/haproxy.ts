@@ -1,0 +1,60 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { waitForPort } from './ports.js';
+
+/** A real balancer process (HAProxy or nginx) in a temp folder. */
+export interface RunningBalancer {
+  proc: ChildProcess;
+  port: number;
+  dir: string;
+  /** What it printed (its log goes to stderr). */
+  output(): string;
+  close(): Promise<void>;
+}
+
+/** Throws a message that says how to install `binary` when it is missing. */
+export function requireBinary(binary: string): void {
+  const found = spawnSync(binary, ['-v'], { stdio: 'ignore' });
+  if (found.error) throw new Error(`${binary} is not installed: run: npm run provision`);
+}
+
+/** Starts `command args` in `dir`, waits for `port`, and kills it on close (the folder goes too). */
+export async function startBalancerProcess(command: string, args: string[], dir: string, port: number): Promise<RunningBalancer> {
+  const proc = spawn(command, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (c: Buffer) => (out += c));
+  proc.stderr!.on('data', (c: Buffer) => (out += c));
+  const exited = once(proc, 'exit');
+  try {
+    await Promise.race([waitForPort(port, 10_000), exited.then(([code]) => Promise.reject(new Error(`${command} exited with ${code}: ${out}`)))]);
+  } catch (err) {
+    proc.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    proc,
+    port,
+    dir,
+    output: () => out,
+    async close() {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGKILL');
+        await exited;
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Runs `haproxy -f <cfg> -db` (foreground) with `config` in a temp folder; `port` is its bind port. */
+export async function startHaproxy(config: string, port: number): Promise<RunningBalancer> {
+  requireBinary('haproxy');
+  const dir = await mkdtemp(join(tmpdir(), 'scaleout-haproxy-'));
+  const cfg = join(dir, 'haproxy.cfg');
+  await writeFile(cfg, config);
+  return startBalancerProcess('haproxy', ['-f', cfg, '-db'], dir, port);
+}
