@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { expect } from 'chai';
+import type { Transport, TransportMessage } from '@scaleout/core';
+import { ReplicatedStore } from '@scaleout/cluster';
+import { RedisTransport } from '@scaleout/redis';
+import { eventually } from './support/ports.js';
+import { startRedis, type RedisServer } from './support/redis.js';
+
+/** A transport that loses a fraction of what it receives, on top of a real one. */
+class LossyTransport extends EventEmitter implements Transport {
+  dropRate = 0;
+  dropped = 0;
+  constructor(readonly inner: Transport) {
+    super();
+    inner.on('message', (m: TransportMessage) => {
+      if (Math.random() < this.dropRate) this.dropped++;
+      else this.emit('message', m);
+    });
+    inner.on('down', (e: unknown) => this.emit('down', e));
+    inner.on('up', () => this.emit('up'));
+  }
+  start() { return this.inner.start(); }
+  publish(m: TransportMessage) { return this.inner.publish(m); }
+  close() { return this.inner.close(); }
+}
+
+describe('cluster strategy: message loss on Redis pub/sub is detected and repaired', function () {
+  this.timeout(60_000);
+  const AE_INTERVAL = 1000;
+  let redis: RedisServer;
+  const stores: ReplicatedStore[] = [];
+  const transports: LossyTransport[] = [];
+
+  before(async function () {
+    redis = await startRedis();
+    const channel = `loss-${randomUUID()}`;
+    for (const nodeId of ['node-a', 'node-b', 'node-c']) {
+      const transport = new LossyTransport(new RedisTransport({ url: redis.url, channel }));
+      const store = new ReplicatedStore({ nodeId, secret: 'loss-secret', transport, discoveryWait: 200, antiEntropyInterval: AE_INTERVAL });
+      await store.start();
+      transports.push(transport);
+      stores.push(store);
+    }
+  });
+  after(async function () {
+    await Promise.all(stores.map((s) => s.close()));
+    await redis?.stop();
+  });
+
+  it('finds gaps from dropped frames and a killed subscriber connection, and converges within the anti-entropy interval', async function () {
+    for (const t of transports) t.dropRate = 0.2;
+    let down = 0;
+    let up = 0;
+    for (const t of transports) {
+      t.on('down', () => down++);
+      t.on('up', () => up++);
+    }
+    for (let round = 0; round < 40; round++) {
+      if (round === 20) {
+        const killed = Number(await redis.command('CLIENT', 'KILL', 'TYPE', 'pubsub'));
+        expect(killed).to.equal(3);
+      }
+      await Promise.all(stores.map((s, k) => s.set(`s${(round * 13 + k * 7) % 300}`, { round, k, by: s.nodeId }, 60_000)));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    for (const t of transports) t.dropRate = 0;
+    await eventually(() => up === 3, 5000, 'subscribers back');
+    const stoppedAt = Date.now();
+    await eventually(() => new Set(stores.map((s) => s.digest())).size === 1, AE_INTERVAL * 3, 'convergence');
+    const took = Date.now() - stoppedAt;
+    const stats = stores.map((s) => s.stats());
+    expect(down).to.equal(3);
+    expect(transports.reduce((n, t) => n + t.dropped, 0)).to.be.above(0);
+    expect(stats.reduce((n, s) => n + s.gaps, 0), 'gaps detected').to.be.above(0);
+    expect(stats.every((s) => s.resyncs > 0), 'every node resynced').to.equal(true);
+    expect(took).to.be.below(AE_INTERVAL * 3);
+    const contents = await Promise.all(stores.map(async (s) => JSON.stringify(await Promise.all(Array.from({ length: 300 }, (_, i) => s.get(`s${i}`))))));
+    expect(contents[1]).to.equal(contents[0]);
+    expect(contents[2]).to.equal(contents[0]);
+  });
+});
