@@ -66,7 +66,7 @@ describe('cluster strategy: bad replication frames on the Redis channel are drop
     ['a message 10 MB long', () => Buffer.alloc(10 * 1024 * 1024, 7), 'oversized'],
     ['a forged MAC (one body byte changed)', () => {
       const f = Buffer.from(genuine());
-      f[f.length - 40] ^= 1;
+      f[f.length - 40] = f[f.length - 40]! ^ 1;
       return f;
     }, 'forged'],
     ['a frame signed with a wrong secret', () => new FrameCodec(['not-the-secret']).encode({ type: MessageType.WRITES, origin: 'intruder', incarnation: 1, seq: 1, prev: 0, to: '', ts: Date.now() }, Buffer.alloc(8)), 'forged'],
