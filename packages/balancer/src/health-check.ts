@@ -108,7 +108,6 @@ export class HealthChecker {
     if (this.#closed) return;
     for (const ep of this.#set.all()) void this.#probeAndApply(ep);
     this.#timer = setTimeout(() => this.#tick(), this.intervalMs);
-    this.#timer.unref();
   }
 
   #probeAndApply(ep: Endpoint): Promise<void> {

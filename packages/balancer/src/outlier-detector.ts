@@ -92,7 +92,6 @@ export class OutlierDetector {
     ep.ejectedUntil = now + ms;
     ep.ejections++;
     rec.timer = setTimeout(() => this.#uneject(ep), ms);
-    rec.timer.unref();
     this.#records.set(ep, rec);
     debug('ejected %s for %d ms (level %d)', ep.id, ms, rec.level);
     this.#host.ejectionChanged(ep, true);

@@ -1,4 +1,4 @@
-import { Endpoint, type EndpointOptions } from '../src/index.js';
+import { createBalancer, Endpoint, type Balancer, type BalancerOptions, type EndpointOptions } from '../src/index.js';
 import { startHttp, type RunningServer } from '../../../test/support/index.js';
 
 /** A seeded PRNG (mulberry32) so that random tie-breaks and choices give one exact order. */
@@ -39,7 +39,7 @@ export interface Behaviour {
 
 export interface Backend extends RunningServer {
   behaviour: Behaviour;
-  /** Requests received, /healthz excluded. */
+  /** Requests received, /healthz excluded (assign 0 to reset). */
   hits: number;
   /** Methods of those requests, in order. */
   methods: string[];
@@ -70,7 +70,7 @@ export async function startBackends(behaviours: Array<Partial<Behaviour>>): Prom
       });
       return Object.defineProperties(srv, {
         behaviour: { value: behaviour },
-        hits: { get: () => state.hits },
+        hits: { get: () => state.hits, set: (n: number) => (state.hits = n) },
         methods: { get: () => state.methods },
       }) as Backend;
     }),
@@ -85,4 +85,60 @@ export async function drive(total: number, concurrency: number, call: (i: number
       while (next < total) await call(next++);
     }),
   );
+}
+
+/** A loopback URL where nothing listens (a server started and closed again). */
+export async function refusedUrl(): Promise<string> {
+  const gone = await startHttp((_req, res) => res.end());
+  await gone.close();
+  return gone.url;
+}
+
+
+/** Makes balancers for one suite and closes every one of them in `closeAll()` (call it in afterEach). */
+export function balancers(): { make(options: BalancerOptions): Balancer; closeAll(): Promise<void> } {
+  const open: Balancer[] = [];
+  return {
+    make(options) {
+      const b = createBalancer(options);
+      open.push(b);
+      return b;
+    },
+    async closeAll() {
+      await Promise.all(open.splice(0).map((b) => b.close()));
+    },
+  };
+}
+
+/** What `useBackends()` gives a suite. */
+export interface Fixture {
+  /** The servers, started in `before()`. */
+  backends: Backend[];
+  /** A URL where nothing listens. */
+  refused: string;
+  /** Creates a balancer that is closed after each test. */
+  make(options: BalancerOptions): Balancer;
+}
+
+/**
+ * Mocha hooks for a suite that calls real servers: starts one backend per behaviour before the
+ * suite, resets them before each test, closes the test's balancers after it, stops all at the end.
+ */
+export function useBackends(behaviours: Array<Partial<Behaviour>>): Fixture {
+  const pool = balancers();
+  const fx: Fixture = { backends: [], refused: '', make: pool.make };
+  before(async () => {
+    fx.backends = await startBackends(behaviours);
+    fx.refused = await refusedUrl();
+  });
+  beforeEach(() => {
+    fx.backends.forEach((b, i) => {
+      Object.assign(b.behaviour, { delayMs: 0, status: 200, health: 200, ...behaviours[i] });
+      b.methods.length = 0;
+      b.hits = 0;
+    });
+  });
+  afterEach(() => pool.closeAll());
+  after(async () => Promise.all(fx.backends.map((b) => b.close())));
+  return fx;
 }
