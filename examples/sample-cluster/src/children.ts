@@ -1,0 +1,201 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync, closeSync } from 'node:fs';
+import { debuglog } from 'node:util';
+import { BackendMissingError, StartFailedError } from './errors.js';
+
+const debug = debuglog('scaleout:sample-children');
+
+/** One process the launcher starts. */
+export interface ChildSpec {
+  /** Name in logs and messages (`node-1`, `redis :6379`). */
+  name: string;
+  /** `node`: a TypeScript entry point run by this Node.js with tsx; `exec`: any program. */
+  kind: 'node' | 'exec';
+  /** The script (kind `node`) or the program (kind `exec`). */
+  command: string;
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** stdout and stderr are appended here. */
+  logFile: string;
+  /** What to tell the user when the program is not installed. */
+  missing?: string;
+}
+
+// A non-Node server (redis-server, java) cannot watch its parent, so a tiny shell sits between:
+// it runs the server in the background and blocks reading its stdin, a pipe from the launcher.
+// When the launcher dies for any reason the pipe closes, the read returns and the server is
+// killed. Background jobs of a non-interactive shell get /dev/null as stdin, so the pipe is
+// kept as fd 3 first.
+const GUARD = [
+  'exec 3<&0',
+  '"$@" 3<&- & c=$!',
+  '{ read _ <&3; kill -KILL $c 2>/dev/null; } &',
+  'w=$!',
+  "trap 'kill -TERM $c 2>/dev/null' TERM INT",
+  'wait $c; s=$?',
+  'kill $w 2>/dev/null',
+  'exit $s',
+].join('\n');
+
+// Everything still running when the launcher exits (crash, uncaught error, process.exit) is
+// killed by group, synchronously: 'exit' handlers cannot wait.
+const live = new Set<ManagedProcess>();
+let exitHookInstalled = false;
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const p of live) p.killGroup('SIGKILL');
+  });
+}
+
+/** True while any process of the group `pgid` exists. */
+export function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** True while the process `pid` exists. */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A child in its own process group (so that a kill reaches whatever it started), with a
+ * heartbeat that ends it when the launcher dies: the IPC channel for Node.js children, the
+ * stdin pipe of the shell guard for the others.
+ */
+export class ManagedProcess {
+  readonly spec: ChildSpec;
+  #child: ChildProcess | undefined;
+  #exited: Promise<void> = Promise.resolve();
+  #generation = 0;
+
+  constructor(spec: ChildSpec) {
+    this.spec = spec;
+    installExitHook();
+  }
+
+  /** The pid of the group leader (the Node.js process, or the guard shell). */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  get alive(): boolean {
+    const c = this.#child;
+    return c !== undefined && c.exitCode === null && c.signalCode === null;
+  }
+
+  /** Starts (or starts again) the process. Resolves once spawned; readiness is the caller's test. */
+  async start(): Promise<void> {
+    if (this.alive) return;
+    const s = this.spec;
+    const fd = openSync(s.logFile, 'a');
+    const generation = ++this.#generation;
+    let child: ChildProcess;
+    try {
+      child =
+        s.kind === 'node'
+          ? spawn(process.execPath, ['--conditions=source', '--import', 'tsx', s.command, ...(s.args ?? [])], {
+              cwd: s.cwd,
+              env: s.env ?? process.env,
+              detached: true,
+              stdio: ['ignore', fd, fd, 'ipc'],
+            })
+          : spawn('sh', ['-c', GUARD, 'scaleout-guard', s.command, ...(s.args ?? [])], {
+              cwd: s.cwd,
+              env: s.env ?? process.env,
+              detached: true,
+              stdio: ['pipe', fd, fd],
+            });
+    } finally {
+      closeSync(fd);
+    }
+    this.#child = child;
+    live.add(this);
+    // The launcher's own event loop must not wait for its children.
+    child.unref();
+    (child.stdin as { unref?: () => void } | null)?.unref?.();
+    (child.channel as { unref?: () => void } | undefined)?.unref?.();
+    this.#exited = new Promise<void>((resolve) => {
+      child.once('exit', (code, signal) => {
+        debug('%s exited (%s)', s.name, signal ?? code);
+        if (generation === this.#generation) live.delete(this);
+        resolve();
+      });
+      child.once('error', () => resolve());
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', (err) => reject(new StartFailedError(`${s.name}: ${err.message}`, { cause: err })));
+    });
+    if (s.kind === 'exec') {
+      // The guard started; whether the program itself exists shows as exit code 127 at once.
+      const early = await Promise.race([this.#exited.then(() => child.exitCode), sleep(150).then(() => undefined)]);
+      if (early === 127) throw new BackendMissingError(s.missing ?? s.command);
+    }
+  }
+
+  /** Sends `signal` to the whole group. Safe when nothing runs. */
+  killGroup(signal: NodeJS.Signals): void {
+    const pid = this.#child?.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      // Already gone.
+    }
+  }
+
+  /** Resolves once the leader exited and no process of its group is left, or after `timeoutMs`. */
+  async waitGone(timeoutMs: number): Promise<boolean> {
+    const pid = this.#child?.pid;
+    const deadline = Date.now() + timeoutMs;
+    await Promise.race([this.#exited, sleep(timeoutMs)]);
+    while (pid !== undefined && groupAlive(pid)) {
+      if (Date.now() > deadline) return false;
+      await sleep(20);
+    }
+    return true;
+  }
+
+  /** Kills the group at once (a crash, as the demo's "kill" button). */
+  async kill(): Promise<void> {
+    this.killGroup('SIGKILL');
+    await this.waitGone(5000);
+    live.delete(this);
+  }
+
+  /** SIGTERM to the group, SIGKILL after `graceMs`. Safe to call twice. */
+  async stop(graceMs = 3000): Promise<void> {
+    if (this.#child === undefined) return;
+    this.killGroup('SIGTERM');
+    if (!(await this.waitGone(graceMs))) {
+      this.killGroup('SIGKILL');
+      await this.waitGone(2000);
+    }
+    live.delete(this);
+  }
+
+  /** Resolves when the current process exits. */
+  get exited(): Promise<void> {
+    return this.#exited;
+  }
+
+  /** The Node.js child's IPC channel, to hear `ready`. */
+  get child(): ChildProcess | undefined {
+    return this.#child;
+  }
+}

@@ -1,0 +1,118 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { groupAlive } from '../../examples/sample-cluster/src/children.js';
+import { eventually } from './ports.js';
+
+export { groupAlive };
+
+const LAUNCHER = fileURLToPath(new URL('../../examples/sample-cluster/src/launcher.ts', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** A sample cluster started from its launcher, as a user's `npm start` would. */
+export interface LaunchedCluster extends AsyncDisposable {
+  /** The demo app through the proxy. */
+  url: string;
+  statusUrl: string;
+  dashboardUrl: string;
+  launcherPid: number;
+  /** The process groups the launcher reports in its pid file. */
+  pids(): { name: string; pid: number }[];
+  /** Everything the launcher printed. */
+  output(): string;
+  /** Sends `signal` and resolves with the exit code once the launcher exited. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/**
+ * Runs the launcher (`examples/sample-cluster/src/launcher.ts`) as a child process on free ports
+ * with `args`, and resolves once it printed the URL to open.
+ */
+export async function launchSampleCluster(args: string[], timeoutMs = 120_000): Promise<LaunchedCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'scaleout-sample-test-'));
+  const pidFile = join(dir, 'pids.json');
+  const child: ChildProcess = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', LAUNCHER, '--port', '0', '--pid-file', pidFile, '--health-interval', '300', ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let code: number | null | undefined;
+  void exited.then((c) => (code = c));
+  const kill = () => child.kill('SIGKILL');
+  process.once('exit', kill);
+  try {
+    await eventually(() => {
+      if (code !== undefined) throw new Error(`the launcher exited (${code}) before it was ready:\n${out}`);
+      return /^\s*open\s+http:\/\/\S+/m.test(out);
+    }, timeoutMs, 'the launcher printing its URL');
+  } catch (err) {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`${(err as Error).message}\n${out}`);
+  }
+  const url = /^\s*open\s+(http:\/\/\S+?)\/?$/m.exec(out)![1]!;
+  const dashboardUrl = /^\s*dashboard\s+(http:\/\/\S+)$/m.exec(out)![1]!;
+  const statusUrl = /^\s*status\s+(http:\/\/\S+)$/m.exec(out)![1]!;
+  let stopping: Promise<number | null> | undefined;
+  const stop = (signal: NodeJS.Signals = 'SIGTERM') =>
+    (stopping ??= (async () => {
+      if (code === undefined) child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      const c = await exited;
+      clearTimeout(timer);
+      process.off('exit', kill);
+      return c;
+    })());
+  return {
+    url,
+    statusUrl,
+    dashboardUrl,
+    launcherPid: child.pid!,
+    pids: () => (JSON.parse(readFileSync(pidFile, 'utf8')) as { processes: { name: string; pid: number }[] }).processes,
+    output: () => out,
+    stop,
+    async [Symbol.asyncDispose]() {
+      await stop('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** An HTTP client with its own cookie jar, as one browser. */
+export class CookieClient {
+  readonly jar = new Map<string, string>();
+
+  async request(url: string, init: RequestInit = {}): Promise<Response> {
+    const cookie = [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ');
+    const res = await fetch(url, { ...init, redirect: 'manual', headers: { ...(init.headers as Record<string, string>), ...(cookie ? { cookie } : {}) } });
+    for (const line of res.headers.getSetCookie()) {
+      const [pair = '', ...attrs] = line.split(';');
+      const i = pair.indexOf('=');
+      const name = pair.slice(0, i).trim();
+      const expired = attrs.some((a) => /^\s*max-age=0\s*$/i.test(a) || (/^\s*expires=/i.test(a) && Date.parse(a.split('=')[1]!) < Date.now()));
+      if (expired) this.jar.delete(name);
+      else this.jar.set(name, pair.slice(i + 1).trim());
+    }
+    return res;
+  }
+
+  async json<T = Record<string, unknown>>(url: string, init: RequestInit = {}): Promise<T> {
+    const res = await this.request(url, init);
+    const text = await res.text();
+    if (res.status !== 200) throw new Error(`${init.method ?? 'GET'} ${url}: ${res.status} ${text.slice(0, 200)}`);
+    return JSON.parse(text) as T;
+  }
+}
+
+/** Waits until the proxy's status JSON shows `id` in `state`. */
+export async function waitForTargetState(statusUrl: string, id: string, state: string, timeoutMs = 15_000): Promise<void> {
+  await eventually(async () => {
+    const s = (await (await fetch(`${statusUrl}.json`)).json()) as { targets: { id: string; state: string }[] };
+    return s.targets.find((t) => t.id === id)?.state === state;
+  }, timeoutMs, `${id} ${state}`);
+}
