@@ -6,3 +6,4 @@ export * from './hazelcast-store.js';
 export * from './create-store.js';
 export * from './errors.js';
 export { clientConfig, connectHazelcast, describeTarget, type HazelcastClient } from './hazelcast-client.js';
+export * from './hazelcast-transport.js';

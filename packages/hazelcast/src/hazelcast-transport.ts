@@ -1,0 +1,170 @@
+import { EventEmitter } from 'node:events';
+import { debuglog } from 'node:util';
+import { Client, LifecycleState, ReconnectMode, type ITopic } from 'hazelcast-client';
+import {
+  ErrorCodes, InvalidArgumentError, ScaleoutError, withTimeout,
+  type PluginContext, type Transport, type TransportConfig, type TransportMessage,
+} from '@scaleout/core';
+
+const debug = debuglog('scaleout:hazelcast-transport');
+
+type HzClient = Awaited<ReturnType<typeof Client.newHazelcastClient>>;
+
+/** Options of {@link HazelcastTransport}. */
+export interface HazelcastTransportOptions {
+  /** Members to connect to, as `host:port`. */
+  members: string[];
+  /**
+   * The Hazelcast cluster name.
+   * @default "dev"
+   */
+  clusterName?: string;
+  /**
+   * The reliable topic; clusters sharing a Hazelcast use different topics.
+   * @default "scaleout"
+   */
+  topic?: string;
+  username?: string;
+  password?: string;
+  /**
+   * Longest the first connection may take.
+   * @default 10000
+   */
+  connectTimeout?: number;
+}
+
+/** Defaults of {@link HazelcastTransportOptions}. */
+export const DEFAULT_HAZELCAST_TRANSPORT_OPTIONS = { clusterName: 'dev', topic: 'scaleout', connectTimeout: 10_000 } as const;
+
+function transportError(message: string, cause?: unknown): ScaleoutError {
+  const err = new ScaleoutError(ErrorCodes.TRANSPORT, message, cause === undefined ? undefined : { cause });
+  err.name = 'TransportError';
+  return err;
+}
+
+/**
+ * A Hazelcast reliable topic as a cluster transport. The topic sits on a ringbuffer, so a listener
+ * that was briefly disconnected reads on from where it stopped; what the ringbuffer overwrote in
+ * the meantime is lost, and the replicated store's sequence check finds it. `down` / `up`
+ * follow the client's connection to the cluster.
+ *
+ * Every frame is kept in the member's ringbuffer (`_hz_rb_<topic>`, 10,000 items by default):
+ * size its capacity or TTL on the member for the snapshot chunks it will hold.
+ */
+export class HazelcastTransport extends EventEmitter implements Transport {
+  readonly topicName: string;
+  readonly #o: Required<Omit<HazelcastTransportOptions, 'username' | 'password'>> & Pick<HazelcastTransportOptions, 'username' | 'password'>;
+  #client: HzClient | undefined;
+  #topic: ITopic<Buffer> | undefined;
+  #started: Promise<void> | undefined;
+  #closed = false;
+  #up = false;
+
+  constructor(options: HazelcastTransportOptions) {
+    super();
+    const d = DEFAULT_HAZELCAST_TRANSPORT_OPTIONS;
+    if (!options || !Array.isArray(options.members) || options.members.length === 0 || options.members.some((m) => typeof m !== 'string' || !/^[^:\s]+:\d{1,5}$/.test(m))) {
+      throw new InvalidArgumentError('members', `members must be a non-empty array of "host:port", got ${JSON.stringify(options?.members)}`);
+    }
+    const topic = options.topic ?? d.topic;
+    if (typeof topic !== 'string' || topic.length === 0 || topic.length > 128) {
+      throw new InvalidArgumentError('topic', `topic must be a string of 1 to 128 characters, got ${JSON.stringify(topic)}`);
+    }
+    this.topicName = topic;
+    this.#o = {
+      members: options.members,
+      clusterName: options.clusterName ?? d.clusterName,
+      topic,
+      connectTimeout: options.connectTimeout ?? d.connectTimeout,
+      username: options.username,
+      password: options.password,
+    };
+  }
+
+  start(): Promise<void> {
+    if (this.#closed) return Promise.reject(transportError('the Hazelcast transport is closed'));
+    return (this.#started ??= this.#start());
+  }
+
+  async #start(): Promise<void> {
+    const o = this.#o;
+    const starting = Client.newHazelcastClient({
+      clusterName: o.clusterName,
+      network: { clusterMembers: o.members, connectionTimeout: o.connectTimeout },
+      connectionStrategy: {
+        asyncStart: false,
+        reconnectMode: ReconnectMode.ON,
+        connectionRetry: { clusterConnectTimeoutMillis: o.connectTimeout, initialBackoffMillis: 100, maxBackoffMillis: 1000 },
+      },
+      ...(o.username !== undefined || o.password !== undefined ? { security: { usernamePassword: { username: o.username ?? null, password: o.password ?? null } } } : {}),
+      lifecycleListeners: [(state: LifecycleState) => this.#lifecycle(state)],
+      properties: { 'hazelcast.logging.level': 'OFF', 'hazelcast.client.statistics.enabled': false },
+    });
+    let client: HzClient;
+    try {
+      client = await withTimeout(starting, o.connectTimeout + 1000, 'connect');
+    } catch (err) {
+      starting.then((c) => c.shutdown()).catch(() => undefined);
+      throw transportError(`the Hazelcast transport cannot reach cluster "${o.clusterName}" at ${o.members.join(', ')}: ${(err as Error).message}`, err);
+    }
+    if (this.#closed) {
+      await client.shutdown();
+      throw transportError('the Hazelcast transport was closed while starting');
+    }
+    this.#client = client;
+    const topic = await client.getReliableTopic<Buffer>(this.topicName);
+    topic.addMessageListener((msg) => {
+      const value = msg.messageObject as unknown;
+      if (this.#closed) return;
+      if (Buffer.isBuffer(value)) this.emit('message', value);
+      else debug('ignored a non-binary message on %s', this.topicName);
+    });
+    this.#topic = topic;
+    this.#up = true;
+    debug('listening on reliable topic %s', this.topicName);
+  }
+
+  #lifecycle(state: LifecycleState): void {
+    if (this.#closed || !this.#topic) return;
+    if (state === LifecycleState.DISCONNECTED && this.#up) {
+      this.#up = false;
+      this.emit('down', transportError('the Hazelcast client lost its connection to the cluster'));
+    } else if (state === LifecycleState.CONNECTED && !this.#up) {
+      this.#up = true;
+      this.emit('up');
+    }
+  }
+
+  async publish(message: TransportMessage): Promise<void> {
+    const topic = this.#topic;
+    if (this.#closed || !topic) throw transportError(`the Hazelcast transport is ${this.#closed ? 'closed' : 'not started'}`);
+    try {
+      await topic.publish(Buffer.isBuffer(message) ? message : Buffer.from(message));
+    } catch (err) {
+      throw transportError(`publish to Hazelcast topic ${this.topicName} failed: ${(err as Error).message}`, err);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#up = false;
+    await this.#client?.shutdown().catch(() => undefined);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/** The `TransportPlugin` contract: a Hazelcast transport for `cluster.transport.type: "hazelcast"`. */
+export async function createTransport(config: TransportConfig, _context: PluginContext): Promise<Transport> {
+  if (config.type !== 'hazelcast') throw new InvalidArgumentError('cluster.transport.type', `@scaleout/hazelcast makes "hazelcast" transports, got "${config.type}"`);
+  return new HazelcastTransport({
+    members: config.members,
+    clusterName: config.clusterName,
+    topic: config.topic,
+    ...(config.username !== undefined ? { username: config.username } : {}),
+    ...(config.password !== undefined ? { password: config.password } : {}),
+  });
+}
