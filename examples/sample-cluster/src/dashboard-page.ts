@@ -11,7 +11,7 @@ export function dashboardPage(nonce: string): string {
 body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}
 h1{font-size:1.4em;margin:0 0 .3em}
 table{border-collapse:collapse;margin-top:1em}
-th,td{border-bottom:1px solid #ddd;padding:6px 10px;text-align:right;vertical-align:middle}
+th,td{border-bottom:1px solid #ddd;padding:6px 10px;text-align:right;vertical-align:middle;white-space:nowrap}
 th{background:#f4f4f4}td.l,th.l{text-align:left}
 .state{display:inline-block;padding:2px 8px;border-radius:10px;color:#fff;font-weight:600;font-size:.85em}
 .up{background:#2f855a}.down{background:#c53030}.drain{background:#b7791f}.ejected{background:#dd6b20}.unknown{background:#718096}
