@@ -73,7 +73,7 @@ describe('sample cluster in a real browser (cluster over Redis)', function () {
 
     await page.goto(cl.dashboardUrl);
     await page.waitForSelector(`tr[data-node="${serving}"] .state.down`, { timeout: 10_000 });
-    await page.waitForFunction(() => document.querySelectorAll('polyline').length > 0, undefined, { timeout: 10_000 });
+    await page.locator('polyline').first().waitFor({ timeout: 10_000 });
     expect(await textOf(page, `tr[data-node="${serving}"] .state`)).to.equal('killed');
     await page.screenshot({ path: join(OUTPUT, 'sample-cluster-dashboard.png'), fullPage: true });
   });
