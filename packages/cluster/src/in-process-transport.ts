@@ -22,7 +22,10 @@ export interface InProcessTransportOptions {
 /** Defaults of {@link InProcessTransportOptions}. */
 export const DEFAULT_IN_PROCESS_TRANSPORT_OPTIONS = { bus: 'default', dropRate: 0 } as const;
 
-const buses = new Map<string, Set<InProcessTransport>>();
+// Kept on globalThis so that every copy of this module in the process (CommonJS and ESM loads of
+// one file, two installed versions) shares the same buses.
+const REGISTRY = Symbol.for('scaleout.in-process-transport.buses');
+const buses: Map<string, Set<InProcessTransport>> = ((globalThis as Record<symbol, unknown>)[REGISTRY] ??= new Map()) as Map<string, Set<InProcessTransport>>;
 
 /**
  * Pub/sub between stores in one process: for tests and single-process use. Delivery is
@@ -70,11 +73,12 @@ export class InProcessTransport extends EventEmitter implements Transport {
   async publish(message: TransportMessage): Promise<void> {
     if (this.#closed || !this.#started) throw new TransportError(`the in-process transport on bus ${this.bus} is ${this.#closed ? 'closed' : 'not started'}`);
     for (const peer of buses.get(this.bus) ?? []) {
-      if (peer !== this) peer.#deliver(message);
+      if (peer !== this) peer.deliver(message);
     }
   }
 
-  #deliver(message: TransportMessage): void {
+  /** Hands a message published on the bus to this member (subject to `dropRate` and disconnects). */
+  deliver(message: TransportMessage): void {
     if (!this.#connected || (this.dropRate > 0 && Math.random() < this.dropRate)) {
       this.dropped++;
       return;

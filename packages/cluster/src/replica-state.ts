@@ -129,7 +129,8 @@ export class ReplicaState {
 
   /** Frees every entry (live or tombstone) whose expiry has passed. */
   sweep(now = Date.now()): number {
-    const due = Math.floor(now / 1000);
+    // Second `sec` holds expiries in (sec - 1 s, sec]: some of them may be due once sec - 1 s has passed.
+    const due = Math.floor(now / 1000) + 1;
     let removed = 0;
     for (const [sec, ids] of this.#expiry) {
       if (sec > due) continue;

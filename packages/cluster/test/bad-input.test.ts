@@ -1,0 +1,105 @@
+import { randomUUID } from 'node:crypto';
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { createStrategy, ErrorCodes } from '@scaleout/core';
+import { FrameCodec } from '../src/frame.js';
+import { InProcessTransport } from '../src/in-process-transport.js';
+import { MessageType } from '../src/messages.js';
+import { ReplicatedStore } from '../src/replicated-store.js';
+import { closeNodes, SECRET, startNodes, type TestNode } from './nodes.js';
+
+describe('ReplicatedStore refuses bad input', () => {
+  let nodes: TestNode[] = [];
+  afterEach(async () => {
+    await closeNodes(nodes);
+    nodes = [];
+  });
+
+  it('refuses bad options with coded errors naming the field', () => {
+    const transport = new InProcessTransport();
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ nodeId: '', secret: 's', transport }, 'nodeId'],
+      [{ nodeId: 'has space', secret: 's', transport }, 'nodeId'],
+      [{ nodeId: 'a', secret: [], transport }, 'secret'],
+      [{ nodeId: 'a', secret: [''], transport }, 'secret'],
+      [{ nodeId: 'a', secret: 's', transport: {} }, 'transport'],
+      [{ nodeId: 'a', secret: 's', transport, maxMessageBytes: 10 }, 'maxMessageBytes'],
+      [{ nodeId: 'a', secret: 's', transport, antiEntropyInterval: 1 }, 'antiEntropyInterval'],
+      [{ nodeId: 'a', secret: 's', transport, readyTimeout: 'soon' }, 'readyTimeout'],
+    ];
+    for (const [options, field] of cases) {
+      expect(() => new ReplicatedStore(options as never), field).to.throw().with.property('field', field);
+    }
+    expect(() => new InProcessTransport({ dropRate: 2 })).to.throw().with.property('code', ErrorCodes.INVALID_ARGUMENT);
+    expect(() => new InProcessTransport({ bus: '' })).to.throw().with.property('field', 'bus');
+  });
+
+  it('refuses bad ids, TTLs, values and sessions too large for a frame', async () => {
+    nodes = await startNodes(1, { maxMessageBytes: 32 * 1024 });
+    const s = nodes[0]!.store;
+    await expect(s.get('')).to.be.rejectedWith(/session id/);
+    await expect(s.set('x'.repeat(300), {}, 1000)).to.be.rejectedWith(/session id/);
+    await expect(s.set('a', {}, -1)).to.be.rejectedWith(/ttlMs/);
+    await expect(s.set('a', [] as never, 1000)).to.be.rejectedWith(/plain object/);
+    await expect(s.set('a', { big: 'x'.repeat(40 * 1024) }, 1000)).to.be.rejectedWith(/maxMessageBytes/);
+    expect(await s.size()).to.equal(0);
+  });
+
+  it('drops and counts garbage, oversized, forged, replayed and unknown frames fed to it, and never throws', async () => {
+    nodes = await startNodes(2);
+    const [a, b] = nodes.map((n) => n.store) as [ReplicatedStore, ReplicatedStore];
+    const frames: Buffer[] = [];
+    nodes[1]!.transport.on('message', (m: Buffer) => frames.push(m));
+    await a.set('s', { v: 1 }, 60_000);
+    await new Promise((r) => setTimeout(r, 20));
+    const genuine = frames.at(-1)!;
+    b.receive(Buffer.from('garbage'));
+    b.receive(Buffer.alloc(5 * 1024 * 1024));
+    const tampered = Buffer.from(genuine);
+    tampered[tampered.length - 1] = tampered[tampered.length - 1]! ^ 0xff;
+    b.receive(tampered);
+    b.receive(genuine);
+    b.receive(new FrameCodec(SECRET).encode({ type: 200, origin: 'other', incarnation: 1, seq: 1, prev: 0, to: '', ts: Date.now() }, Buffer.alloc(0)));
+    b.receive(new FrameCodec(SECRET).encode({ type: MessageType.WRITES, origin: 'old', incarnation: 1, seq: 1, prev: 0, to: '', ts: Date.now() - 3_600_000 }, Buffer.alloc(8)));
+    // Authentic but with a body that lies about its counts.
+    b.receive(new FrameCodec(SECRET).encode({ type: MessageType.WRITES, origin: 'liar', incarnation: 1, seq: 1, prev: 0, to: '', ts: Date.now() }, Buffer.from([0xff, 0xff, 0xff, 0xff])));
+    expect(b.stats().dropped).to.deep.equal({ malformed: 2, oversized: 1, forged: 1, replayed: 2, unknownType: 1 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+        b.receive(bytes);
+      }),
+    );
+    expect(await b.get('s')).to.deep.equal({ v: 1 });
+  });
+});
+
+describe('createReplicatedStore through createStrategy', () => {
+  it('is ready at once as the first node of a bus, and refuses a missing cluster section', async () => {
+    const strategy = await createStrategy({ strategy: 'cluster', nodeId: 'n1', secret: 's', cluster: { transport: { type: 'in-process', bus: randomUUID() }, discoveryWait: 50 } });
+    expect(strategy.kind).to.equal('cluster');
+    expect((strategy.store as ReplicatedStore).ready).to.equal(true);
+    await strategy.close();
+    await strategy.close();
+    await expect(createStrategy({ strategy: 'cluster', nodeId: 'n1', secret: 's' })).to.be.rejectedWith(/cluster/);
+  });
+
+  it('fails with ERR_SCALEOUT_NOT_READY when the snapshot does not come within readyTimeout', async () => {
+    const bus = randomUUID();
+    // A peer that answers HELLO and then never sends its snapshot.
+    const mute = new InProcessTransport({ bus });
+    await mute.start();
+    const codec = new FrameCodec(['s']);
+    let seq = 0;
+    mute.on('message', (m: Buffer) => {
+      const f = codec.parse(m);
+      if (f.header.type !== MessageType.HELLO) return;
+      const body = Buffer.concat([m.subarray(f.bodyStart, f.bodyEnd), Buffer.alloc(4)]);
+      void mute.publish(codec.encode({ type: MessageType.HELLO_ACK, origin: 'mute', incarnation: 1, seq: ++seq, prev: 0, to: f.header.origin, ts: Date.now() }, body));
+    });
+    const started = createStrategy({ strategy: 'cluster', nodeId: 'joiner', secret: 's', cluster: { transport: { type: 'in-process', bus }, readyTimeout: '400ms', discoveryWait: 100 } });
+    await expect(started).to.be.rejected.and.eventually.have.property('code', ErrorCodes.NOT_READY);
+    await expect(started).to.be.rejectedWith(/readyTimeout/);
+    expect(InProcessTransport.members(bus)).to.equal(1);
+    await mute.close();
+  });
+});
