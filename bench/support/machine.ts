@@ -3,8 +3,10 @@
  *
  * - `machineInfo()`: cores and CPU model (from `os.cpus()`), memory, Node.js version, platform,
  *   and the 1-minute load average (other work on the machine skews throughput; say so).
- * - `runHeader({ command, date })`: the markdown lines — command line, date (UTC), machine.
+ * - `codeVersion()`: the git commit measured, and whether `packages/` had uncommitted changes.
+ * - `runHeader({ command, date })`: the markdown lines — command line, date (UTC), machine, code.
  */
+import { execFileSync } from 'node:child_process';
 import { arch, cpus, loadavg, platform, totalmem } from 'node:os';
 
 /** The machine a run happened on. */
@@ -32,6 +34,18 @@ export function machineInfo(): MachineInfo {
   };
 }
 
+/** `abc1234`, `abc1234 + uncommitted changes in packages/`, or `unknown (not a git checkout)`. */
+export function codeVersion(cwd = process.cwd()): string {
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const head = git('rev-parse', '--short', 'HEAD');
+    const dirty = git('status', '--porcelain', '--untracked-files=no', '--', 'packages');
+    return dirty ? `${head} + uncommitted changes in packages/` : head;
+  } catch {
+    return 'unknown (not a git checkout)';
+  }
+}
+
 /** What {@link runHeader} prints. */
 export interface RunHeaderInput {
   /** The command line that produced the section. */
@@ -40,6 +54,8 @@ export interface RunHeaderInput {
   date?: Date;
   /** @default machineInfo() */
   machine?: MachineInfo;
+  /** @default codeVersion() */
+  code?: string;
 }
 
 /** The lines above a table: command, date, machine. Ends with a blank line. */
@@ -50,6 +66,7 @@ export function runHeader(input: RunHeaderInput): string {
     `- Command: \`${input.command}\``,
     `- Date: ${date} UTC`,
     `- Machine: ${m.cores} cores, ${m.model}, ${m.memoryGiB} GiB, Node.js ${m.node} (${m.platform}); load average ${m.load1.toFixed(2)} at start`,
+    `- Code: ${input.code ?? codeVersion()}`,
     '',
   ].join('\n');
 }

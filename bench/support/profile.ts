@@ -6,7 +6,7 @@
  *   `@scaleout/core`, `node:internal/...`, `(garbage collector)`...) and the `top` functions
  *   by self time, each with its share of the non-idle samples.
  * - `formatSummary(summary)`: the same as markdown tables.
- * - `latestProfile(dir)`: the newest `.cpuprofile` in a folder.
+ * - `latestProfile(dir)`: the newest main-thread `.cpuprofile` in a folder.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -100,10 +100,16 @@ export function formatSummary(s: ProfileSummary): string {
   ].join('\n');
 }
 
-/** The newest `.cpuprofile` in `dir`, or `undefined`. */
+/**
+ * The newest main-thread `.cpuprofile` in `dir`, or `undefined`. Node names them
+ * `CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile`; thread 0 is the main thread (tsx's
+ * module loader runs in a worker thread and writes its own, mostly start-up, profile).
+ */
 export async function latestProfile(dir: string): Promise<string | undefined> {
   const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.cpuprofile'));
-  const withTimes = await Promise.all(names.map(async (n) => ({ n, t: (await stat(join(dir, n))).mtimeMs })));
+  const main = names.filter((n) => /\.\d+\.0\.\d+\.cpuprofile$/.test(n));
+  const pool = main.length ? main : names;
+  const withTimes = await Promise.all(pool.map(async (n) => ({ n, t: (await stat(join(dir, n))).mtimeMs })));
   withTimes.sort((a, b) => b.t - a.t);
   return withTimes[0] ? join(dir, withTimes[0].n) : undefined;
 }

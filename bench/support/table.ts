@@ -3,8 +3,8 @@
  *
  * - `markdownTable(header, rows, align?)`: a GitHub table; cells are escaped (`|`).
  * - `throughputTable(rows)`: the usual HTTP result table — req/s, p50, p99, server CPU per
- *   request, and each row's req/s ratio to its anchor row (named by `anchor`), p99 ratio too.
- *   Anchor rows show "anchor".
+ *   request, and each row's ratios to its anchor row (named by `anchor`): req/s, p99, CPU per
+ *   request. Anchor rows show "anchor". Pass `ratios` when they were measured pairwise.
  * - `ratio(a, b)` → `"0.97×"`; `fmt(n, digits)`; `median(values)`; `spread(values)` → `"0.95–1.02"`.
  *
  * ```ts
@@ -67,6 +67,11 @@ export interface ThroughputRow {
   p50: number;
   p99: number;
   cpuPerRequestUs?: number;
+  /**
+   * Ratios to the anchor when they were measured pairwise (e.g. the median of each round's
+   * ratio, which cancels load that shifted between rounds); otherwise computed from the row values.
+   */
+  ratios?: { rps: number; p99: number; cpu: number };
 }
 
 /** req/s, p50, p99 (ms), server CPU µs per request, and ratios to each row's anchor. */
@@ -81,9 +86,9 @@ export function throughputTable(rows: readonly ThroughputRow[]): string {
       fmt(r.p50, 2),
       fmt(r.p99, 2),
       fmt(r.cpuPerRequestUs),
-      a ? ratio(r.rps, a.rps) : r.isAnchor ? 'anchor' : '',
-      a ? ratio(r.p99, a.p99) : '',
-      a ? ratio(r.cpuPerRequestUs ?? NaN, a.cpuPerRequestUs ?? NaN) : '',
+      a ? (r.ratios ? ratio(r.ratios.rps, 1) : ratio(r.rps, a.rps)) : r.isAnchor ? 'anchor' : '',
+      a ? (r.ratios ? ratio(r.ratios.p99, 1) : ratio(r.p99, a.p99)) : '',
+      a ? (r.ratios ? ratio(r.ratios.cpu, 1) : ratio(r.cpuPerRequestUs ?? NaN, a.cpuPerRequestUs ?? NaN)) : '',
     ];
   });
   return markdownTable(['case', 'req/s', 'p50 ms', 'p99 ms', 'server CPU µs/req', 'req/s vs anchor', 'p99 vs anchor', 'CPU/req vs anchor'], body);
