@@ -62,11 +62,15 @@ export const clusterSchema = z.strictObject({
 export type TransportConfig = z.output<typeof transportSchema>;
 /** A validated `cluster` section, durations in ms. */
 export type ClusterConfig = z.output<typeof clusterSchema>;
+/** A validated `cluster.transport: { type: "in-process" }`. */
 export type InProcessTransportConfig = z.output<typeof inProcessTransportSchema>;
+/** A validated `cluster.transport: { type: "redis" }`. */
 export type RedisTransportConfig = z.output<typeof redisTransportSchema>;
+/** A validated `cluster.transport: { type: "hazelcast" }`. */
 export type HazelcastTransportConfig = z.output<typeof hazelcastTransportSchema>;
 
 /** What `@scaleout/redis` and `@scaleout/hazelcast` export for the `cluster` strategy's transport. */
 export interface TransportPlugin {
+  /** Opens the transport `config` describes; resolves once it can publish and receive. */
   createTransport(config: TransportConfig, context: PluginContext): Promise<Transport>;
 }
