@@ -4,6 +4,7 @@ import { withDefaults } from './defaults.js';
 import { parseDuration, type Duration } from './duration.js';
 import { DEFAULT_EWMA_DECAY_MS, Endpoint, type EndpointObserver, type EndpointOptions, type Outcome } from './endpoint.js';
 import { BalancerConfigError, refuse } from './errors.js';
+import { LoadIndex } from './load-index.js';
 import { OutlierDetector, type OutlierOptions } from './outlier-detector.js';
 
 const debug = debuglog('scaleout:balancer:set');
@@ -36,6 +37,16 @@ export type EndpointSetEvent = 'add' | 'remove' | 'up' | 'down' | 'eject' | 'une
 const MAX_ENDPOINTS = 10_000;
 
 /**
+ * Tag on a set's candidate array: a function returning its least-loaded endpoint from a load
+ * index, or undefined when the index can't answer (slow start running). Lets least-connections
+ * skip its O(n) scan for the arrays a set hands out, while staying correct for any other array.
+ */
+export const LEAST_LOADED: unique symbol = Symbol('scaleout.balancer.leastLoaded');
+
+/** A candidate array as `EndpointSet.candidates()` returns it. */
+export type TaggedCandidates = readonly Endpoint[] & { [LEAST_LOADED]?: () => Endpoint | undefined };
+
+/**
  * The live set of endpoints: membership (add/remove/replace), health and ejection state, slow start,
  * and the candidate list the algorithms pick from. Emits 'add', 'remove', 'up', 'down', 'eject',
  * 'uneject', 'drain', 'undrain' with the `Endpoint`, and 'panic' with a boolean.
@@ -48,6 +59,8 @@ export class EndpointSet extends EventEmitter implements EndpointObserver {
   #endpoints = new Map<string, Endpoint>();
   #all: readonly Endpoint[] = [];
   #candidates: readonly Endpoint[] | undefined;
+  #loadIndex: LoadIndex | undefined;
+  #rampUntil = 0;
   #panic = false;
   #closed = false;
 
@@ -136,15 +149,21 @@ export class EndpointSet extends EventEmitter implements EndpointObserver {
 
   /**
    * The endpoints an algorithm may pick: the available ones, or every non-draining one while
-   * panicking. The same frozen array is returned until something changes, so algorithms can
-   * cache per-list state (hash tables, weights) by identity.
+   * panicking. The same array is returned until something changes, so algorithms can cache
+   * per-list state (hash tables, weights) by identity. Treat it as read-only. (It is not frozen:
+   * V8 reads frozen arrays several times slower, and pick() walks this array.)
    */
   candidates(): readonly Endpoint[] {
     if (this.#candidates) return this.#candidates;
     const eligible = this.#all.filter((ep) => !ep.draining);
     const available = eligible.filter((ep) => ep.available);
     const panic = eligible.length > 0 && available.length < this.panicThreshold * eligible.length;
-    this.#candidates = Object.freeze(panic ? eligible : available);
+    const list: TaggedCandidates = panic ? eligible : available;
+    this.#candidates = list;
+    this.#loadIndex = undefined;
+    this.#rampUntil = 0;
+    for (const ep of list) this.#rampUntil = Math.max(this.#rampUntil, ep.slowStartUntil);
+    Object.defineProperty(list, LEAST_LOADED, { value: () => this.#leastLoaded(list) });
     if (panic !== this.#panic) {
       this.#panic = panic;
       debug('panic %s: %d of %d available', panic ? 'on' : 'off', available.length, eligible.length);
@@ -156,6 +175,11 @@ export class EndpointSet extends EventEmitter implements EndpointObserver {
   /** @internal called by endpoints */
   onOutcome(ep: Endpoint, outcome: Outcome): void {
     this.outlier?.onOutcome(ep, outcome);
+  }
+
+  /** @internal called by endpoints */
+  onLoad(ep: Endpoint): void {
+    this.#loadIndex?.update(ep);
   }
 
   /** @internal called by endpoints */
@@ -175,6 +199,18 @@ export class EndpointSet extends EventEmitter implements EndpointObserver {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+
+  /** The least-loaded endpoint of `list` by the load index, built on first use; undefined during slow start. */
+  #leastLoaded(list: readonly Endpoint[]): Endpoint | undefined {
+    if (list !== this.#candidates) return undefined;
+    if (this.#rampUntil !== 0) {
+      if (Date.now() < this.#rampUntil) return undefined;
+      this.#rampUntil = 0;
+      this.#loadIndex = undefined; // built with ramping weights
+    }
+    this.#loadIndex ??= new LoadIndex(list);
+    return this.#loadIndex.min();
   }
 
   #insert(e: string | EndpointOptions, field: string, runtime: boolean): Endpoint {
@@ -201,7 +237,7 @@ export class EndpointSet extends EventEmitter implements EndpointObserver {
 
   /** Recomputes the lists at once (not on the next pick) so that 'panic' is emitted when it happens. */
   #changed(): void {
-    this.#all = Object.freeze([...this.#endpoints.values()]);
+    this.#all = [...this.#endpoints.values()];
     this.#candidates = undefined;
     this.candidates();
   }

@@ -43,6 +43,8 @@ export interface EndpointStats {
 export interface EndpointObserver {
   onOutcome(endpoint: Endpoint, outcome: Outcome): void;
   onStateChange(endpoint: Endpoint, change: 'up' | 'down' | 'drain' | 'undrain'): void;
+  /** `inFlight` changed. */
+  onLoad(endpoint: Endpoint): void;
 }
 
 /** Peak-EWMA decay time constant, as Finagle's `decayTime`. */
@@ -66,7 +68,6 @@ export class Endpoint {
   readonly id: string;
   readonly url: URL;
   readonly weight: number;
-  inFlight = 0;
   requests = 0;
   failures = 0;
   consecutiveFailures = 0;
@@ -77,6 +78,7 @@ export class Endpoint {
   /** @internal set by the owning EndpointSet */
   observer: EndpointObserver | undefined;
 
+  #inFlight = 0;
   #healthy = true;
   #draining = false;
   #cost = 0; // peak EWMA in ms; 0 with no history
@@ -121,6 +123,15 @@ export class Endpoint {
     return this.#base + path;
   }
 
+  /** Calls in progress. Setting it directly (another layer's own accounting) keeps load indexes right. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+  set inFlight(value: number) {
+    this.#inFlight = value;
+    this.observer?.onLoad(this);
+  }
+
   /** Healthy (active checks), not ejected, not draining: may be picked for new requests. */
   get available(): boolean {
     return this.#healthy && !this.#draining && this.ejectedUntil === 0;
@@ -160,6 +171,11 @@ export class Endpoint {
     }
     const share = (now - this.#rampStart) / (this.#rampEnd - this.#rampStart);
     return this.weight * Math.max(SLOW_START_FLOOR, share);
+  }
+
+  /** Epoch ms at which the current slow start ends; 0 when none runs. */
+  get slowStartUntil(): number {
+    return this.#rampEnd;
   }
 
   /** Starts a slow-start window of `durationMs` (Envoy's slow_start_window); 0 ends it. */

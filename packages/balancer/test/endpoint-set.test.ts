@@ -34,10 +34,9 @@ describe('EndpointSet', () => {
     expect(() => new EndpointSet(['http://a:1', 'http://a:1'])).to.throw(BalancerConfigError).with.property('field', 'endpoints[1].id');
   });
 
-  it('returns the same frozen candidate array until something changes', () => {
+  it('returns the same candidate array until something changes', () => {
     set = new EndpointSet(urls(3));
     const first = set.candidates();
-    expect(Object.isFrozen(first)).to.equal(true);
     expect(set.candidates()).to.equal(first);
     set.all()[0]!.healthy = false;
     expect(set.candidates()).to.not.equal(first);

@@ -14,6 +14,8 @@ export interface PickContext {
 export interface AlgorithmOptions {
   /** Source of randomness in [0, 1): seeded in tests for exact orders. @default Math.random */
   random?: () => number;
+  /** Clock in ms for latency decay (a simulation runs on virtual time). @default Date.now */
+  now?: () => number;
 }
 
 /**
@@ -23,9 +25,11 @@ export interface AlgorithmOptions {
 export abstract class Algorithm {
   abstract readonly name: AlgorithmName;
   protected readonly random: () => number;
+  protected readonly now: () => number;
 
   constructor(options: AlgorithmOptions = {}) {
     this.random = options.random ?? Math.random;
+    this.now = options.now ?? Date.now;
   }
 
   /** Chooses one of `candidates`, or `undefined` when there is none. Never mutates the array. */

@@ -23,7 +23,7 @@ export class LeastResponseTime extends Algorithm {
     if (j >= i) j++;
     const a = list[i]!;
     const b = list[j]!;
-    const now = Date.now();
+    const now = this.now();
     return cost(b, now) < cost(a, now) ? b : a;
   }
 }
