@@ -93,6 +93,42 @@ describe('fuzz: session cookie', function () {
     });
   });
 
+  describe('cookie names the config accepts (50 runs per framework, one app each)', function () {
+    this.timeout(60_000);
+    // A name the config accepts must work: express-session looks cookies up in a plain object, so a
+    // name such as "constructor" finds Object.prototype's member instead of "no cookie".
+    const TOKEN = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    const nameArb = fc.oneof(
+      fc.string({ unit: fc.constantFrom(...TOKEN), minLength: 1, maxLength: 12 }),
+      fc.constantFrom(...Object.getOwnPropertyNames(Object.prototype)),
+    );
+    for (const framework of FRAMEWORKS) {
+      it(`${framework}: every accepted session cookie name serves requests with and without cookies`, async function () {
+        await fc.assert(
+          fc.asyncProperty(nameArb, async (cookieName) => {
+            let strategy: Strategy;
+            try {
+              strategy = await createStrategy({ secret: 'names', strategy: 'store', nodeId: 'names', session: { cookieName } });
+            } catch {
+              return; // refused by the config: fine
+            }
+            const server = await startHttp(buildApp(framework, strategy));
+            try {
+              for (const cookie of [undefined, 'other=1']) {
+                const res = await fetch(`${server.url}/count`, { headers: cookie ? { cookie } : {} });
+                expect(res.status, `cookie name ${JSON.stringify(cookieName)}, Cookie: ${cookie}`).to.equal(200);
+              }
+            } finally {
+              await server.close();
+              await strategy.close();
+            }
+          }),
+          { numRuns: 50, examples: [['constructor'], ['toString'], ['__proto__']] },
+        );
+      });
+    }
+  });
+
   for (const framework of FRAMEWORKS) {
     describe(`${framework} end to end (FUZZ_HTTP_RUNS requests against one server)`, function () {
       this.timeout(120_000);
