@@ -69,9 +69,8 @@ export class FrameCodec {
     w.u8(MAGIC).u8(PROTOCOL).u8(header.type).u8(0).u32(signer.fingerprint);
     w.str8(header.origin).f64(header.incarnation).f64(header.seq).f64(header.prev).str8(header.to).f64(header.ts);
     w.bytes(body);
-    const unsigned = w.finish();
-    const mac = createHmac('sha256', signer.key).update(unsigned).digest();
-    return Buffer.concat([unsigned, mac]);
+    w.bytes(createHmac('sha256', signer.key).update(w.finish()).digest());
+    return w.finish();
   }
 
   /** Splits a frame into header and body bounds. Throws `WireError` on a malformed frame. */

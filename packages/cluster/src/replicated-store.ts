@@ -66,6 +66,7 @@ export class ReplicatedStore extends EventEmitter implements SessionStore {
   readonly #onDown = (err?: unknown) => this.#transportDown(err);
   readonly #onUp = () => this.#transportUp();
   #shut = false;
+  #otherSelf = 0;
   #seq = 0;
   #lastBroadcast = 0;
   #ready = false;
@@ -265,7 +266,11 @@ export class ReplicatedStore extends EventEmitter implements SessionStore {
       return;
     }
     const h = frame.header;
-    if (h.origin === this.nodeId || (h.to !== '' && h.to !== this.nodeId)) return;
+    if (h.origin === this.nodeId) {
+      if (h.incarnation !== this.#incarnation) this.#duplicateNodeId(h.incarnation);
+      return;
+    }
+    if (h.to !== '' && h.to !== this.nodeId) return;
     if (!this.#codec.verify(frame)) {
       c.dropped.forged++;
       return;
@@ -349,6 +354,13 @@ export class ReplicatedStore extends EventEmitter implements SessionStore {
     this.#ae.announce(origin).catch((err) => this.#fail(err));
   }
 
+  #duplicateNodeId(incarnation: number): void {
+    // Frames under this node's id from another process: both would ignore each other's writes.
+    if (this.#otherSelf === incarnation) return;
+    this.#otherSelf = incarnation;
+    this.#fail(new ScaleoutError(ErrorCodes.CONFIG, `another process uses nodeId "${this.nodeId}": node ids must be unique in a cluster`));
+  }
+
   #transportDown(err?: unknown): void {
     debug('%s: transport down: %s', this.nodeId, (err as Error)?.message ?? '');
     this.emit('transport-down', err);
@@ -395,7 +407,7 @@ export class ReplicatedStore extends EventEmitter implements SessionStore {
   async #close(): Promise<void> {
     clearInterval(this.#sweepTimer);
     clearTimeout(this.#aeTimer);
-    this.#joiner.close();
+    this.#joiner.close(new ScaleoutError(ErrorCodes.STORE_CLOSED, 'the replicated store was closed while joining'));
     this.#snapshots.close();
     await this.#outbox.drain().catch(() => undefined);
     this.#shut = true;

@@ -130,6 +130,7 @@ export class Joiner {
   #next = 0;
   #timer: NodeJS.Timeout | undefined;
   #settle: ((outcome: JoinOutcome) => void) | undefined;
+  #abort: ((err: Error) => void) | undefined;
   /** Entries applied from the current snapshot. */
   received = 0;
 
@@ -140,8 +141,9 @@ export class Joiner {
 
   /** Resolves once this node holds a snapshot, or knows it is alone. */
   join(): Promise<JoinOutcome> {
-    return new Promise<JoinOutcome>((resolve) => {
+    return new Promise<JoinOutcome>((resolve, reject) => {
       this.#settle = resolve;
+      this.#abort = reject;
       this.#hello();
     });
   }
@@ -218,13 +220,18 @@ export class Joiner {
     clearTimeout(this.#timer);
     const settle = this.#settle;
     this.#settle = undefined;
+    this.#abort = undefined;
     debug('%s: ready (%s, %d entries)', this.#link.nodeId, outcome, this.received);
     settle?.(outcome);
   }
 
-  close(): void {
+  /** Stops joining; a pending `join()` rejects with `reason`. */
+  close(reason: Error = new Error('join abandoned')): void {
     clearTimeout(this.#timer);
+    const abort = this.#abort;
     this.#settle = undefined;
+    this.#abort = undefined;
+    abort?.(reason);
   }
 }
 

@@ -7,8 +7,6 @@ export class WireError extends Error {
   override name = 'WireError';
 }
 
-const textDecoder = new TextDecoder('utf-8', { fatal: false });
-
 /** Appends fields to a growing buffer. */
 export class Writer {
   #buf: Buffer;
@@ -153,7 +151,8 @@ export class Reader {
 
   #text(n: number): string {
     this.#need(n);
-    const s = textDecoder.decode(this.#buf.subarray(this.#pos, this.#pos + n));
+    // Invalid UTF-8 becomes U+FFFD: a garbled value then reads as no session, never as an error.
+    const s = this.#buf.toString('utf8', this.#pos, this.#pos + n);
     this.#pos += n;
     return s;
   }

@@ -6,7 +6,7 @@ import { FrameCodec } from '../src/frame.js';
 import { InProcessTransport } from '../src/in-process-transport.js';
 import { MessageType } from '../src/messages.js';
 import { ReplicatedStore } from '../src/replicated-store.js';
-import { closeNodes, SECRET, startNodes, type TestNode } from './nodes.js';
+import { closeNodes, mutePeer, SECRET, startNodes, type TestNode } from './nodes.js';
 
 describe('ReplicatedStore refuses bad input', () => {
   let nodes: TestNode[] = [];
@@ -73,6 +73,37 @@ describe('ReplicatedStore refuses bad input', () => {
   });
 });
 
+describe('ReplicatedStore misuse', () => {
+  it('reports a second process using the same nodeId', async () => {
+    const bus = randomUUID();
+    const one = new ReplicatedStore({ nodeId: 'same', secret: 's', transport: new InProcessTransport({ bus }), discoveryWait: 50 });
+    const errors: Error[] = [];
+    one.on('error', (e: Error) => errors.push(e));
+    await one.start();
+    const two = new ReplicatedStore({ nodeId: 'same', secret: 's', transport: new InProcessTransport({ bus }), discoveryWait: 50 });
+    two.on('error', () => undefined);
+    await two.start();
+    await two.set('x', { v: 1 }, 60_000);
+    await new Promise((r) => setTimeout(r, 20));
+    await Promise.all([one.close(), two.close()]);
+    expect(errors.map((e) => (e as { code?: string }).code)).to.deep.equal([ErrorCodes.CONFIG]);
+  });
+
+  it('rejects a pending start at once when closed', async () => {
+    const bus = randomUUID();
+    const mute = await mutePeer(bus, 's');
+    const store = new ReplicatedStore({ nodeId: 'joiner', secret: 's', transport: new InProcessTransport({ bus }), discoveryWait: 50, readyTimeout: 20_000 });
+    const starting = store.start();
+    await new Promise((r) => setTimeout(r, 100));
+    const t0 = Date.now();
+    await store.close();
+    await expect(starting).to.be.rejected.and.eventually.have.property('code', ErrorCodes.STORE_CLOSED);
+    expect(Date.now() - t0).to.be.below(1000);
+    await store.close();
+    await mute.close();
+  });
+});
+
 describe('createReplicatedStore through createStrategy', () => {
   it('is ready at once as the first node of a bus, and refuses a missing cluster section', async () => {
     const strategy = await createStrategy({ strategy: 'cluster', nodeId: 'n1', secret: 's', cluster: { transport: { type: 'in-process', bus: randomUUID() }, discoveryWait: 50 } });
@@ -85,17 +116,7 @@ describe('createReplicatedStore through createStrategy', () => {
 
   it('fails with ERR_SCALEOUT_NOT_READY when the snapshot does not come within readyTimeout', async () => {
     const bus = randomUUID();
-    // A peer that answers HELLO and then never sends its snapshot.
-    const mute = new InProcessTransport({ bus });
-    await mute.start();
-    const codec = new FrameCodec(['s']);
-    let seq = 0;
-    mute.on('message', (m: Buffer) => {
-      const f = codec.parse(m);
-      if (f.header.type !== MessageType.HELLO) return;
-      const body = Buffer.concat([m.subarray(f.bodyStart, f.bodyEnd), Buffer.alloc(4)]);
-      void mute.publish(codec.encode({ type: MessageType.HELLO_ACK, origin: 'mute', incarnation: 1, seq: ++seq, prev: 0, to: f.header.origin, ts: Date.now() }, body));
-    });
+    const mute = await mutePeer(bus, 's');
     const started = createStrategy({ strategy: 'cluster', nodeId: 'joiner', secret: 's', cluster: { transport: { type: 'in-process', bus }, readyTimeout: '400ms', discoveryWait: 100 } });
     await expect(started).to.be.rejected.and.eventually.have.property('code', ErrorCodes.NOT_READY);
     await expect(started).to.be.rejectedWith(/readyTimeout/);

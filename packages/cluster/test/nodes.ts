@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { FrameCodec } from '../src/frame.js';
 import { InProcessTransport } from '../src/in-process-transport.js';
+import { MessageType } from '../src/messages.js';
 import { ReplicatedStore } from '../src/replicated-store.js';
 import type { ReplicatedStoreOptions } from '../src/replicated-store-options.js';
 
@@ -34,4 +36,19 @@ export async function contents(store: ReplicatedStore): Promise<string> {
   for await (const id of store.ids()) out.push([id, await store.get(id)]);
   out.sort((a, b) => (a[0] < b[0] ? -1 : 1));
   return JSON.stringify(out);
+}
+
+/** A peer on `bus` that answers every HELLO and then never sends a snapshot. */
+export async function mutePeer(bus: string, secret: string): Promise<InProcessTransport> {
+  const mute = new InProcessTransport({ bus });
+  await mute.start();
+  const codec = new FrameCodec([secret]);
+  let seq = 0;
+  mute.on('message', (m: Buffer) => {
+    const f = codec.parse(m);
+    if (f.header.type !== MessageType.HELLO) return;
+    const body = Buffer.concat([m.subarray(f.bodyStart, f.bodyEnd), Buffer.alloc(4)]);
+    void mute.publish(codec.encode({ type: MessageType.HELLO_ACK, origin: 'mute', incarnation: 1, seq: ++seq, prev: 0, to: f.header.origin, ts: Date.now() }, body));
+  });
+  return mute;
 }

@@ -61,6 +61,7 @@ export class RedisTransport extends EventEmitter implements Transport {
   #started: Promise<void> | undefined;
   #closed = false;
   #up = false;
+  #subscribedOnce = false;
 
   constructor(options: RedisTransportOptions = {}) {
     super();
@@ -110,7 +111,8 @@ export class RedisTransport extends EventEmitter implements Transport {
     });
     sub.on('close', () => this.#down());
     sub.on('ready', () => {
-      if (this.#up || this.#closed || !this.#started) return;
+      // The first `ready` belongs to start(); later ones follow a reconnect.
+      if (this.#up || this.#closed || !this.#subscribedOnce) return;
       sub.subscribe(this.channel).then(
         () => this.#markUp(),
         (err: Error) => debug('resubscribe failed: %s', err.message),
@@ -125,6 +127,7 @@ export class RedisTransport extends EventEmitter implements Transport {
       throw transportError(`the Redis transport cannot reach ${redact(this.#url)}: ${(err as Error).message}`, err);
     }
     this.#up = true;
+    this.#subscribedOnce = true;
     debug('subscribed to %s', this.channel);
   }
 
