@@ -7,6 +7,7 @@ import { groupAlive } from '../../examples/sample-cluster/src/children.js';
 import { eventually } from './ports.js';
 
 export { groupAlive };
+export { CookieClient } from '../../examples/sample-cluster/src/experiments/cookie-client.js';
 
 const LAUNCHER = fileURLToPath(new URL('../../examples/sample-cluster/src/launcher.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -81,32 +82,6 @@ export async function launchSampleCluster(args: string[], timeoutMs = 120_000): 
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-/** An HTTP client with its own cookie jar, as one browser. */
-export class CookieClient {
-  readonly jar = new Map<string, string>();
-
-  async request(url: string, init: RequestInit = {}): Promise<Response> {
-    const cookie = [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ');
-    const res = await fetch(url, { ...init, redirect: 'manual', headers: { ...(init.headers as Record<string, string>), ...(cookie ? { cookie } : {}) } });
-    for (const line of res.headers.getSetCookie()) {
-      const [pair = '', ...attrs] = line.split(';');
-      const i = pair.indexOf('=');
-      const name = pair.slice(0, i).trim();
-      const expired = attrs.some((a) => /^\s*max-age=0\s*$/i.test(a) || (/^\s*expires=/i.test(a) && Date.parse(a.split('=')[1]!) < Date.now()));
-      if (expired) this.jar.delete(name);
-      else this.jar.set(name, pair.slice(i + 1).trim());
-    }
-    return res;
-  }
-
-  async json<T = Record<string, unknown>>(url: string, init: RequestInit = {}): Promise<T> {
-    const res = await this.request(url, init);
-    const text = await res.text();
-    if (res.status !== 200) throw new Error(`${init.method ?? 'GET'} ${url}: ${res.status} ${text.slice(0, 200)}`);
-    return JSON.parse(text) as T;
-  }
 }
 
 /** Waits until the proxy's status JSON shows `id` in `state`. */

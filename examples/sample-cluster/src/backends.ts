@@ -1,8 +1,9 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { debuglog } from 'node:util';
-import { BackendMissingError } from './errors.js';
+import { BackendMissingError, StartFailedError } from './errors.js';
 import { ManagedProcess } from './children.js';
 import { waitForPort } from './ports.js';
 
@@ -42,26 +43,66 @@ export async function startRedisServer(port: number, dir: string, extra: string[
   return launch(`redis-${port}`, 'redis-server', [...redisArgs(port, data), ...extra], port, dir, 'redis-server');
 }
 
-/** A master, one replica and one Sentinel watching them as `name`. */
+/** Sends one inline command to a Redis server and resolves with its raw answer. */
+export function redisInline(port: number, command: string, timeoutMs = 1000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    let out = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new StartFailedError(`redis :${port} did not answer ${command} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.on('connect', () => socket.write(`${command}\r\n`));
+    socket.on('data', (c) => {
+      out += c.toString('utf8');
+      // A bulk string: $<len>\r\n<body>\r\n, complete once the body is in.
+      const m = /^\$(\d+)\r\n/.exec(out);
+      if ((m && Buffer.byteLength(out) >= m[0].length + Number(m[1]) + 2) || (!m && out.endsWith('\r\n'))) {
+        clearTimeout(timer);
+        socket.end();
+        resolve(out);
+      }
+    });
+    socket.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+}
+
+async function waitForReplicas(masterPort: number, count: number, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const info = await redisInline(masterPort, 'INFO replication').catch(() => '');
+    const online = (info.match(/^slave\d+:.*state=online/gm) ?? []).length;
+    if (online >= count) return;
+    if (Date.now() > deadline) throw new StartFailedError(`redis :${masterPort} has ${online} of ${count} replicas online after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A master, its replicas and one Sentinel watching them as `name`. */
 export interface SentinelSet {
   readonly name: string;
   readonly master: Backend;
-  readonly replica: Backend;
+  readonly replicas: Backend[];
   readonly sentinel: Backend;
   readonly all: Backend[];
 }
 
 /**
- * A Sentinel set for the `store` strategy: a master, one replica (so that `waitReplicas: 1` has
+ * A Sentinel set for the `store` strategy: a master, its replicas (so that `waitReplicas: 1` has
  * a replica to confirm each write) and one Sentinel with quorum 1, failing over after `downAfterMs`.
  */
-export async function startSentinelSet(ports: { master: number; replica: number; sentinel: number }, dir: string, downAfterMs = 1000): Promise<SentinelSet> {
+export async function startSentinelSet(ports: { master: number; replicas: number[]; sentinel: number }, dir: string, downAfterMs = 1000): Promise<SentinelSet> {
   const name = 'scaleout';
   const master = await startRedisServer(ports.master, dir);
   const started: Backend[] = [master];
   try {
-    const replica = await startRedisServer(ports.replica, dir, ['--replicaof', '127.0.0.1', String(ports.master)]);
-    started.push(replica);
+    const replicas = await Promise.all(ports.replicas.map((p) => startRedisServer(p, dir, ['--replicaof', '127.0.0.1', String(ports.master)])));
+    started.push(...replicas);
+    // Until every replica is linked, `waitReplicas` writes would fail: the set is ready after that.
+    await waitForReplicas(ports.master, ports.replicas.length);
     const conf = join(dir, `sentinel-${ports.sentinel}.conf`);
     // Sentinel rewrites its config file, so each run gets its own.
     writeFileSync(
@@ -73,13 +114,13 @@ export async function startSentinelSet(ports: { master: number; replica: number;
         `sentinel monitor ${name} 127.0.0.1 ${ports.master} 1`,
         `sentinel down-after-milliseconds ${name} ${downAfterMs}`,
         `sentinel failover-timeout ${name} ${Math.max(3000, downAfterMs * 3)}`,
-        `sentinel parallel-syncs ${name} 1`,
+        `sentinel parallel-syncs ${name} ${Math.max(1, ports.replicas.length)}`,
         '',
       ].join('\n'),
     );
     const sentinel = await launch(`sentinel-${ports.sentinel}`, 'redis-sentinel', [conf], ports.sentinel, dir, 'redis-sentinel');
     started.push(sentinel);
-    return { name, master, replica, sentinel, all: started };
+    return { name, master, replicas, sentinel, all: started };
   } catch (err) {
     await Promise.all(started.map((b) => b.process.stop(1000)));
     throw err;

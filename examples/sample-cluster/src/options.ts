@@ -17,6 +17,8 @@ export interface SampleClusterOptions {
   transport?: BackendName;
   /** `store`: the external store. @default "redis" */
   store?: BackendName;
+  /** `store` on Redis: replicas of the master (each write waits for one). @default 1 */
+  replicas?: number;
   /** A `scaleout.config.json` to read instead of writing one from the options above. @default undefined */
   config?: string;
   /** The proxy's port; 0 picks a free one. Ignored when `basePort` is set. @default 8080 */
@@ -40,6 +42,7 @@ export const DEFAULT_SAMPLE_CLUSTER = {
   strategy: 'sticky',
   transport: 'redis',
   store: 'redis',
+  replicas: 1,
   port: 8080,
   algorithm: 'round-robin',
   keep: false,
@@ -47,7 +50,7 @@ export const DEFAULT_SAMPLE_CLUSTER = {
 } as const satisfies SampleClusterOptions;
 
 /** Options with every default filled in. */
-export type ResolvedOptions = Required<Pick<SampleClusterOptions, 'strategy' | 'transport' | 'store' | 'port' | 'algorithm' | 'keep' | 'healthIntervalMs'>> &
+export type ResolvedOptions = Required<Pick<SampleClusterOptions, 'strategy' | 'transport' | 'store' | 'replicas' | 'port' | 'algorithm' | 'keep' | 'healthIntervalMs'>> &
   Pick<SampleClusterOptions, 'config' | 'basePort' | 'runDir' | 'pidFile'>;
 
 function oneOf<T extends string>(option: string, value: unknown, allowed: readonly T[]): T {
@@ -56,7 +59,7 @@ function oneOf<T extends string>(option: string, value: unknown, allowed: readon
 }
 
 function port(option: string, value: unknown, max = 65535): number {
-  const n = typeof value === 'string' && /^\d{1,5}$/.test(value) ? Number(value) : value;
+  const n = value;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > max) throw new BadOptionError(option, value, `expected an integer port from 0 to ${max}`);
   return n;
 }
@@ -74,8 +77,11 @@ export function resolveOptions(options: SampleClusterOptions = {}): ResolvedOpti
   if (typeof interval !== 'number' || !Number.isInteger(interval) || interval < 100 || interval > 60_000) {
     throw new BadOptionError('--health-interval', interval, 'expected milliseconds from 100 to 60000');
   }
+  const replicas = o.replicas;
+  if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 1 || replicas > 3) throw new BadOptionError('--replicas', replicas, 'expected 1, 2 or 3');
   return {
     strategy: oneOf('--strategy', o.strategy, STRATEGIES),
+    replicas,
     transport: oneOf('--transport', o.transport, BACKENDS),
     store: oneOf('--store', o.store, BACKENDS),
     port: port('--port', o.port),
@@ -94,6 +100,7 @@ export const USAGE = `usage: npm start -- [options]
   --strategy sticky|cluster|store   where sessions live (default sticky: node memory, nothing to install)
   --transport redis|hazelcast       cluster: what carries replication (default redis)
   --store redis|hazelcast           store: the external store (default redis, a Sentinel set with one replica)
+  --replicas 1|2|3                  store on Redis: replicas of the master (default 1)
   --config <file>                   read this scaleout.config.json instead of writing one
   --port <n>                        the proxy's port, 0 for a free one (default 8080)
   --base-port <n>                   count every port from n: proxy n, nodes n+1..n+3, profile n+4..n+5, dashboard n+6
@@ -102,6 +109,9 @@ export const USAGE = `usage: npm start -- [options]
   --pid-file <file>                 write the pids of every process started to this file
   --keep                            keep the run folder on exit
   --health-interval <ms>            the proxy's health-check interval (default 500)`;
+
+// A command-line number: digits become a number; anything else stays a string for the error message.
+const number = (value: string | undefined) => (value !== undefined && /^\d{1,7}$/.test(value) ? Number(value) : (value as unknown as number | undefined));
 
 /** Reads the command line. `--help` returns `undefined`. */
 export function parseCommandLine(argv: string[]): ResolvedOptions | undefined {
@@ -115,6 +125,7 @@ export function parseCommandLine(argv: string[]): ResolvedOptions | undefined {
         strategy: { type: 'string' },
         transport: { type: 'string' },
         store: { type: 'string' },
+        replicas: { type: 'string' },
         config: { type: 'string' },
         port: { type: 'string' },
         'base-port': { type: 'string' },
@@ -131,18 +142,18 @@ export function parseCommandLine(argv: string[]): ResolvedOptions | undefined {
   }
   const v = parsed.values;
   if (v.help) return undefined;
-  const interval = v['health-interval'];
   return resolveOptions({
     strategy: v.strategy as StrategyName | undefined,
     transport: v.transport as BackendName | undefined,
     store: v.store as BackendName | undefined,
+    replicas: number(v.replicas),
     config: v.config,
-    port: v.port === undefined ? undefined : port('--port', v.port),
-    basePort: v['base-port'] === undefined ? undefined : port('--base-port', v['base-port'], 65_500),
+    port: number(v.port),
+    basePort: number(v['base-port']),
     algorithm: v.algorithm as AlgorithmName | undefined,
     runDir: v['run-dir'],
     pidFile: v['pid-file'],
     keep: v.keep,
-    healthIntervalMs: interval === undefined ? undefined : /^\d{1,6}$/.test(interval) ? Number(interval) : (interval as unknown as number),
+    healthIntervalMs: number(v['health-interval']),
   });
 }

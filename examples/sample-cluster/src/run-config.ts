@@ -41,11 +41,13 @@ async function backendsFor(o: ResolvedOptions, dir: string, port: PortSource): P
     };
   }
   if (o.store === 'redis') {
-    const set = await startSentinelSet({ master: await port(10), replica: await port(11), sentinel: await port(12) }, dir);
+    const replicas: number[] = [];
+    for (let i = 0; i < o.replicas; i++) replicas.push(await port(11 + i));
+    const set = await startSentinelSet({ master: await port(10), replicas, sentinel: await port(15) }, dir);
     return {
       backends: set.all,
       part: { strategy: 'store', store: { type: 'redis', sentinels: [`127.0.0.1:${set.sentinel.port}`], name: set.name, waitReplicas: 1, waitTimeout: '1s' } },
-      summary: `store on Redis with Sentinel (master :${set.master.port}, replica :${set.replica.port}, sentinel :${set.sentinel.port}): every write waits for the replica; one round trip per request`,
+      summary: `store on Redis with Sentinel (master :${set.master.port}, replica${o.replicas > 1 ? 's' : ''} ${set.replicas.map((r) => `:${r.port}`).join(' ')}, sentinel :${set.sentinel.port}): every write waits for a replica; one round trip per request`,
     };
   }
   const member = await startHazelcastMember(await port(20), dir, HAZELCAST_CLUSTER);

@@ -170,7 +170,9 @@ export class SampleCluster {
           // Tomcat's DeltaManager behind mod_jk. store: any node serves any request.
           sticky: { mode: STICKY_MODE[config.strategy], cookieName: config.sticky.cookieName },
           healthCheck: { path: '/healthz', interval, timeout: Math.min(interval, 400), rise: 2, fall: 2 },
-          passive: { consecutiveErrors: 3, ejectTime: '2s' },
+          // A store outage makes every node answer 503 for a moment; ejecting them all for it would
+          // only stretch the outage. Dead nodes are found by the health checks and retried away from.
+          passive: { consecutiveErrors: 50, ejectTime: '2s' },
           timeouts: { connect: '500ms', shutdown: '1s' },
           retries: 2,
         },

@@ -1,0 +1,151 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
+import { parseCommandLine, resolveOptions, type SampleClusterOptions } from '../examples/sample-cluster/src/options.js';
+import { eventually } from './support/ports.js';
+import { CookieClient, groupAlive, launchSampleCluster, waitForTargetState, type LaunchedCluster } from './support/sample-cluster.js';
+
+const LAUNCHER = fileURLToPath(new URL('../examples/sample-cluster/src/launcher.ts', import.meta.url));
+
+function runLauncher(args: string[], env: NodeJS.ProcessEnv = process.env): { status: number | null; out: string } {
+  const r = spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', LAUNCHER, ...args], { env, encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+const post = (url: string, headers: Record<string, string> = { 'x-scaleout-admin': '1' }) => fetch(url, { method: 'POST', headers });
+
+describe('sample cluster launcher: options', () => {
+  const refused: [string, string[], RegExp][] = [
+    ['an unknown strategy', ['--strategy', 'bogus'], /--strategy: got "bogus"; expected one of sticky, cluster, store/],
+    ['markup as a strategy', ['--strategy', '<script>alert(1)</script>'], /--strategy: got "<script>/],
+    ['an oversized value', ['--strategy', 'x'.repeat(10_000)], /--strategy: got "x{80}…"/],
+    ['an unknown transport', ['--transport', 'kafka'], /--transport: got "kafka"; expected one of redis, hazelcast/],
+    ['an unknown store', ['--store', 'memcached'], /--store: got "memcached"/],
+    ['a port out of range', ['--port', '70000'], /--port: got 70000; expected an integer port/],
+    ['a negative port', ['--port', '-1'], /option/],
+    ['a port that is not a number', ['--port', '80abc'], /--port: got "80abc"/],
+    ['a base port with no room above it', ['--base-port', '65530'], /--base-port: got 65530; expected an integer port from 0 to 65500/],
+    ['an unknown algorithm', ['--algorithm', 'random'], /--algorithm: got "random"; expected one of round-robin/],
+    ['too many replicas', ['--replicas', '9'], /--replicas: got 9; expected 1, 2 or 3/],
+    ['a health interval too short', ['--health-interval', '5'], /--health-interval: got 5; expected milliseconds/],
+    ['an empty config path', ['--config', ''], /--config: got ""; expected a file path/],
+    ['an unknown flag', ['--strategi', 'sticky'], /Unknown option '--strategi'/],
+    ['a positional argument', ['sticky'], /unexpected argument/i],
+  ];
+  for (const [what, args, message] of refused) {
+    it(`refuses ${what}, naming the option, the value and what is allowed`, () => {
+      expect(() => parseCommandLine(args)).to.throw(message).with.property('code', 'ERR_SCALEOUT_SAMPLE_BAD_OPTION');
+    });
+  }
+
+  it('refuses wrong-typed options given in code', () => {
+    for (const bad of [{ port: '80' }, { strategy: 1 }, { healthIntervalMs: '1s' }, { replicas: 1.5 }, { config: 42 }] as unknown as SampleClusterOptions[]) {
+      expect(() => resolveOptions(bad), JSON.stringify(bad)).to.throw().with.property('code', 'ERR_SCALEOUT_SAMPLE_BAD_OPTION');
+    }
+  });
+
+  it('fills the defaults: sticky on node memory, proxy on 8080, round robin', () => {
+    expect(parseCommandLine([])).to.include({ strategy: 'sticky', transport: 'redis', store: 'redis', replicas: 1, port: 8080, algorithm: 'round-robin', keep: false, healthIntervalMs: 500 });
+    expect(parseCommandLine(['--help'])).to.equal(undefined);
+  });
+
+  it('exits 1 with the message when an option is refused', function () {
+    this.timeout(30_000);
+    const r = runLauncher(['--strategy', 'nope']);
+    expect(r.status).to.equal(1);
+    expect(r.out).to.match(/option --strategy: got "nope"; expected one of sticky, cluster, store \(ERR_SCALEOUT_SAMPLE_BAD_OPTION\)/);
+  });
+
+  it('stops with "run: npm run provision" when redis-server is not installed', function () {
+    this.timeout(30_000);
+    const bin = mkdtempSync(join(tmpdir(), 'scaleout-nobin-'));
+    try {
+      symlinkSync('/bin/sh', join(bin, 'sh'));
+      const r = runLauncher(['--strategy', 'cluster', '--transport', 'redis', '--port', '0'], { ...process.env, PATH: bin });
+      expect(r.status).to.equal(1);
+      expect(r.out).to.match(/redis-server is not installed; run: npm run provision/);
+      expect(r.out).to.include('ERR_SCALEOUT_SAMPLE_BACKEND_MISSING');
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('sample cluster launcher: control endpoints, a config file of the user, Ctrl-C and a crash', function () {
+  this.timeout(120_000);
+  let cluster: LaunchedCluster | undefined;
+  let dir: string;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'scaleout-sample-config-'));
+    const file = join(dir, 'scaleout.config.json');
+    writeFileSync(file, JSON.stringify({ strategy: 'sticky', secret: 'a secret the user wrote', session: { cookieName: 'my.sid' } }));
+    cluster = await launchSampleCluster(['--config', file]);
+  });
+  after(async () => {
+    await cluster?.[Symbol.asyncDispose]();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs the strategy of the user\'s scaleout.config.json', async () => {
+    const client = new CookieClient();
+    expect((await client.json(`${cluster!.url}/api/count`)).count).to.equal(1);
+    expect((await client.json(`${cluster!.url}/api/count`)).count).to.equal(2);
+    expect(client.jar.has('my.sid')).to.equal(true);
+    const status = (await (await fetch(`${cluster!.dashboardUrl}status.json`)).json()) as { strategy: string; nodes: unknown[] };
+    expect(status.strategy).to.equal('sticky');
+    expect(status.nodes).to.have.length(3);
+  });
+
+  it('refuses control requests without the admin header, for unknown nodes and unknown algorithms', async () => {
+    const d = cluster!.dashboardUrl;
+    expect((await post(`${d}nodes/node-1/kill`, {})).status).to.equal(403);
+    expect((await post(`${d}nodes/node-9/kill`)).status).to.equal(404);
+    expect((await post(`${d}nodes/..%2Fnode-1/kill`)).status).to.equal(404);
+    expect((await post(`${d}nodes/node-1/format-disk`)).status).to.equal(404);
+    expect((await post(`${d}algorithm?name=%3Cscript%3E`)).status).to.equal(400);
+    expect((await fetch(`${d}nodes/node-1/kill`)).status).to.equal(404);
+    expect((await fetch(`${d}status.json`, { method: 'DELETE' })).status).to.equal(405);
+    expect((await post(`${cluster!.statusUrl}/targets/node-9/kill`)).status).to.equal(404);
+    const nodes = ((await (await fetch(`${d}status.json`)).json()) as { nodes: { running: boolean }[] }).nodes;
+    expect(nodes.every((n) => n.running)).to.equal(true);
+  });
+
+  it('switches the algorithm, and kills and restarts a node through the proxy\'s status page buttons', async () => {
+    expect((await post(`${cluster!.dashboardUrl}algorithm?name=least-connections`)).status).to.equal(200);
+    expect(((await (await fetch(`${cluster!.statusUrl}.json`)).json()) as { algorithm: string }).algorithm).to.equal('least-connections');
+    const page = await (await fetch(cluster!.statusUrl)).text();
+    expect(page).to.match(/data-id="node-2" data-action="kill">Kill</).and.match(/data-action="restart">Restart</);
+    expect((await post(`${cluster!.statusUrl}/targets/node-2/kill`)).status).to.equal(200);
+    await waitForTargetState(cluster!.statusUrl, 'node-2', 'down');
+    expect((await post(`${cluster!.statusUrl}/targets/node-2/restart`)).status).to.equal(200);
+    await waitForTargetState(cluster!.statusUrl, 'node-2', 'up');
+  });
+
+  it('leaves no process behind when the launcher crashes (SIGKILL): the children notice their parent is gone', async () => {
+    const pids = cluster!.pids();
+    expect(pids.map((p) => p.name)).to.include.members(['node-1', 'node-2', 'node-3', 'profile-a', 'profile-b']);
+    await cluster!.stop('SIGKILL');
+    await eventually(() => pids.every((p) => !groupAlive(p.pid)), 10_000, `every process group gone: ${JSON.stringify(pids)}`);
+  });
+});
+
+describe('sample cluster launcher: Ctrl-C', function () {
+  this.timeout(120_000);
+
+  it('stops every process on SIGINT, the Redis server included', async () => {
+    const cluster = await launchSampleCluster(['--strategy', 'cluster', '--transport', 'redis']);
+    try {
+      const pids = cluster.pids();
+      expect(pids.some((p) => p.name.startsWith('redis-'))).to.equal(true);
+      expect(await cluster.stop('SIGINT')).to.equal(0);
+      expect(cluster.output()).to.include('stopped.');
+      expect(pids.filter((p) => groupAlive(p.pid))).to.deep.equal([]);
+    } finally {
+      await cluster[Symbol.asyncDispose]();
+    }
+  });
+});
