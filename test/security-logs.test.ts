@@ -32,6 +32,7 @@ import { Redis } from 'ioredis';
 import { createStrategy, loadConfig, parseConfig } from '@scaleout/core';
 import { session as expressSession } from '@scaleout/express';
 import { session as koaSession } from '@scaleout/koa';
+import { main as proxyMain } from ${JSON.stringify(new URL('../packages/proxy/src/cli.ts', import.meta.url).href)};
 import { FaultyStore } from ${JSON.stringify(support('faulty-store.ts'))};
 import { startHttp } from ${JSON.stringify(support('http.ts'))};
 
@@ -161,6 +162,17 @@ await step('config: redis url with a password, and nodes too', () => parseConfig
 await step('config: cluster transport url with a password and a bad port', () => parseConfig({ secret: E.LOG_SECRET, strategy: 'cluster', cluster: { transport: { type: 'redis', url: E.LOG_REDIS_URL.replace(/:\\d+$/, ':99999') } } }));
 await step('store: wrong password', () => createStrategy({ ...base, store: { type: 'redis', url: E.LOG_REDIS_URL.replace(encodeURIComponent(E.LOG_REDIS_PASSWORD), encodeURIComponent(E.LOG_REDIS_PASSWORD) + 'x'), connectTimeout: '1s' } }));
 await step('store: nothing listening', () => createStrategy({ ...base, store: { type: 'redis', url: 'redis://:' + encodeURIComponent(E.LOG_REDIS_PASSWORD) + '@127.0.0.1:' + E.LOG_CLOSED_PORT, connectTimeout: '500ms' } }));
+
+await step('proxy cli: unquoted status token', async () => {
+  const file = join(dir, 'proxy.json');
+  writeFileSync(file, '{"host": "0.0.0.0", "targets": [{"id": "a", "url": "http://127.0.0.1:1"}], "status": {"token": ' + E.LOG_SECRET + '}}');
+  await proxyMain(['--config', file], process.stdout, process.stderr);
+});
+await step('proxy cli: token too short', async () => {
+  const file = join(dir, 'proxy.json');
+  writeFileSync(file, JSON.stringify({ host: '0.0.0.0', secret: E.LOG_SECRET, targets: [{ id: 'a', url: 'http://127.0.0.1:1' }], status: { token: E.LOG_SECRET.slice(0, 12) } }));
+  await proxyMain(['--config', file], process.stdout, process.stderr);
+});
 
 writeFileSync(join(E.LOG_DIR, 'ids.json'), JSON.stringify([...ids]));
 console.log('scenario done');
