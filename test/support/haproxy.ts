@@ -23,7 +23,15 @@ export function requireBinary(binary: string): void {
 
 /** Starts `command args` in `dir`, waits for `port`, and kills it on close (the folder goes too). */
 export async function startBalancerProcess(command: string, args: string[], dir: string, port: number): Promise<RunningBalancer> {
-  const proc = spawn(command, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, so that killing the group also ends nginx's workers.
+  const proc = spawn(command, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const killAll = () => {
+    try {
+      process.kill(-proc.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
   let out = '';
   proc.stdout!.on('data', (c: Buffer) => (out += c));
   proc.stderr!.on('data', (c: Buffer) => (out += c));
@@ -31,7 +39,7 @@ export async function startBalancerProcess(command: string, args: string[], dir:
   try {
     await Promise.race([waitForPort(port, 10_000), exited.then(([code]) => Promise.reject(new Error(`${command} exited with ${code}: ${out}`)))]);
   } catch (err) {
-    proc.kill('SIGKILL');
+    killAll();
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
@@ -41,10 +49,9 @@ export async function startBalancerProcess(command: string, args: string[], dir:
     dir,
     output: () => out,
     async close() {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        proc.kill('SIGKILL');
-        await exited;
-      }
+      const running = proc.exitCode === null && proc.signalCode === null;
+      killAll();
+      if (running) await exited;
       await rm(dir, { recursive: true, force: true });
     },
   };

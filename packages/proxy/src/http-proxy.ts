@@ -64,19 +64,20 @@ export function forward(ctx: ForwardContext, req: IncomingMessage, res: ServerRe
     if (!res.writableFinished) clientGone = true;
   });
 
-  const attempt = (n: number): void => {
+  const attempt = (n: number, lastError?: ProxyError): void => {
     const endpoint = pool.choose(pinnedTo, hashKey, tried);
     if (!endpoint) {
-      const err = noBackend(tried.size ? `no node left after ${tried.size} failed attempt(s)` : 'no node is available');
+      // Nothing left to retry on: the client hears about the failure it met, not "no node".
+      const err = lastError ?? noBackend('no node is available');
       ctx.onUpstreamError(err);
       sendError(res, err);
       return;
     }
     tried.add(endpoint.id);
-    send(endpoint, n);
+    send(endpoint, n, false);
   };
 
-  const send = (endpoint: Endpoint, n: number): void => {
+  const send = (endpoint: Endpoint, n: number, resent: boolean): void => {
     const release = endpoint.begin();
     const started = performance.now();
     let connected = false;
@@ -141,15 +142,13 @@ export function forward(ctx: ForwardContext, req: IncomingMessage, res: ServerRe
       const latencyMs = performance.now() - started;
       if (clientGone) return release({ ok: true, latencyMs, cancelled: true });
       release({ ok: false, latencyMs, status: 0 });
-      const code = err.code ?? (err as { code?: string }).code ?? '';
-      const beforeConnect = !connected && CONNECT_ERRORS.has(code);
-      // A kept-alive socket the node closed meanwhile: safe to resend a request without a body.
-      const staleSocket = preq.reusedSocket && code === 'ECONNRESET' && !withBody;
+      const code = err.code ?? '';
       debug('%s %s to %s failed (%s), attempt %d', req.method, req.url, endpoint.id, code, n + 1);
-      if ((beforeConnect && !bodySent) || staleSocket) {
-        if (n < config.retries) return attempt(n + 1);
-      }
+      // A kept-alive socket the node had closed meanwhile says nothing about the node: resend
+      // once on a fresh connection, when there is no body that could have been half sent.
+      if (preq.reusedSocket && code === 'ECONNRESET' && !withBody && !resent) return send(endpoint, n, true);
       const proxyErr = code === 'ERR_SCALEOUT_PROXY_TIMEOUT' ? (err as unknown as ProxyError) : badGateway(endpoint.id, err);
+      if (!connected && !bodySent && CONNECT_ERRORS.has(code) && n < config.retries) return attempt(n + 1, proxyErr);
       ctx.onUpstreamError(proxyErr);
       sendError(res, proxyErr);
       if (withBody && !req.complete) req.resume(); // drain what the client still sends, then let the socket go

@@ -37,9 +37,13 @@ export function forwardUpgrade(ctx: ForwardContext, req: IncomingMessage, socket
   const tried = new Set<string>();
   socket.on('error', (err) => debug('client socket: %s', err.message));
 
-  const attempt = (n: number): void => {
+  const attempt = (n: number, lastError?: ProxyError): void => {
     const endpoint = pool.choose(pinnedTo, hashKey, tried);
-    if (!endpoint) return refuseSocket(socket, noBackend('no node is available for the upgrade'));
+    if (!endpoint) {
+      const err = lastError ?? noBackend('no node is available for the upgrade');
+      ctx.onUpstreamError(err);
+      return refuseSocket(socket, err);
+    }
     tried.add(endpoint.id);
     send(endpoint, n);
   };
@@ -103,8 +107,8 @@ export function forwardUpgrade(ctx: ForwardContext, req: IncomingMessage, socket
       release({ ok: false, latencyMs: performance.now() - started, status: 0 });
       if (socket.destroyed) return;
       const code = err.code ?? '';
-      if ((code === 'ECONNREFUSED' || code === 'ERR_SCALEOUT_PROXY_TIMEOUT') && n < config.retries) return attempt(n + 1);
       const proxyErr = code === 'ERR_SCALEOUT_PROXY_TIMEOUT' ? (err as unknown as ProxyError) : badGateway(endpoint.id, err);
+      if (code === 'ECONNREFUSED' && n < config.retries) return attempt(n + 1, proxyErr);
       ctx.onUpstreamError(proxyErr);
       refuseSocket(socket, proxyErr);
     });
