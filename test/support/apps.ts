@@ -11,8 +11,9 @@ export type Framework = (typeof FRAMEWORKS)[number];
 
 /**
  * The same small app in Express and in Koa, so one suite proves both behave alike:
- * GET /count (increments), GET /peek (reads only), POST /login (regenerate), POST /logout
- * (destroy), PUT /big?bytes=N (a large session value), GET /healthz.
+ * GET /count[?delay=ms] (increments), GET /peek (reads only), POST /login (regenerate), POST /logout
+ * (destroy), GET /set?key=K[&gate=name:n] (sets one key), GET /keys (keys starting with k), PUT /big?bytes=N
+ * (a large session value), GET /healthz.
  */
 export function buildApp(framework: Framework, strategy: Strategy, options: Record<string, unknown> = {}): RequestListener {
   return framework === 'express' ? expressApp(strategy, options as ScaleoutExpressOptions) : koaApp(strategy, options as ScaleoutKoaOptions);
@@ -20,13 +21,37 @@ export function buildApp(framework: Framework, strategy: Strategy, options: Reco
 
 type Sess = Record<string, unknown> & { count?: number; user?: string };
 
+// A barrier for concurrency tests: `?gate=name:n` holds a request (after its session loaded)
+// until n requests have reached the gate, so they really overlap instead of running one by one.
+const gates = new Map<string, { arrived: number; open: () => void; opened: Promise<void> }>();
+function passGate(spec: unknown): Promise<void> {
+  if (typeof spec !== 'string' || !spec.includes(':')) return Promise.resolve();
+  const [name, n] = spec.split(':');
+  let g = gates.get(name!);
+  if (!g) {
+    let open!: () => void;
+    const opened = new Promise<void>((r) => (open = r));
+    g = { arrived: 0, open, opened };
+    gates.set(name!, g);
+    setTimeout(open, 5000).unref(); // never hang a test on a miscount
+  }
+  if (++g.arrived >= Number(n)) {
+    g.open();
+    gates.delete(name!);
+  }
+  return g.opened;
+}
+const pause = (ms: unknown) => new Promise((r) => setTimeout(r, Math.min(Number(ms) || 0, 1000)));
+
 function expressApp(strategy: Strategy, options: ScaleoutExpressOptions): RequestListener {
   const app = express();
   app.get('/healthz', (_req, res) => { res.send('ok'); });
   app.use(expressSession(strategy, options));
-  app.get('/count', (req, res) => {
+  app.get('/count', async (req, res) => {
     const s = req.session as unknown as Sess;
-    s.count = (s.count ?? 0) + 1;
+    const seen = s.count ?? 0;
+    await pause(req.query.delay);
+    s.count = seen + 1;
     res.json({ count: s.count, node: strategy.nodeId, user: s.user ?? null });
   });
   app.get('/peek', (req, res) => {
@@ -42,6 +67,14 @@ function expressApp(strategy: Strategy, options: ScaleoutExpressOptions): Reques
   });
   app.post('/logout', (req, res, next) => {
     req.session.destroy((err) => (err ? next(err) : res.json({ ok: true })));
+  });
+  app.get('/set', async (req, res) => {
+    await passGate(req.query.gate);
+    (req.session as unknown as Sess)[String(req.query.key)] = 1;
+    res.json({ ok: true });
+  });
+  app.get('/keys', (req, res) => {
+    res.json(Object.keys(req.session ?? {}).filter((k) => k.startsWith('k')));
   });
   app.put('/big', (req, res) => {
     (req.session as unknown as Sess).big = 'x'.repeat(Number(req.query.bytes ?? 1000));
@@ -64,7 +97,9 @@ function koaApp(strategy: Strategy, options: ScaleoutKoaOptions): RequestListene
   app.use(async (ctx) => {
     const s = ctx.session as unknown as Sess | null;
     if (ctx.method === 'GET' && ctx.path === '/count') {
-      s!.count = (s!.count ?? 0) + 1;
+      const seen = s!.count ?? 0;
+      await pause(ctx.query.delay);
+      s!.count = seen + 1;
       ctx.body = { count: s!.count, node: strategy.nodeId, user: s!.user ?? null };
     } else if (ctx.method === 'GET' && ctx.path === '/peek') {
       ctx.body = { count: s?.count ?? null, user: s?.user ?? null, hasSession: Boolean(s), node: strategy.nodeId };
@@ -77,6 +112,12 @@ function koaApp(strategy: Strategy, options: ScaleoutKoaOptions): RequestListene
     } else if (ctx.method === 'POST' && ctx.path === '/logout') {
       ctx.session = null;
       ctx.body = { ok: true };
+    } else if (ctx.method === 'GET' && ctx.path === '/set') {
+      await passGate(ctx.query.gate);
+      s![String(ctx.query.key)] = 1;
+      ctx.body = { ok: true };
+    } else if (ctx.method === 'GET' && ctx.path === '/keys') {
+      ctx.body = Object.keys(s ?? {}).filter((k) => k.startsWith('k'));
     } else if (ctx.method === 'PUT' && ctx.path === '/big') {
       s!.big = 'x'.repeat(Number(ctx.query.bytes ?? 1000));
       ctx.body = { ok: true };

@@ -93,6 +93,14 @@ export class MissingPackageError extends ScaleoutError {
   }
 }
 
+/** A per-session lock could not be had within its wait. */
+export class LockTimeoutError extends ScaleoutError {
+  constructor(waitMs: number) {
+    super(ErrorCodes.LOCK_TIMEOUT, `the session lock was not free within ${waitMs} ms`);
+    this.name = 'LockTimeoutError';
+  }
+}
+
 /** True when `err` is a scaleout error meaning the backend is unreachable or too slow. */
 export function isUnavailable(err: unknown): err is ScaleoutError {
   return (

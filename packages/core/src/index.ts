@@ -17,3 +17,5 @@ export * from './config-cluster.js';
 export * from './strategy.js';
 export * from './session-id.js';
 export * from './http.js';
+export * from './session-patch.js';
+export * from './session-lock.js';

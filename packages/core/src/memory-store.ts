@@ -3,7 +3,9 @@ import { debuglog } from 'node:util';
 import { parseDuration, type Duration } from './duration.js';
 import { InvalidArgumentError, ScaleoutError, ErrorCodes } from './errors.js';
 import { checkSessionId, checkTtl, decodeSession } from './session-value.js';
-import type { SessionData, SessionStore } from './types.js';
+import type { LockOptions, SessionData, SessionStore } from './types.js';
+import { applyPatch, type SessionPatch } from './session-patch.js';
+import { LocalLocks } from './session-lock.js';
 
 const debug = debuglog('scaleout:memory-store');
 
@@ -55,6 +57,7 @@ export class MemoryStore extends EventEmitter implements SessionStore {
   readonly #maxSessions: number;
   readonly #resolution: number;
   readonly #maxValueBytes: number;
+  readonly #locks = new LocalLocks();
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
   /** Sessions evicted by the size bound since start. */
@@ -115,6 +118,24 @@ export class MemoryStore extends EventEmitter implements SessionStore {
     const entry = this.#index(id, { json, expiresAt: Date.now() + ttlMs, bucket: 0 });
     this.#entries.set(id, entry);
     this.#enforceBound();
+  }
+
+  async patch(id: string, patch: SessionPatch, ttlMs: number): Promise<boolean> {
+    this.#checkOpen();
+    checkSessionId(id);
+    checkTtl(ttlMs);
+    const entry = this.#entries.get(id);
+    if (!entry || entry.expiresAt <= Date.now()) return false;
+    const current = decodeSession(entry.json) ?? {};
+    // Read, merge and write with no await in between: atomic on the event loop.
+    await this.set(id, applyPatch(current, patch), ttlMs);
+    return true;
+  }
+
+  async lock(id: string, options: LockOptions): Promise<() => Promise<void>> {
+    this.#checkOpen();
+    checkSessionId(id);
+    return this.#locks.acquire(id, options);
   }
 
   async touch(id: string, ttlMs: number): Promise<void> {

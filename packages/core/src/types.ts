@@ -1,6 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import type { RouteCookie } from './route-cookie.js';
 import type { ScaleoutConfig } from './config.js';
+import type { SessionPatch } from './session-patch.js';
 
 /** What a session holds: a plain JSON object. Framework fields (`cookie`, `_expire`) ride along. */
 export type SessionData = Record<string, unknown>;
@@ -30,6 +31,26 @@ export interface SessionStore extends EventEmitter {
   close(): Promise<void>;
   /** `false` while the backend is known to be unreachable (between `down` and `up`). */
   readonly available?: boolean;
+  /**
+   * Optional: applies only what a request changed, atomically, and moves the expiry to `ttlMs`
+   * from now. Resolves `false`, writing nothing, when the session does not exist (expired or
+   * destroyed meanwhile): a late save must not bring a destroyed session back.
+   */
+  patch?(id: string, patch: SessionPatch, ttlMs: number): Promise<boolean>;
+  /**
+   * Optional: takes the per-session lock (held at most `ttlMs`, so a dead holder cannot block
+   * others), waiting up to `waitMs`. Resolves to the release function; rejects with
+   * `ERR_SCALEOUT_LOCK_TIMEOUT` when the wait runs out.
+   */
+  lock?(id: string, options: LockOptions): Promise<() => Promise<void>>;
+}
+
+/** How long a session lock is held and waited for. */
+export interface LockOptions {
+  /** The lock expires on its own after this long (its holder may have died). */
+  ttlMs: number;
+  /** Longest to wait for the lock. */
+  waitMs: number;
 }
 
 /** The strategy kinds. */

@@ -1,7 +1,7 @@
 import { debuglog } from 'node:util';
 import { Store, type SessionData as ExpressSessionData } from 'express-session';
-import { withTimeout, withoutForeignKeys, type SessionStore, type SessionData } from '@scaleout/core';
-import { trackerOf } from './save-tracker.js';
+import { diffSession, withTimeout, withoutForeignKeys, type SessionStore, type SessionData } from '@scaleout/core';
+import { loadedOf, trackerOf } from './save-tracker.js';
 
 const debug = debuglog('scaleout:express-store');
 
@@ -39,6 +39,7 @@ export class ExpressSessionStore extends Store {
   readonly store: SessionStore;
   readonly #timeoutMs: number;
   readonly #ttlMs: number;
+  #handing: { sid: string; raw: SessionData } | undefined;
 
   constructor(store: SessionStore, options: ExpressSessionStoreOptions = {}) {
     super();
@@ -71,12 +72,24 @@ export class ExpressSessionStore extends Store {
   }
 
   /** express-session's `get`: the session, or `null` when there is none. */
+  /**
+   * The raw stored session that `get` is handing to express-session at this moment, for `sid`.
+   * express-session inflates the session and calls the next middleware synchronously inside the
+   * `get` callback, so the scaleout layer reads this there to remember what the request loaded.
+   * @internal
+   */
+  loadedNow(sid: string): SessionData | undefined {
+    return this.#handing?.sid === sid ? this.#handing.raw : undefined;
+  }
+
   override get = (sid: string, cb: Callback<ExpressSessionData | null>): void => {
+    let raw: SessionData | undefined;
     this.#run(
       'get',
       async () => {
         const data = await this.store.get(sid);
         if (!data) return null;
+        raw = data;
         const out = withoutForeignKeys(data, 'express') as unknown as ExpressSessionData;
         // A session first written by a Koa node has no cookie record; express-session needs one.
         if (!out.cookie || typeof out.cookie !== 'object') {
@@ -84,18 +97,37 @@ export class ExpressSessionStore extends Store {
         }
         return out;
       },
-      cb,
+      (err, value) => {
+        this.#handing = raw && !err ? { sid, raw } : undefined;
+        try {
+          cb(err, value);
+        } finally {
+          this.#handing = undefined;
+        }
+      },
     );
   };
 
-  /** express-session's `set`: writes the whole session; the response waits for it. */
+  /** express-session's `set`: writes what the request changed (or the whole session); the response waits for it. */
   override set = (sid: string, sess: ExpressSessionData, cb?: Callback): void => {
     const done = trackerOf(sess)?.begin();
-    this.#run('set', () => this.store.set(sid, sess as unknown as SessionData, this.#ttlOf(sess)), (err) => {
+    this.#run('set', () => this.#save(sid, sess), (err) => {
       done?.(err);
       cb?.(err);
     });
   };
+
+  // Only what the request changed is written when the store can patch and the request loaded
+  // this session: two concurrent requests that set different keys then both survive.
+  async #save(sid: string, sess: ExpressSessionData): Promise<void> {
+    const loaded = loadedOf(sess);
+    const ttl = this.#ttlOf(sess);
+    if (loaded && loaded.id === sid && this.store.patch) {
+      await this.store.patch(sid, diffSession(loaded.fields, sess as unknown as SessionData, ['cookie']), ttl);
+      return;
+    }
+    await this.store.set(sid, sess as unknown as SessionData, ttl);
+  }
 
   /** express-session's `touch`: moves the expiry. A failure loses no data, so it is emitted as `touchError` rather than failing the request. */
   override touch = (sid: string, sess: ExpressSessionData, cb?: Callback): void => {

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { SessionSnapshot } from '@scaleout/core';
 
 // express-session writes the status line and most of the body before its save finishes
 // (index.js `writetop`), so a failed save would still reach the client as a 200. The tracker
@@ -83,6 +84,25 @@ export class SaveTracker {
     this.#res.write = this.#write;
     this.#res.end = this.#end;
   }
+}
+
+const kSnapshot = Symbol('scaleout.loadedSnapshot');
+
+/** A request's session as it was loaded, key by key, for saving only what changed. */
+export interface LoadedSnapshot {
+  id: string;
+  fields: SessionSnapshot;
+}
+
+/** Records what the request loaded. */
+export function rememberLoaded(req: IncomingMessage, snapshot: LoadedSnapshot): void {
+  (req as unknown as Record<symbol, LoadedSnapshot>)[kSnapshot] = snapshot;
+}
+
+/** What the request a session belongs to loaded, if it loaded it from the store. */
+export function loadedOf(sess: unknown): LoadedSnapshot | undefined {
+  const req = (sess as { req?: unknown } | undefined)?.req as Record<symbol, LoadedSnapshot> | undefined;
+  return req?.[kSnapshot];
 }
 
 /** The tracker of the request a session belongs to (express-session keeps `req` on the session). */

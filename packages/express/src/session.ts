@@ -1,9 +1,21 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { debuglog } from 'node:util';
 import expressSession, { type SessionOptions } from 'express-session';
-import { generateSessionId, isUnavailable, routeSetCookie, unavailableResponse, type Strategy } from '@scaleout/core';
+import {
+  ConfigError,
+  generateSessionId,
+  isUnavailable,
+  parseCookies,
+  parseDuration,
+  routeSetCookie,
+  snapshotSession,
+  unavailableResponse,
+  unsignSessionId,
+  type Duration,
+  type Strategy,
+} from '@scaleout/core';
 import { ExpressSessionStore } from './express-session-store.js';
-import { SaveTracker } from './save-tracker.js';
+import { rememberLoaded, SaveTracker } from './save-tracker.js';
 
 const debug = debuglog('scaleout:express');
 
@@ -19,6 +31,27 @@ export interface ScaleoutExpressOptions extends Partial<SessionOptions> {
    * @default the config's `session.onStoreDown` ("fail")
    */
   onStoreDown?: 'fail' | 'bypass';
+  /**
+   * Serialize the requests of one session across all nodes, for apps whose concurrent requests
+   * change the same key (a counter). The lock is held from load to save, expires after `ttl`
+   * (a dead holder frees it), and a request that cannot have it within `wait` gets a 503 with
+   * `ERR_SCALEOUT_LOCK_TIMEOUT`. Requests that change different keys need no lock: only
+   * changed keys are saved.
+   * @default false
+   */
+  lock?: boolean | { ttl?: Duration; wait?: Duration };
+}
+
+/** Defaults of the `lock` option. */
+export const DEFAULT_LOCK = { ttl: 10_000, wait: 5_000 } as const;
+
+function lockSettings(lock: ScaleoutExpressOptions['lock'], strategy: Strategy): { ttlMs: number; waitMs: number } | undefined {
+  if (!lock) return undefined;
+  if (!strategy.store.lock) {
+    throw new ConfigError('lock', `lock: the ${strategy.store.constructor.name} of the ${strategy.kind} strategy cannot lock sessions`);
+  }
+  const o = lock === true ? {} : lock;
+  return { ttlMs: parseDuration(o.ttl ?? DEFAULT_LOCK.ttl, 'lock.ttl'), waitMs: parseDuration(o.wait ?? DEFAULT_LOCK.wait, 'lock.wait') };
 }
 
 function isSecure(req: IncomingMessage): boolean {
@@ -43,7 +76,10 @@ function sendUnavailable(res: ServerResponse, err?: unknown): void {
  */
 export function session(strategy: Strategy, options: ScaleoutExpressOptions = {}): Middleware {
   const settings = strategy.session;
-  const { onStoreDown = settings.onStoreDown, ...sessionOptions } = options;
+  const { onStoreDown = settings.onStoreDown, lock, ...sessionOptions } = options;
+  const locking = lockSettings(lock, strategy);
+  const cookieName = sessionOptions.name ?? settings.cookieName;
+  const secrets = (sessionOptions.secret === undefined ? settings.secret : ([] as unknown[]).concat(sessionOptions.secret)) as string[];
   const store = (sessionOptions.store as ExpressSessionStore | undefined) ?? new ExpressSessionStore(strategy.store, { timeoutMs: settings.storeTimeoutMs, ttlMs: settings.ttlMs });
   const inner = expressSession({
     secret: settings.secret,
@@ -65,16 +101,7 @@ export function session(strategy: Strategy, options: ScaleoutExpressOptions = {}
   }) as unknown as Middleware;
   const route = strategy.route;
 
-  return function scaleoutSession(req, res, next) {
-    if (route) {
-      const setCookie = routeSetCookie(route, req.headers.cookie, settings, isSecure(req));
-      if (setCookie) res.appendHeader('set-cookie', setCookie);
-    }
-    if (strategy.store.available === false) {
-      debug('store down: %s', onStoreDown);
-      if (onStoreDown === 'bypass') return next();
-      return sendUnavailable(res);
-    }
+  function run(req: IncomingMessage, res: ServerResponse, next: Next): void {
     const tracker = new SaveTracker(req, res, sendUnavailable);
     let continued = false;
     inner(req, res, (err) => {
@@ -94,7 +121,42 @@ export function session(strategy: Strategy, options: ScaleoutExpressOptions = {}
       }
       if (continued) return;
       continued = true;
+      const id = (req as { sessionID?: string }).sessionID;
+      const raw = id && store instanceof ExpressSessionStore ? store.loadedNow(id) : undefined;
+      if (id && raw) rememberLoaded(req, { id, fields: snapshotSession(raw) });
       next();
     });
+  }
+
+  return function scaleoutSession(req, res, next) {
+    if (route) {
+      const setCookie = routeSetCookie(route, req.headers.cookie, settings, isSecure(req));
+      if (setCookie) res.appendHeader('set-cookie', setCookie);
+    }
+    if (strategy.store.available === false) {
+      debug('store down: %s', onStoreDown);
+      if (onStoreDown === 'bypass') return next();
+      return sendUnavailable(res);
+    }
+    if (!locking) return run(req, res, next);
+    const id = unsignSessionId(parseCookies(req.headers.cookie)[cookieName], secrets);
+    if (!id) return run(req, res, next);
+    strategy.store.lock!(id, locking).then(
+      (release) => {
+        let released = false;
+        const free = () => {
+          if (released) return;
+          released = true;
+          release().catch((err: unknown) => debug('lock release failed: %s', (err as Error).message));
+        };
+        res.once('finish', free);
+        res.once('close', free);
+        run(req, res, next);
+      },
+      (err: unknown) => {
+        if (res.headersSent) return;
+        sendUnavailable(res, err);
+      },
+    );
   };
 }

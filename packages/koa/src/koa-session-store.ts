@@ -1,4 +1,7 @@
-import { withTimeout, withoutForeignKeys, type SessionStore, type SessionData } from '@scaleout/core';
+import { diffSession, snapshotSession, withTimeout, withoutForeignKeys, type SessionSnapshot, type SessionStore, type SessionData } from '@scaleout/core';
+
+const kLoaded = Symbol('scaleout.loadedSnapshot');
+type WithLoaded = { [kLoaded]?: { key: string; fields: SessionSnapshot } };
 
 /** koa-session's external store contract (`opts.store`). */
 export interface KoaExternalStore {
@@ -28,14 +31,22 @@ export function koaSessionStore(store: SessionStore, options: KoaSessionStoreOpt
   const fallbackTtl = options.ttlMs ?? 30 * 60_000;
   const ttlOf = (maxAge: number | 'session' | undefined) => (typeof maxAge === 'number' && maxAge > 0 ? maxAge : fallbackTtl);
   return {
-    async get(key) {
+    async get(key, _maxAge, { ctx }) {
       const data = await withTimeout(store.get(key), timeoutMs, 'get');
-      return data && withoutForeignKeys(data, 'koa');
+      if (!data) return undefined;
+      // What this request loaded, key by key: its save then writes only what it changed.
+      if (ctx && typeof ctx === 'object') (ctx as WithLoaded)[kLoaded] = { key, fields: snapshotSession(data) };
+      return withoutForeignKeys(data, 'koa');
     },
-    async set(key, sess, maxAge) {
+    async set(key, sess, maxAge, { ctx }) {
       // koa-session adds 10 s to maxAge so the entry outlives the cookie; the session's own
       // `_maxAge` keeps the store's expiry equal to Express's for the same config.
       const own = typeof sess._maxAge === 'number' ? sess._maxAge : maxAge;
+      const loaded = ctx && typeof ctx === 'object' ? (ctx as WithLoaded)[kLoaded] : undefined;
+      if (loaded && loaded.key === key && store.patch) {
+        await withTimeout(store.patch(key, diffSession(loaded.fields, sess, ['_expire', '_maxAge']), ttlOf(own)), timeoutMs, 'set');
+        return;
+      }
       await withTimeout(store.set(key, sess, ttlOf(own)), timeoutMs, 'set');
     },
     async destroy(key) {

@@ -3,12 +3,15 @@ import type Koa from 'koa';
 import createSession from 'koa-session';
 import {
   cookieOptions,
+  ConfigError,
   generateSessionId,
   isUnavailable,
+  parseDuration,
   routeSetCookie,
   signSessionId,
   unavailableResponse,
   unsignSessionId,
+  type Duration,
   type Strategy,
 } from '@scaleout/core';
 import { koaSessionStore } from './koa-session-store.js';
@@ -23,6 +26,13 @@ export interface ScaleoutKoaOptions extends Record<string, unknown> {
    * @default the config's `session.onStoreDown` ("fail")
    */
   onStoreDown?: 'fail' | 'bypass';
+  /**
+   * Serialize the requests of one session across all nodes (see `@scaleout/express`'s `lock`):
+   * held from load to save, expiring after `ttl`, waited for at most `wait` (then a 503 with
+   * `ERR_SCALEOUT_LOCK_TIMEOUT`).
+   * @default false
+   */
+  lock?: boolean | { ttl?: Duration; wait?: Duration };
 }
 
 // koa-session defines `ctx.session` as a getter that makes an empty session on demand; a
@@ -57,7 +67,12 @@ function answerUnavailable(ctx: Koa.Context, err?: unknown): void {
  */
 export function session(strategy: Strategy, app: Koa, options: ScaleoutKoaOptions = {}): Koa.Middleware {
   const settings = strategy.session;
-  const { onStoreDown = settings.onStoreDown, ...koaOptions } = options;
+  const { onStoreDown = settings.onStoreDown, lock, ...koaOptions } = options;
+  if (lock && !strategy.store.lock) {
+    throw new ConfigError('lock', `lock: the ${strategy.store.constructor.name} of the ${strategy.kind} strategy cannot lock sessions`);
+  }
+  const lockOpts = lock === true ? {} : lock || undefined;
+  const locking = lockOpts && { ttlMs: parseDuration(lockOpts.ttl ?? 10_000, 'lock.ttl'), waitMs: parseDuration(lockOpts.wait ?? 5_000, 'lock.wait') };
   const name = (koaOptions.key as string | undefined) ?? settings.cookieName;
   const inner = createSession(
     {
@@ -98,17 +113,22 @@ export function session(strategy: Strategy, app: Koa, options: ScaleoutKoaOption
       return answerUnavailable(ctx);
     }
     let entered = false;
+    let release: (() => Promise<void>) | undefined;
     try {
+      const id = locking && unsignSessionId(decodeCookieValue(ctx.cookies.get(name, { signed: false })), settings.secret);
+      if (id) release = await strategy.store.lock!(id, locking);
       await inner(ctx, () => {
         entered = true;
         return next();
       });
     } catch (err) {
-      if (!isUnavailable(err) || ctx.headerSent) throw err;
+      if (!(isUnavailable(err) || (err as { code?: unknown }).code === 'ERR_SCALEOUT_LOCK_TIMEOUT') || ctx.headerSent) throw err;
       debug('store error: %s', (err as Error).message);
       // A load that failed before the app ran may bypass; a failed save never reaches the client as success.
-      if (onStoreDown === 'bypass' && !entered) return withoutSession(ctx, next);
+      if (onStoreDown === 'bypass' && !entered && isUnavailable(err)) return withoutSession(ctx, next);
       answerUnavailable(ctx, err);
+    } finally {
+      await release?.().catch((err: unknown) => debug('lock release failed: %s', (err as Error).message));
     }
   };
 }

@@ -1,0 +1,64 @@
+import { LockTimeoutError } from './errors.js';
+import type { LockOptions } from './types.js';
+
+interface Waiter {
+  grant: () => void;
+  timer: NodeJS.Timeout;
+}
+
+interface Held {
+  token: number;
+  expiry: NodeJS.Timeout;
+  waiters: Waiter[];
+}
+
+/**
+ * Per-key locks inside one process, with a bounded wait and an expiry (a holder that never
+ * releases, for example a request whose handler threw away its promise, frees the lock after
+ * `ttlMs`). Waiters are served in arrival order.
+ */
+export class LocalLocks {
+  readonly #held = new Map<string, Held>();
+  #next = 0;
+
+  /** Takes the lock on `key`; resolves to its release function. */
+  acquire(key: string, { ttlMs, waitMs }: LockOptions): Promise<() => Promise<void>> {
+    const held = this.#held.get(key);
+    if (!held) return Promise.resolve(this.#grant(key, ttlMs, []));
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        grant: () => {
+          clearTimeout(waiter.timer);
+          resolve(this.#grant(key, ttlMs, held.waiters));
+        },
+        timer: setTimeout(() => {
+          const i = held.waiters.indexOf(waiter);
+          if (i >= 0) held.waiters.splice(i, 1);
+          reject(new LockTimeoutError(waitMs));
+        }, waitMs),
+      };
+      held.waiters.push(waiter);
+    });
+  }
+
+  /** Keys currently locked. */
+  get size(): number {
+    return this.#held.size;
+  }
+
+  #grant(key: string, ttlMs: number, waiters: Waiter[]): () => Promise<void> {
+    const token = ++this.#next;
+    const expiry = setTimeout(() => this.#release(key, token), ttlMs);
+    expiry.unref();
+    this.#held.set(key, { token, expiry, waiters });
+    return async () => this.#release(key, token);
+  }
+
+  #release(key: string, token: number): void {
+    const held = this.#held.get(key);
+    if (!held || held.token !== token) return; // expired and taken by another: not ours to free
+    clearTimeout(held.expiry);
+    this.#held.delete(key);
+    held.waiters.shift()?.grant();
+  }
+}
