@@ -2,8 +2,8 @@ import type { RequestListener } from 'node:http';
 import express from 'express';
 import Koa from 'koa';
 import type { Strategy } from '@scaleout/core';
-import { session as expressSession, type ScaleoutExpressOptions } from '@scaleout/express';
-import { session as koaSession, type ScaleoutKoaOptions } from '@scaleout/koa';
+import { session as expressSession, regenerate as regenerateExpress, type ScaleoutExpressOptions } from '@scaleout/express';
+import { session as koaSession, regenerate as regenerateKoa, type ScaleoutKoaOptions } from '@scaleout/koa';
 
 /** The frameworks every end-to-end suite runs against. */
 export const FRAMEWORKS = ['express', 'koa'] as const;
@@ -11,7 +11,7 @@ export type Framework = (typeof FRAMEWORKS)[number];
 
 /**
  * The same small app in Express and in Koa, so one suite proves both behave alike:
- * GET /count[?delay=ms] (increments), GET /peek (reads only), POST /login (regenerate), POST /logout
+ * GET /count[?delay=ms] (increments), GET /peek (reads only), POST /login[?keep=1] (regenerate), POST /logout
  * (destroy), GET /set?key=K[&gate=name:n] (sets one key), GET /keys (keys starting with k), PUT /big?bytes=N
  * (a large session value), GET /healthz.
  */
@@ -58,12 +58,10 @@ function expressApp(strategy: Strategy, options: ScaleoutExpressOptions): Reques
     const s = req.session as unknown as Sess | undefined;
     res.json({ count: s?.count ?? null, user: s?.user ?? null, hasSession: Boolean(s), node: strategy.nodeId });
   });
-  app.post('/login', (req, res, next) => {
-    req.session.regenerate((err) => {
-      if (err) return next(err);
-      (req.session as unknown as Sess).user = 'alice';
-      res.json({ ok: true });
-    });
+  app.post('/login', async (req, res) => {
+    await regenerateExpress(req, { keep: req.query.keep === '1' });
+    (req.session as unknown as Sess).user = 'alice';
+    res.json({ ok: true });
   });
   app.post('/logout', (req, res, next) => {
     req.session.destroy((err) => (err ? next(err) : res.json({ ok: true })));
@@ -104,9 +102,7 @@ function koaApp(strategy: Strategy, options: ScaleoutKoaOptions): RequestListene
     } else if (ctx.method === 'GET' && ctx.path === '/peek') {
       ctx.body = { count: s?.count ?? null, user: s?.user ?? null, hasSession: Boolean(s), node: strategy.nodeId };
     } else if (ctx.method === 'POST' && ctx.path === '/login') {
-      // Koa's regenerate keeps the data; a login starts from a clean session, as in Express.
-      for (const k of Object.keys(s!)) if (k !== 'isNew' && !k.startsWith('_')) delete s![k];
-      await (ctx.session as unknown as { regenerate(): Promise<void> }).regenerate();
+      await regenerateKoa(ctx, { keep: ctx.query.keep === '1' });
       (ctx.session as unknown as Sess).user = 'alice';
       ctx.body = { ok: true };
     } else if (ctx.method === 'POST' && ctx.path === '/logout') {

@@ -63,6 +63,20 @@ export function describeSessionBehaviour(label: string, makeStrategy: () => Prom
         expect(stale.body.user).to.equal(null);
       });
 
+      it('carries the data to the new id on regenerate({ keep: true }), and the old id dies', async function () {
+        const agent = request.agent(server.server);
+        await agent.get('/count').expect(200);
+        const second = await agent.get('/count').expect(200);
+        const before = cookieOf(second, cookieName) ?? cookieOf(await request(server.server).get('/peek'), cookieName);
+        const login = await agent.post('/login?keep=1').expect(200);
+        const after = cookieOf(login, cookieName);
+        expect(after).to.be.a('string').and.not.equal(before);
+        const me = await agent.get('/peek').expect(200);
+        expect(me.body).to.include({ user: 'alice', count: 2 });
+        const stale = await request(server.server).get('/peek').set('Cookie', before!).expect(200);
+        expect(stale.body.count).to.equal(null);
+      });
+
       it('removes the session on logout (destroy)', async function () {
         const agent = request.agent(server.server);
         const first = await agent.get('/count').expect(200);

@@ -5,3 +5,4 @@
 
 export { session, type ScaleoutExpressOptions, type Middleware } from './session.js';
 export { ExpressSessionStore, DEFAULT_EXPRESS_STORE_OPTIONS, type ExpressSessionStoreOptions } from './express-session-store.js';
+export { regenerate, type RegenerateOptions } from './regenerate.js';

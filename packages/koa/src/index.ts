@@ -5,3 +5,4 @@
 
 export { session, type ScaleoutKoaOptions } from './session.js';
 export { koaSessionStore, type KoaExternalStore, type KoaSessionStoreOptions } from './koa-session-store.js';
+export { regenerate, type RegenerateOptions } from './regenerate.js';
