@@ -14,6 +14,7 @@ import { dropCookie } from '../packages/proxy/src/sticky.js';
 const RUNS = Number(process.env.FUZZ_RUNS ?? 1000);
 const HTTP_RUNS = Number(process.env.FUZZ_HTTP_RUNS ?? 200);
 const SECRET = ['proxy-fuzz-secret', 'proxy-fuzz-retired'];
+const STATUS_TOKEN = 'status-token-7Hq2Lx9Vw4Rm';
 
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade'];
 const TOKEN_CHARS = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
@@ -62,7 +63,7 @@ function nominated(pairs: Array<[string, string]>): Set<string> {
  * One request written byte for byte on its own connection (Node's client refuses some of the
  * fields fuzzed here, such as Trailer), and the response's status and lower-cased headers.
  */
-function rawExchange(port: number, headers: Array<[string, string]>): Promise<{ statusCode: number; headers: Record<string, string | string[]> }> {
+function rawExchange(port: number, headers: Array<[string, string]>, path = '/', method = 'GET'): Promise<{ statusCode: number; headers: Record<string, string | string[]> }> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     let text = '';
@@ -83,8 +84,21 @@ function rawExchange(port: number, headers: Array<[string, string]>): Promise<{ 
       resolve({ statusCode: Number(status.split(' ')[1]), headers: out });
     });
     // write, not end: the proxy takes a half-closed client for one that left.
-    socket.write(`GET / HTTP/1.1\r\n${headers.map(([n, v]) => `${n}: ${v}\r\n`).join('')}\r\n`, 'latin1');
+    socket.write(`${method} ${path} HTTP/1.1\r\n${headers.map(([n, v]) => `${n}: ${v}\r\n`).join('')}\r\n`, 'latin1');
   });
+}
+
+/** One edit of a string: change, insert or delete a character, or cut it short. */
+function mutationOf(value: string) {
+  const at = fc.nat({ max: value.length - 1 });
+  return fc
+    .oneof(
+      fc.tuple(at, fc.constantFrom(...TOKEN_CHARS)).map(([i, c]) => value.slice(0, i) + c + value.slice(i + 1)),
+      fc.tuple(at, fc.constantFrom(...TOKEN_CHARS)).map(([i, c]) => value.slice(0, i) + c + value.slice(i)),
+      at.map((i) => value.slice(0, i) + value.slice(i + 1)),
+      at.map((i) => value.slice(0, i)),
+    )
+    .filter((m) => m !== value);
 }
 
 function namesOf(flat: string[]): string[] {
@@ -207,7 +221,7 @@ describe('fuzz: proxy header handling', function () {
       });
       await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
       const url = `http://127.0.0.1:${(echo.address() as AddressInfo).port}`;
-      proxy = createProxy({ listen: 0, secret: SECRET, targets: [{ id: 'node-a', url }, { id: 'node-b', url }], sticky: { mode: 'insert', cookieName: 'lb' }, healthCheck: { enabled: false } });
+      proxy = createProxy({ listen: 0, secret: SECRET, targets: [{ id: 'node-a', url }, { id: 'node-b', url }], sticky: { mode: 'insert', cookieName: 'lb' }, healthCheck: { enabled: false }, status: { token: STATUS_TOKEN } });
       await proxy.listen();
     });
     after(async function () {
@@ -251,6 +265,30 @@ describe('fuzz: proxy header handling', function () {
         }),
         { numRuns: HTTP_RUNS },
       );
+    });
+
+    it('opens the status page and its admin endpoints to the exact token only', async function () {
+      const ok = await rawExchange(proxy.port!, [['Host', 'x'], ['Connection', 'close'], ['Authorization', `Bearer ${STATUS_TOKEN}`]], '/__scaleout/status.json');
+      expect(ok.statusCode, 'the genuine token').to.equal(200);
+      const tokenLike = fc.oneof(
+        mutationOf(STATUS_TOKEN),
+        fc.string({ unit: fc.constantFrom(...TOKEN_CHARS), maxLength: 40 }),
+        fc.constantFrom('', ' ', STATUS_TOKEN.toUpperCase(), `${STATUS_TOKEN}\t`.trim() + 'x', STATUS_TOKEN.slice(0, -1)),
+      );
+      await fc.assert(
+        fc.asyncProperty(tokenLike, fc.constantFrom('header', 'query', 'basic'), fc.constantFrom('.json', '', '/targets/node-a/drain', '/algorithm?name=ip-hash'), async (given, how, path) => {
+          fc.pre(given.trim() !== STATUS_TOKEN);
+          const headers: Array<[string, string]> = [['Host', 'x'], ['Connection', 'close'], ['X-Scaleout-Admin', '1']];
+          if (how === 'header') headers.push(['Authorization', `Bearer ${given}`]);
+          if (how === 'basic') headers.push(['Authorization', `Basic ${Buffer.from(`admin:${STATUS_TOKEN}`).toString('base64')}`]);
+          const query = how === 'query' ? `${path.includes('?') ? '&' : '?'}token=${encodeURIComponent(given)}` : '';
+          const res = await rawExchange(proxy.port!, headers, `/__scaleout/status${path}${query}`, path.startsWith('/') ? 'POST' : 'GET');
+          expect(res.statusCode, `${how} ${JSON.stringify(given)} ${path}`).to.equal(401);
+        }),
+        { numRuns: HTTP_RUNS },
+      );
+      expect(proxy.stats().targets.every((t) => !t.draining), 'no admin action went through').to.equal(true);
+      expect(proxy.stats().algorithm).to.equal('round-robin');
     });
   });
 });
