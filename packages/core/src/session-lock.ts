@@ -1,5 +1,6 @@
-import { LockTimeoutError } from './errors.js';
-import type { LockOptions } from './types.js';
+import { ConfigError, LockTimeoutError } from './errors.js';
+import { parseDuration, type Duration } from './duration.js';
+import type { LockOptions, SessionStore } from './types.js';
 
 interface Waiter {
   grant: () => void;
@@ -61,4 +62,21 @@ export class LocalLocks {
     this.#held.delete(key);
     held.waiters.shift()?.grant();
   }
+}
+
+/** The `lock` option of the Express and Koa layers. */
+export type LockOption = boolean | { ttl?: Duration; wait?: Duration };
+
+/** Defaults of the `lock` option: held at most 10 s, waited for at most 5 s. */
+export const DEFAULT_LOCK = { ttl: 10_000, wait: 5_000 } as const;
+
+/**
+ * Resolves the HTTP layers' `lock` option against a store, or `undefined` when locking is off.
+ * Throws a `ConfigError` when the store cannot lock.
+ */
+export function resolveLockOption(lock: LockOption | undefined, store: SessionStore, kind: string): LockOptions | undefined {
+  if (!lock) return undefined;
+  if (!store.lock) throw new ConfigError('lock', `lock: the ${store.constructor.name} of the ${kind} strategy cannot lock sessions`);
+  const o = lock === true ? {} : lock;
+  return { ttlMs: parseDuration(o.ttl ?? DEFAULT_LOCK.ttl, 'lock.ttl'), waitMs: parseDuration(o.wait ?? DEFAULT_LOCK.wait, 'lock.wait') };
 }

@@ -2,16 +2,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { debuglog } from 'node:util';
 import expressSession, { type SessionOptions } from 'express-session';
 import {
-  ConfigError,
   generateSessionId,
   isUnavailable,
   parseCookies,
-  parseDuration,
   routeSetCookie,
   snapshotSession,
   unavailableResponse,
   unsignSessionId,
-  type Duration,
+  resolveLockOption,
+  type LockOption,
   type Strategy,
 } from '@scaleout/core';
 import { ExpressSessionStore } from './express-session-store.js';
@@ -39,19 +38,7 @@ export interface ScaleoutExpressOptions extends Partial<SessionOptions> {
    * changed keys are saved.
    * @default false
    */
-  lock?: boolean | { ttl?: Duration; wait?: Duration };
-}
-
-/** Defaults of the `lock` option. */
-export const DEFAULT_LOCK = { ttl: 10_000, wait: 5_000 } as const;
-
-function lockSettings(lock: ScaleoutExpressOptions['lock'], strategy: Strategy): { ttlMs: number; waitMs: number } | undefined {
-  if (!lock) return undefined;
-  if (!strategy.store.lock) {
-    throw new ConfigError('lock', `lock: the ${strategy.store.constructor.name} of the ${strategy.kind} strategy cannot lock sessions`);
-  }
-  const o = lock === true ? {} : lock;
-  return { ttlMs: parseDuration(o.ttl ?? DEFAULT_LOCK.ttl, 'lock.ttl'), waitMs: parseDuration(o.wait ?? DEFAULT_LOCK.wait, 'lock.wait') };
+  lock?: LockOption;
 }
 
 function isSecure(req: IncomingMessage): boolean {
@@ -77,7 +64,7 @@ function sendUnavailable(res: ServerResponse, err?: unknown): void {
 export function session(strategy: Strategy, options: ScaleoutExpressOptions = {}): Middleware {
   const settings = strategy.session;
   const { onStoreDown = settings.onStoreDown, lock, ...sessionOptions } = options;
-  const locking = lockSettings(lock, strategy);
+  const locking = resolveLockOption(lock, strategy.store, strategy.kind);
   const cookieName = sessionOptions.name ?? settings.cookieName;
   const secrets = (sessionOptions.secret === undefined ? settings.secret : ([] as unknown[]).concat(sessionOptions.secret)) as string[];
   const store = (sessionOptions.store as ExpressSessionStore | undefined) ?? new ExpressSessionStore(strategy.store, { timeoutMs: settings.storeTimeoutMs, ttlMs: settings.ttlMs });

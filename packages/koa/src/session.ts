@@ -3,15 +3,14 @@ import type Koa from 'koa';
 import createSession from 'koa-session';
 import {
   cookieOptions,
-  ConfigError,
   generateSessionId,
   isUnavailable,
-  parseDuration,
   routeSetCookie,
   signSessionId,
   unavailableResponse,
   unsignSessionId,
-  type Duration,
+  resolveLockOption,
+  type LockOption,
   type Strategy,
 } from '@scaleout/core';
 import { koaSessionStore } from './koa-session-store.js';
@@ -32,7 +31,7 @@ export interface ScaleoutKoaOptions extends Record<string, unknown> {
    * `ERR_SCALEOUT_LOCK_TIMEOUT`).
    * @default false
    */
-  lock?: boolean | { ttl?: Duration; wait?: Duration };
+  lock?: LockOption;
 }
 
 // koa-session defines `ctx.session` as a getter that makes an empty session on demand; a
@@ -68,11 +67,7 @@ function answerUnavailable(ctx: Koa.Context, err?: unknown): void {
 export function session(strategy: Strategy, app: Koa, options: ScaleoutKoaOptions = {}): Koa.Middleware {
   const settings = strategy.session;
   const { onStoreDown = settings.onStoreDown, lock, ...koaOptions } = options;
-  if (lock && !strategy.store.lock) {
-    throw new ConfigError('lock', `lock: the ${strategy.store.constructor.name} of the ${strategy.kind} strategy cannot lock sessions`);
-  }
-  const lockOpts = lock === true ? {} : lock || undefined;
-  const locking = lockOpts && { ttlMs: parseDuration(lockOpts.ttl ?? 10_000, 'lock.ttl'), waitMs: parseDuration(lockOpts.wait ?? 5_000, 'lock.wait') };
+  const locking = resolveLockOption(lock, strategy.store, strategy.kind);
   const name = (koaOptions.key as string | undefined) ?? settings.cookieName;
   const inner = createSession(
     {
