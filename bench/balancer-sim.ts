@@ -195,9 +195,8 @@ export function runSimulation(options: SimOptions = {}): SimResult[] {
   return results;
 }
 
-export async function run(): Promise<string> {
-  const o = DEFAULTS;
-  const results = runSimulation(o);
+/** The markdown for `results` (the oracle last). */
+export function simulationSection(results: SimResult[], o: Required<SimOptions> = DEFAULTS): string {
   const oracle = results[results.length - 1]!;
   const rows = results.map((r) => [r.name, fmt(r.p50, 1), fmt(r.p99, 1), fmt(r.p999, 1), ratio(r.p99, oracle.p99), `${(r.slowShare * 100).toFixed(1)}%`]);
   return [
@@ -211,6 +210,10 @@ export async function run(): Promise<string> {
     'Round robin sends the slow endpoint a tenth of the traffic, more than it can serve, so its queue grows for the whole run: that is the tail the load-aware algorithms avoid.',
     '',
   ].join('\n');
+}
+
+export async function run(): Promise<string> {
+  return simulationSection(runSimulation());
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) process.stdout.write(`${await run()}\n`);

@@ -15,7 +15,7 @@ import type { RequestListener } from 'node:http';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ALGORITHMS, createAlgorithm, createBalancer, EndpointSet, type AlgorithmName, type PickContext } from '@scaleout/balancer';
 import { run as runHashing } from './balancer-hashing.js';
-import { run as runSimulation } from './balancer-sim.js';
+import { runSimulation, simulationSection } from './balancer-sim.js';
 import { runHeader } from './support/machine.js';
 import type { BenchOptions } from './support/options.js';
 import { startServerChild } from './support/server.js';
@@ -119,7 +119,9 @@ export async function run(options: BenchOptions = {}): Promise<string> {
     picks.map((r) => [r.algorithm, ...r.pick.map((v) => fmt(v, 0)), fmt(r.cycle[1], 0), r.pick[1]! < PICK_TARGET_NS ? 'yes' : 'no']),
   );
   const hashing = await runHashing();
-  const simulation = await runSimulation();
+  const simulated = runSimulation();
+  const lrt = simulated.find((r) => r.name.startsWith('least response time'))!;
+  const oracle = simulated[simulated.length - 1]!;
   const overhead = await measureFetch(requests);
   const fetchTable = markdownTable(
     ['client', 'client CPU µs per request', 'CPU overhead', 'wall µs per request'],
@@ -146,13 +148,18 @@ export async function run(options: BenchOptions = {}): Promise<string> {
     '',
     hashing.trim(),
     '',
-    simulation.trim(),
+    simulationSection(simulated).trim(),
     '',
     '### fetch() overhead',
     '',
     `${requests.toLocaleString('en-US')} sequential GETs per round to one endpoint (a node:http server answering "ok" in its own process), keep-alive, 5 rounds alternating, medians. CPU time of the client process is the figure to read; wall time moves with whatever else the machine runs.`,
     '',
     fetchTable,
+    '',
+    '### Targets',
+    '',
+    `- pick() under ${PICK_TARGET_NS} ns at 100 endpoints for every algorithm: ${picks.every((r) => r.pick[1]! < PICK_TARGET_NS) ? 'met' : 'not met'} (slowest: ${fmt(Math.max(...picks.map((r) => r.pick[1]!)), 0)} ns).`,
+    `- least response time p99 within 1.2× the oracle: ${lrt.p99 <= 1.2 * oracle.p99 ? 'met' : 'not met'} (${ratio(lrt.p99, oracle.p99)}).`,
     '',
   ].join('\n');
 }
@@ -166,7 +173,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   process.stdout.write(`${text}\n`);
   if (write) {
     const doc = fileURLToPath(new URL('../docs/balancer-benchmarks.md', import.meta.url));
-    await writeFile(doc, `<!-- Written by bench/balancer.ts; to be merged into docs/benchmarks.md (section "balancer"). -->\n\n${text}\n`);
+    const note = '<!-- Written by `node --conditions=source --import tsx bench/balancer.ts --write`; `npm run bench -- balancer` writes the same section into docs/benchmarks.md. -->';
+    await writeFile(doc, `${note}\n\n${text}\n`);
     process.stderr.write('written to docs/balancer-benchmarks.md\n');
   }
 }
