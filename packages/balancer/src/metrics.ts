@@ -1,5 +1,6 @@
-import type { Endpoint } from './endpoint.js';
 import type { BalancerStats } from './balancer.js';
+import type { Endpoint } from './endpoint.js';
+import { refuse } from './errors.js';
 
 /** The part of a prom-client `Registry` the balancer uses (so prom-client stays a caller's choice). */
 export interface MetricsRegistry {
@@ -53,7 +54,11 @@ const registered = new WeakMap<MetricsRegistry, Map<string, Set<Source>>>();
  * shape (`name`, `help`, `type`, `get()`), so prom-client is never imported here.
  */
 export function collectMetrics(registry: MetricsRegistry, source: Source, options: MetricsOptions = {}): () => void {
+  if (registry === null || typeof registry !== 'object' || typeof registry.registerMetric !== 'function' || typeof registry.removeSingleMetric !== 'function') {
+    refuse('registry', registry, 'give a prom-client Registry (or one with registerMetric and removeSingleMetric)');
+  }
   const prefix = options.prefix ?? 'scaleout_balancer_';
+  if (typeof prefix !== 'string' || !/^[a-zA-Z_:][a-zA-Z0-9_:]{0,100}$/.test(prefix)) refuse('prefix', prefix, 'give a Prometheus metric name prefix such as "scaleout_balancer_"');
   let byPrefix = registered.get(registry);
   if (!byPrefix) registered.set(registry, (byPrefix = new Map()));
   let sources = byPrefix.get(prefix);

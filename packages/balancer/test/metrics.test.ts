@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { Registry } from 'prom-client';
+import { BalancerConfigError } from '../src/index.js';
 import { useBackends } from './helpers.js';
 
 describe('collectMetrics() with a prom-client registry', () => {
@@ -38,5 +39,15 @@ describe('collectMetrics() with a prom-client registry', () => {
     expect(text).to.not.include('balancer="a"');
     await b.close();
     expect(await registry.metrics()).to.not.include('scaleout_balancer_');
+  });
+
+  it('refuses something that is not a registry, or a bad prefix', () => {
+    const b = fx.make({ endpoints: [fx.backends[0]!.url] });
+    for (const bad of [undefined, null, {}, 'registry', { registerMetric: 1 }]) {
+      expect(() => b.collectMetrics(bad as never)).to.throw(BalancerConfigError).with.property('field', 'registry');
+    }
+    for (const prefix of ['', 'has space', '9lives', 'a-b']) {
+      expect(() => b.collectMetrics(new Registry(), { prefix })).to.throw(BalancerConfigError).with.property('field', 'prefix');
+    }
   });
 });
