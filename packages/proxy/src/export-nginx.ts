@@ -67,6 +67,7 @@ export function exportNginx(config: ProxyConfig): string {
     '    scgi_temp_path tmp/scgi;',
     `    client_header_timeout ${t.headers}ms;`,
     `    keepalive_timeout ${t.idle}ms;`,
+    '    keepalive_requests 100000;',
     `    large_client_header_buffers 4 ${config.maxHeaderSize};`,
     '    client_max_body_size 0;',
     '    map $http_upgrade $scaleout_connection { default upgrade; "" ""; }',
@@ -74,10 +75,12 @@ export function exportNginx(config: ProxyConfig): string {
     ...(METHOD[config.algorithm] ? [`        ${METHOD[config.algorithm]}`] : []),
     ...servers(),
     '        keepalive 64;',
+    // Below Node's default server keepAliveTimeout (5 s), so nginx never reuses a connection the node is closing.
+    '        keepalive_timeout 4s;',
     '    }',
   );
   if (sticky.mode !== 'none') {
-    config.targets.forEach((_, i) => out.push(`    upstream ${upstreamName(i)} {`, ...servers(i), '        keepalive 16;', '    }'));
+    config.targets.forEach((_, i) => out.push(`    upstream ${upstreamName(i)} {`, ...servers(i), '        keepalive 16;', '        keepalive_timeout 4s;', '    }'));
     out.push(`    map $cookie_${cookie} $scaleout_upstream {`, '        default scaleout_all;', ...config.targets.map((target, i) => `        "${sticky.tagFor(target.id)}" ${upstreamName(i)};`), '    }');
   }
   if (sticky.mode === 'insert') {

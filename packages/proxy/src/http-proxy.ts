@@ -1,5 +1,4 @@
-import { Agent, request, type IncomingMessage, type ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream';
+import { Agent, request, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { debuglog } from 'node:util';
 import type { Endpoint } from '@scaleout/balancer';
 import type { ProxyConfig } from './config.js';
@@ -43,25 +42,36 @@ export interface ForwardContext {
   onUpstreamError(err: ProxyError): void;
 }
 
+// An idle pooled connection is closed before Node's default server keepAliveTimeout (5 s), so the
+// proxy rarely reuses a connection that the node is closing at the same moment.
+const IDLE_UPSTREAM_MS = 4000;
+
 /** The keep-alive connection pool to the nodes. */
-export function createAgent(config: ProxyConfig): Agent {
-  return new Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 256, scheduling: 'lifo', timeout: config.timeouts.server });
+export function createAgent(): Agent {
+  return new Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 256, scheduling: 'lifo', timeout: IDLE_UPSTREAM_MS });
 }
+
+function noop(): void {}
 
 /** Forwards one HTTP request to a node, retrying once on another node after a connect failure. */
 export function forward(ctx: ForwardContext, req: IncomingMessage, res: ServerResponse): void {
   const { config, pool, sticky } = ctx;
-  const hashKey = clientAddress(req, config.trustProxy);
+  // Only ip-hash reads the client address; the other algorithms skip the X-Forwarded-For walk.
+  const hashKey = pool.algorithm === 'ip-hash' ? clientAddress(req, config.trustProxy) : '';
   const pinnedTo = sticky.pinned(req.headers);
   const headers = requestHeaders(req, {
     trust: config.trustProxy,
     cookie: sticky.mode === 'insert' ? (v) => sticky.stripCookie(v) : undefined,
   });
   const withBody = hasBody(req);
+  if (withBody) req.on('error', noop); // a client that vanishes mid-body: the 'close' below cleans up
   const tried = new Set<string>();
+  let current: ClientRequest | undefined;
   let clientGone = false;
   res.once('close', () => {
-    if (!res.writableFinished) clientGone = true;
+    if (res.writableFinished) return;
+    clientGone = true;
+    current?.destroy();
   });
 
   const attempt = (n: number, lastError?: ProxyError): void => {
@@ -81,7 +91,6 @@ export function forward(ctx: ForwardContext, req: IncomingMessage, res: ServerRe
     const release = endpoint.begin();
     const started = performance.now();
     let connected = false;
-    let bodySent = false;
     let answered = false;
     const preq = request({
       agent: ctx.agent,
@@ -92,12 +101,12 @@ export function forward(ctx: ForwardContext, req: IncomingMessage, res: ServerRe
       headers,
       setHost: false,
     });
+    current = preq;
     const startBody = () => {
       connected = true;
-      bodySent = withBody;
       // The body is only read once the node accepted the connection, so a refused connection
       // leaves it untouched for the retry (HAProxy `option redispatch` + `retries`).
-      if (withBody) pipeline(req, preq, () => {});
+      if (withBody) req.pipe(preq);
       else preq.end();
     };
     preq.once('socket', (socket) => {
@@ -131,14 +140,23 @@ export function forward(ctx: ForwardContext, req: IncomingMessage, res: ServerRe
         pres.destroy();
         return sendError(res, badGateway(endpoint.id, err));
       }
-      pipeline(pres, res, (err) => {
-        release(clientGone ? { ok: true, latencyMs, cancelled: true } : { ok: !err && status < 500, latencyMs, status });
-        if (err && !clientGone) debug('response from %s broke: %s', endpoint.id, err.message);
+      // pipe(), not pipeline(): pipeline's AbortController and AbortError cost more than the
+      // rest of a small exchange; the three listeners below cover what it would.
+      pres.pipe(res);
+      pres.once('end', () => release({ ok: status < 500, latencyMs, status }));
+      pres.once('error', (err) => {
+        // The node broke off mid-response: the client must not see a clean end.
+        if (clientGone) release({ ok: true, latencyMs, cancelled: true });
+        else {
+          debug('response from %s broke: %s', endpoint.id, err.message);
+          release({ ok: false, latencyMs, status });
+        }
+        res.destroy();
       });
     });
 
     preq.once('error', (err: NodeJS.ErrnoException) => {
-      if (answered) return; // the response pipeline reports it
+      if (answered) return; // the response's own 'error' reports it
       const latencyMs = performance.now() - started;
       if (clientGone) return release({ ok: true, latencyMs, cancelled: true });
       release({ ok: false, latencyMs, status: 0 });
@@ -148,14 +166,11 @@ export function forward(ctx: ForwardContext, req: IncomingMessage, res: ServerRe
       // once on a fresh connection, when there is no body that could have been half sent.
       if (preq.reusedSocket && code === 'ECONNRESET' && !withBody && !resent) return send(endpoint, n, true);
       const proxyErr = code === 'ERR_SCALEOUT_PROXY_TIMEOUT' ? (err as unknown as ProxyError) : badGateway(endpoint.id, err);
-      if (!connected && !bodySent && CONNECT_ERRORS.has(code) && n < config.retries) return attempt(n + 1, proxyErr);
+      if (!connected && CONNECT_ERRORS.has(code) && n < config.retries) return attempt(n + 1, proxyErr);
       ctx.onUpstreamError(proxyErr);
+      if (withBody) req.unpipe(preq);
       sendError(res, proxyErr);
       if (withBody && !req.complete) req.resume(); // drain what the client still sends, then let the socket go
-    });
-
-    res.once('close', () => {
-      if (!res.writableFinished) preq.destroy();
     });
   };
 

@@ -49,7 +49,7 @@ export class Proxy extends EventEmitter {
     this.#pool.on('up', (id: string) => this.emit('up', id));
     this.#pool.on('down', (id: string) => this.emit('down', id));
     this.#sticky = new Stickiness(c);
-    this.#agent = createAgent(c);
+    this.#agent = createAgent();
     if (c.status.enabled && c.mode === 'http') this.#status = new StatusEndpoint(c.status.path, c.status.token, this, options.status);
     const onUpstreamError = (err: ProxyError) => {
       this.#errors[err.status]++;

@@ -1,0 +1,177 @@
+/**
+ * Proxy throughput and added latency: the same two app nodes reached directly (one node), through
+ * `@scaleout/proxy` (its CLI, round robin, learn-mode stickiness on), through the npm
+ * `http-proxy` module (keep-alive agent, the balancer's round robin), through HAProxy and
+ * through nginx (both from `scaleout-proxy export`). Every proxy runs in its own process group;
+ * CPU per request sums every process of the group (nginx workers, HAProxy threads).
+ *
+ * Two loads: saturation (`--connections`, default 50) for requests/s, and a moderate one
+ * (`--moderate`, default 4 connections) for the p99 each proxy adds to the direct path.
+ *
+ * `npm run bench -- proxy` (writes its section of docs/benchmarks.md), or alone:
+ * `node --conditions=source --import tsx bench/proxy.ts` (also writes docs/proxy-benchmarks.md).
+ */
+import { Agent, type RequestListener } from 'node:http';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createAlgorithm, EndpointSet } from '@scaleout/balancer';
+import { exportHaproxy, exportNginx, parseProxyConfig } from '@scaleout/proxy';
+import { freePort } from '../test/support/ports.js';
+import { startBalancerProcess, startHaproxy } from '../test/support/haproxy.js';
+import { startNginx } from '../test/support/nginx.js';
+import { measure, runLoad, type MeasuredResult } from './support/load.js';
+import { startServerChild, type CpuSample, type ServerHandle } from './support/server.js';
+import { flag, type BenchOptions } from './support/options.js';
+import { fmt, markdownTable, median, ratio } from './support/table.js';
+import { runHeader } from './support/machine.js';
+
+const SELF = new URL(import.meta.url);
+const BIN = fileURLToPath(new URL('../packages/proxy/bin/scaleout-proxy.js', import.meta.url));
+const SECRET = 'bench-proxy-secret';
+
+/** An app node for the benchmark: a small fixed answer. */
+export function helloNode(options: { id: string }): RequestListener {
+  const body = Buffer.from(JSON.stringify({ node: options.id, hello: 'world' }));
+  return (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
+    res.end(body);
+  };
+}
+
+/** The anchor: npm `http-proxy` with a keep-alive agent, spreading over the nodes in turn. */
+export function httpProxyServer(options: { targets: string[] }): { listener: RequestListener; close(): void } {
+  const httpProxy = createRequire(import.meta.url)('http-proxy') as typeof import('http-proxy');
+  const agent = new Agent({ keepAlive: true, maxSockets: 512 });
+  const proxy = httpProxy.createProxyServer({ agent, xfwd: true });
+  const set = new EndpointSet(options.targets.map((url) => ({ url })), { outlier: false });
+  const rr = createAlgorithm('round-robin');
+  proxy.on('error', (_err, _req, res) => {
+    if ('writeHead' in res && !res.headersSent) res.writeHead(502).end();
+  });
+  return {
+    listener: (req, res) => proxy.web(req, res, { target: rr.pick(set.candidates())!.url.href }),
+    close: () => {
+      proxy.close();
+      agent.destroy();
+    },
+  };
+}
+
+const TICK_US = 1_000_000 / 100; // USER_HZ is 100 on Linux
+
+/** CPU used so far by every process in process group `pgid` (Linux /proc). */
+async function groupCpu(pgid: number): Promise<CpuSample> {
+  let user = 0;
+  let system = 0;
+  let rss = 0;
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[2]) !== pgid) continue; // field 5: pgrp
+    user += Number(fields[11]) * TICK_US; // field 14: utime
+    system += Number(fields[12]) * TICK_US; // field 15: stime
+    rss += Number(fields[21]) * 4096; // field 24: rss in pages
+  }
+  return { user, system, rss };
+}
+
+async function group(name: string, start: () => Promise<{ proc: { pid?: number }; close(): Promise<void> }>, port: number): Promise<ServerHandle & { name: string }> {
+  const running = await start();
+  const close = () => running.close();
+  return { name, url: `http://127.0.0.1:${port}`, port, pid: running.proc.pid, cpu: () => groupCpu(running.proc.pid!), close, [Symbol.asyncDispose]: close };
+}
+
+interface Row {
+  name: string;
+  full: MeasuredResult[];
+  moderate: MeasuredResult[];
+}
+
+/** Runs the benchmark and returns its markdown section. */
+export async function run(options: BenchOptions = {}): Promise<string> {
+  const duration = options.duration ?? 5;
+  const warmup = options.warmup ?? 1;
+  const rounds = options.rounds ?? 1;
+  const connections = options.connections ?? 50;
+  const moderate = Number(flag(options, 'moderate', '4'));
+  const nodes = await Promise.all(['node-1', 'node-2'].map((id) => startServerChild({ module: SELF, export: 'helloNode', options: { id } })));
+  const cases: (ServerHandle & { name: string })[] = [];
+  const dir = await mkdtemp(join(tmpdir(), 'scaleout-bench-proxy-'));
+  try {
+    const base = { secret: SECRET, algorithm: 'round-robin', targets: nodes.map((n, i) => ({ id: `node-${i + 1}`, url: n.url })), sticky: { mode: 'learn' }, healthCheck: { interval: '2s', timeout: '1s' } };
+    cases.push(Object.assign(nodes[0]!, { name: 'direct (one node)' }));
+    const scaleoutPort = await freePort();
+    const file = join(dir, 'proxy.json');
+    await writeFile(file, JSON.stringify({ ...base, listen: scaleoutPort }));
+    cases.push(await group('@scaleout/proxy', () => startBalancerProcess(process.execPath, ['--conditions=source', '--import', import.meta.resolve('tsx'), BIN, '--config', file], dir, scaleoutPort), scaleoutPort));
+    cases.push(Object.assign(await startServerChild({ module: SELF, export: 'httpProxyServer', options: { targets: nodes.map((n) => n.url) } }), { name: 'http-proxy (npm)' }));
+    const hp = await freePort();
+    cases.push(await group('HAProxy', () => startHaproxy(exportHaproxy(parseProxyConfig({ ...base, listen: hp })), hp), hp));
+    const np = await freePort();
+    cases.push(await group('nginx', () => startNginx(exportNginx(parseProxyConfig({ ...base, listen: np })), np), np));
+
+    const rows: Row[] = cases.map((c) => ({ name: c.name, full: [], moderate: [] }));
+    for (let r = 0; r < rounds; r++) {
+      for (const [i, c] of cases.entries()) {
+        process.stderr.write(`bench proxy: round ${r + 1}/${rounds}: ${c.name}\n`);
+        rows[i]!.full.push(await measure(c, { path: '/', connections, duration, warmup }));
+        rows[i]!.moderate.push(await measure(c, { path: '/', connections: moderate, duration, warmup: 0 }));
+      }
+    }
+    return report(rows, { connections, moderate, duration, rounds });
+  } finally {
+    await Promise.all(cases.slice(1).map((c) => c.close()));
+    await Promise.all(nodes.map((n) => n.close()));
+  }
+}
+
+function report(rows: Row[], o: { connections: number; moderate: number; duration: number; rounds: number }): string {
+  const m = (rs: MeasuredResult[], k: 'rps' | 'p50' | 'p99' | 'cpuPerRequestUs') => median(rs.map((r) => r[k]));
+  const byName = (n: string) => rows.find((r) => r.name === n)!;
+  const ours = byName('@scaleout/proxy');
+  const direct = byName('direct (one node)');
+  const table = markdownTable(
+    ['path', 'req/s', 'p50 ms', 'p99 ms', 'proxy CPU µs/req', `p99 ms at ${o.moderate} conns`, 'p99 added vs direct', '@scaleout/proxy req/s ÷ this'],
+    rows.map((r) => [
+      r.name,
+      fmt(m(r.full, 'rps')),
+      fmt(m(r.full, 'p50'), 2),
+      fmt(m(r.full, 'p99'), 2),
+      r === direct ? '(node)' : fmt(m(r.full, 'cpuPerRequestUs')),
+      fmt(m(r.moderate, 'p99'), 2),
+      r === direct ? '–' : fmt(m(r.moderate, 'p99') - m(direct.moderate, 'p99'), 2),
+      r === ours ? '' : ratio(m(ours.full, 'rps'), m(r.full, 'rps')),
+    ]),
+  );
+  const vsHttpProxy = m(ours.full, 'rps') / m(byName('http-proxy (npm)').full, 'rps');
+  const vsHaproxy = m(ours.full, 'rps') / m(byName('HAProxy').full, 'rps');
+  const added = m(ours.moderate, 'p99') - m(direct.moderate, 'p99');
+  return `## Proxy
+
+Two app nodes (plain \`node:http\`, a 40-byte JSON answer, each in its own process); every proxy
+spreads over both with round robin. autocannon in the benchmark process: ${o.connections} connections for
+throughput, ${o.moderate} for the added-latency column; ${o.duration} s per case, ${o.rounds} round(s), medians.
+HAProxy and nginx use every core (threads / \`worker_processes auto\`); \`@scaleout/proxy\` and
+http-proxy are one Node.js process each.
+
+${table}
+
+Targets: ≥ 1.5× http-proxy — **${vsHttpProxy.toFixed(2)}×** (${vsHttpProxy >= 1.5 ? 'met' : 'not met'});
+≥ 0.5× HAProxy — **${vsHaproxy.toFixed(2)}×** (${vsHaproxy >= 0.5 ? 'met' : 'not met'});
+p99 added at moderate load < 1 ms — **${added.toFixed(2)} ms** (${added < 1 ? 'met' : 'not met'}).
+`;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const started = new Date();
+  const section = await run({ flags: {} });
+  const command = 'node --conditions=source --import tsx bench/proxy.ts';
+  const text = `# @scaleout/proxy benchmarks\n\n${runHeader({ command, date: started })}\n\n${section.replace(/^## Proxy\n/, '')}`;
+  await writeFile(fileURLToPath(new URL('../docs/proxy-benchmarks.md', import.meta.url)), text);
+  process.stdout.write(text);
+}
