@@ -169,7 +169,9 @@ export class SampleCluster {
           // stays on one node (the proxy's cookie) and only moves when that node dies, as with
           // Tomcat's DeltaManager behind mod_jk. store: any node serves any request.
           sticky: { mode: STICKY_MODE[config.strategy], cookieName: config.sticky.cookieName },
-          healthCheck: { path: '/healthz', interval, timeout: Math.min(interval, 400), rise: 2, fall: 2 },
+          // A whole interval to answer: on a busy machine a shorter timeout takes healthy nodes down
+          // (and, with sticky, their sessions with them).
+          healthCheck: { path: '/healthz', interval, timeout: interval, rise: 2, fall: 2 },
           // A store outage makes every node answer 503 for a moment; ejecting them all for it would
           // only stretch the outage. Dead nodes are found by the health checks and retried away from.
           passive: { consecutiveErrors: 50, ejectTime: '2s' },
