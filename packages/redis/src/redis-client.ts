@@ -89,7 +89,9 @@ export function createRedisClient(config: RedisStoreConfig): RedisClient {
       ...defined({ sentinelPassword: config.sentinelPassword }),
       enableTLSForSentinelMode: config.tls !== undefined && config.tls !== false,
       sentinelRetryStrategy: reconnectDelay,
-      failoverDetector: true,
+      // No failoverDetector: its +switch-master handler closes the connector while a reconnection
+      // may be resolving the master, and ioredis then ends the client for good. A promotion is
+      // seen anyway: the old master's connection drops, or it answers READONLY once demoted.
     });
   }
   return new Redis(config.url!, common);

@@ -160,10 +160,20 @@ export class RedisStore extends EventEmitter implements SessionStore {
       if (this.listenerCount('error') > 0) this.emit('error', err);
       else debug('client error: %s', err.message);
     };
+    const onEnd = () => {
+      onClose();
+      // ioredis gives a client up for good in a few races (a Sentinel resolution cut short); a
+      // client this store owns is never meant to end before close(), so it is started again.
+      if (!this.#ownsClient || this.#closed) return;
+      debug('client ended; reconnecting');
+      setTimeout(() => {
+        if (!this.#closed && this.client.status === 'end') this.client.connect().catch(() => undefined);
+      }, 500).unref();
+    };
     this.#listeners = [
       ['ready', onReady],
       ['close', onClose],
-      ['end', onClose],
+      ['end', onEnd],
       ['error', onError],
     ];
     for (const [event, fn] of this.#listeners) this.client.on(event, fn);

@@ -20,6 +20,12 @@ export interface RedisTransportOptions {
    * @default "scaleout"
    */
   channel?: string;
+  /**
+   * This node's id: messages addressed to it arrive on its own channel (`<channel>:node:<id>`),
+   * so a snapshot streamed to one node does not flow through every other subscriber. A
+   * replicated store sets it when left out.
+   */
+  nodeId?: string;
   /** ACL user name, if not in the URL. */
   username?: string;
   /** Password, if not in the URL. */
@@ -53,6 +59,8 @@ function transportError(message: string, cause?: unknown): ScaleoutError {
  */
 export class RedisTransport extends EventEmitter implements Transport {
   readonly channel: string;
+  /** See {@link RedisTransportOptions.nodeId}; fixed once started. */
+  nodeId: string | undefined;
   readonly #url: string;
   readonly #options: RedisOptions;
   readonly #publishTimeout: number;
@@ -62,6 +70,7 @@ export class RedisTransport extends EventEmitter implements Transport {
   #closed = false;
   #up = false;
   #subscribedOnce = false;
+  #channels: string[] = [];
 
   constructor(options: RedisTransportOptions = {}) {
     super();
@@ -76,8 +85,12 @@ export class RedisTransport extends EventEmitter implements Transport {
     if (!Number.isInteger(publishTimeout) || publishTimeout <= 0) {
       throw new InvalidArgumentError('publishTimeout', `publishTimeout must be a whole number of ms > 0, got ${String(publishTimeout)}`);
     }
+    if (options.nodeId !== undefined && (typeof options.nodeId !== 'string' || options.nodeId.length === 0)) {
+      throw new InvalidArgumentError('nodeId', `nodeId must be a non-empty string, got ${JSON.stringify(options.nodeId)}`);
+    }
     this.#url = url;
     this.channel = channel;
+    this.nodeId = options.nodeId;
     this.#publishTimeout = publishTimeout;
     this.#options = {
       lazyConnect: true,
@@ -106,21 +119,23 @@ export class RedisTransport extends EventEmitter implements Transport {
     this.#pub = pub;
     this.#sub = sub;
     for (const client of [pub, sub]) client.on('error', (err: Error) => debug('%s: %s', client.options.connectionName, err.message));
+    const channels = this.nodeId === undefined ? [this.channel] : [this.channel, this.#nodeChannel(this.nodeId)];
+    this.#channels = channels;
     sub.on('messageBuffer', (channel: Buffer, message: Buffer) => {
-      if (this.#up && channel.toString() === this.channel) this.emit('message', message);
+      if (this.#up && channels.includes(channel.toString())) this.emit('message', message);
     });
     sub.on('close', () => this.#down());
     sub.on('ready', () => {
       // The first `ready` belongs to start(); later ones follow a reconnect.
       if (this.#up || this.#closed || !this.#subscribedOnce) return;
-      sub.subscribe(this.channel).then(
+      sub.subscribe(...channels).then(
         () => this.#markUp(),
         (err: Error) => debug('resubscribe failed: %s', err.message),
       );
     });
     try {
       await Promise.all([pub.connect(), sub.connect()]);
-      await sub.subscribe(this.channel);
+      await sub.subscribe(...channels);
     } catch (err) {
       pub.disconnect();
       sub.disconnect();
@@ -129,6 +144,10 @@ export class RedisTransport extends EventEmitter implements Transport {
     this.#up = true;
     this.#subscribedOnce = true;
     debug('subscribed to %s', this.channel);
+  }
+
+  #nodeChannel(nodeId: string): string {
+    return `${this.channel}:node:${nodeId}`;
   }
 
   #markUp(): void {
@@ -145,11 +164,13 @@ export class RedisTransport extends EventEmitter implements Transport {
     this.emit('down', transportError('the Redis subscriber connection was lost; messages published meanwhile are gone'));
   }
 
-  async publish(message: TransportMessage): Promise<void> {
+  async publish(message: TransportMessage, to?: string): Promise<void> {
     const pub = this.#pub;
     if (this.#closed || !pub) throw transportError(`the Redis transport is ${this.#closed ? 'closed' : 'not started'}`);
+    // Node channels are used only by transports that know their node: then every peer does too.
+    const channel = to !== undefined && this.#channels.length > 1 ? this.#nodeChannel(to) : this.channel;
     try {
-      await pub.publish(this.channel, Buffer.isBuffer(message) ? message : Buffer.from(message));
+      await pub.publish(channel, Buffer.isBuffer(message) ? message : Buffer.from(message));
     } catch (err) {
       throw transportError(`publish to Redis channel ${this.channel} failed: ${(err as Error).message}`, err);
     }
@@ -173,11 +194,12 @@ function redact(url: string): string {
 }
 
 /** The `TransportPlugin` contract: a Redis transport for `cluster.transport.type: "redis"`. */
-export async function createTransport(config: TransportConfig, _context: PluginContext): Promise<Transport> {
+export async function createTransport(config: TransportConfig, context: PluginContext): Promise<Transport> {
   if (config.type !== 'redis') throw new InvalidArgumentError('cluster.transport.type', `@scaleout/redis makes "redis" transports, got "${config.type}"`);
   return new RedisTransport({
     url: config.url,
     channel: config.channel,
+    nodeId: context.nodeId,
     ...(config.username ? { username: config.username } : {}),
     ...(config.password ? { password: config.password } : {}),
   });
