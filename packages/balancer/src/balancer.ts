@@ -116,6 +116,7 @@ export class Balancer extends EventEmitter {
     }
     if (init === null || typeof init !== 'object') refuse('init', init, 'give a RequestInit object');
     const { hashKey, safe, timeout, signal, ...rest } = init;
+    if (rest.method !== undefined && (typeof rest.method !== 'string' || !/^[A-Za-z]{1,32}$/.test(rest.method))) refuse('init.method', rest.method, 'give an HTTP method such as "GET"');
     if (hashKey !== undefined && (typeof hashKey !== 'string' || hashKey.length > 1024)) refuse('init.hashKey', hashKey, 'give a string of at most 1024 characters');
     const timeoutMs = timeout === undefined ? this.options.timeoutMs : parseDuration(timeout, 'init.timeout');
     signal?.throwIfAborted();
@@ -146,7 +147,10 @@ export class Balancer extends EventEmitter {
         }
         this.#retries++;
         this.emit('retry', { retry: n, endpoint: last!.endpoint.id, status: last!.response?.status, error: last!.error });
-        await this.#pause(backoffDelay(n, retry!.backoffMs, retry!.maxBackoffMs), signal);
+        await this.#pause(backoffDelay(n, retry!.backoffMs, retry!.maxBackoffMs), signal).catch((err: unknown) => {
+          discard(last);
+          throw err;
+        });
       }
       const ep = this.#pick(hashKey, tried, last?.endpoint);
       if (!ep) {

@@ -39,6 +39,19 @@ describe('fetch() retries and hedging', () => {
     for (let i = 1; i < order.length; i++) expect(order[i]).to.not.equal(order[i - 1]);
   });
 
+  it("stops waiting out a backoff when the caller aborts, or the balancer closes", async () => {
+    fx.backends[0]!.behaviour.status = 503;
+    const b = fx.make({ endpoints: [fx.backends[0]!.url], outlier: false, retry: { backoff: '10s', maxBackoff: '10s' } });
+    const reason = new Error('enough');
+    const ac = new AbortController();
+    b.once('retry', () => setTimeout(() => ac.abort(reason), 20));
+    const t0 = Date.now();
+    await expect(b.fetch('/', { signal: ac.signal })).to.be.rejectedWith('enough');
+    b.once('retry', () => setTimeout(() => void b.close(), 20));
+    await expect(b.fetch('/')).to.be.rejected.and.eventually.have.property('code', 'ERR_SCALEOUT_BALANCER_CLOSED');
+    expect(Date.now() - t0).to.be.below(5000);
+  });
+
   it('does not retry a POST unless the caller marks it safe', async () => {
     fx.backends[0]!.behaviour.status = 503;
     const b = fx.make({ endpoints: [fx.backends[0]!.url, fx.backends[1]!.url], algorithm: 'ip-hash', outlier: false });

@@ -151,8 +151,12 @@ describe('createBalancer().fetch()', () => {
       });
     }
 
-    it('refuses a bad hashKey or per-call timeout', async () => {
+    it('refuses a bad hashKey, method or per-call timeout', async () => {
       const b = fx.make({ endpoints: [fx.backends[0]!.url] });
+      for (const method of [42, 'GET /x', 'G\r\nX', '', 'x'.repeat(40)]) {
+        await expect(b.fetch('/', { method: method as string })).to.be.rejected.and.eventually.have.property('field', 'init.method');
+      }
+      await expect(b.fetch('/', null as never)).to.be.rejected.and.eventually.have.property('field', 'init');
       await expect(b.fetch('/', { hashKey: 42 as never })).to.be.rejected.and.eventually.have.property('field', 'init.hashKey');
       await expect(b.fetch('/', { timeout: 'soon' })).to.be.rejected.and.eventually.have.property('field', 'init.timeout');
     });
