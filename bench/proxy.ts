@@ -171,7 +171,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const started = new Date();
   const section = await run({ flags: {} });
   const command = 'node --conditions=source --import tsx bench/proxy.ts';
-  const text = `# @scaleout/proxy benchmarks\n\n${runHeader({ command, date: started })}\n\n${section.replace(/^## Proxy\n/, '')}`;
+  const text = `# @scaleout/proxy benchmarks\n\n${runHeader({ command, date: started })}\n\n${section.replace(/^## Proxy\n+/, '')}`;
   await writeFile(fileURLToPath(new URL('../docs/proxy-benchmarks.md', import.meta.url)), text);
   process.stdout.write(text);
 }
