@@ -110,22 +110,23 @@ export class EndpointSet extends EventEmitter implements EndpointObserver {
    */
   replace(list: Array<string | EndpointOptions>): { added: Endpoint[]; removed: Endpoint[] } {
     if (!Array.isArray(list)) refuse('endpoints', list, 'give an array of URLs or { url, id?, weight? }');
-    const next = list.map((e, i) => new Endpoint(e, `endpoints[${i}]`, this.#decayMs));
-    const ids = new Set<string>();
-    for (const ep of next) {
-      if (ids.has(ep.id)) throw new BalancerConfigError('endpoints', `endpoints: the id ${JSON.stringify(ep.id)} appears twice; ids must be unique`);
-      ids.add(ep.id);
-    }
+    if (list.length > MAX_ENDPOINTS) refuse('endpoints', `${list.length} endpoints`, `give at most ${MAX_ENDPOINTS}`);
+    const next = new Map<string, Endpoint>();
+    list.forEach((e, i) => {
+      const ep = new Endpoint(e, `endpoints[${i}]`, this.#decayMs);
+      if (next.has(ep.id)) throw new BalancerConfigError(`endpoints[${i}].id`, `endpoints[${i}].id: ${JSON.stringify(ep.id)} appears twice; ids must be unique`);
+      next.set(ep.id, ep);
+    });
     const removed: Endpoint[] = [];
     const added: Endpoint[] = [];
     for (const ep of this.#all) {
-      const want = next.find((n) => n.id === ep.id);
+      const want = next.get(ep.id);
       if (!want || want.url.href !== ep.url.href || want.weight !== ep.weight) {
         this.remove(ep.id);
         removed.push(ep);
       }
     }
-    for (const ep of next) if (!this.#endpoints.has(ep.id)) added.push(this.#adopt(ep, true));
+    for (const ep of next.values()) if (!this.#endpoints.has(ep.id)) added.push(this.#adopt(ep, true));
     return { added, removed };
   }
 
