@@ -111,13 +111,22 @@ describe('fuzz: proxy header handling', function () {
   describe('pure functions (FUZZ_RUNS runs each)', function () {
     it('requestHeaders drops hop-by-hop and Connection-nominated fields and tells the node the truth about an untrusted peer', function () {
       fc.assert(
-        fc.property(rawHeadersArb, ipArb, fc.constantFrom<false | true | string[]>(false, true, ['127.0.0.1']), (pairs, peer, trust) => {
+        fc.property(rawHeadersArb, ipArb, fc.constantFrom<false | true | string[]>(false, true, ['127.0.0.1']), fc.boolean(), (pairs, peer, trust, upgrade) => {
           const req = fakeRequest(pairs, peer);
-          const out = requestHeaders(req, { trust });
+          const out = requestHeaders(req, { trust, upgrade });
           const names = namesOf(out);
           const bare = peer.startsWith('::ffff:') ? peer.slice(7) : peer;
+          const wantsUpgrade = upgrade && Boolean(req.headers.upgrade);
+          if (wantsUpgrade) {
+            // A WebSocket handshake keeps exactly one Connection: Upgrade and the client's Upgrade value.
+            expect(names.filter((n) => n === 'connection')).to.have.length(1);
+            expect(out[names.indexOf('connection') * 2 + 1]).to.equal('Upgrade');
+            expect(names.filter((n) => n === 'upgrade')).to.have.length(1);
+            expect(out[names.indexOf('upgrade') * 2 + 1]).to.equal(req.headers.upgrade);
+          }
           for (const n of names) {
             if (n === 'transfer-encoding') continue; // re-added as "chunked" only, checked below
+            if (wantsUpgrade && (n === 'connection' || n === 'upgrade')) continue;
             expect(HOP_BY_HOP, `hop-by-hop ${n} forwarded`).to.not.include(n);
             expect(nominated(pairs).has(n), `${n} named by Connection was forwarded`).to.equal(false);
           }
