@@ -1,8 +1,10 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
-import { decodeSession, isSessionData, type RedisStoreConfig } from '@scaleout/core';
+import { decodeSession, isSessionData, type HazelcastStoreConfig, type RedisStoreConfig } from '@scaleout/core';
 import { createStore, type RedisStore } from '@scaleout/redis';
+import { createStore as createHazelcastStore, type HazelcastStore } from '@scaleout/hazelcast';
+import { startHazelcast, type HazelcastCluster } from './support/hazelcast.js';
 import { startRedis, type RedisServer } from './support/redis.js';
 
 // A stored value is outside input too: another program, an older version or an attacker with
@@ -97,6 +99,35 @@ describe('fuzz: stored values', function () {
       await raw.sadd('fz:s', '{}');
       await raw.zadd('fz:z', 1, '{}');
       for (const id of ['h', 'l', 's', 'z']) expect(await store.get(id), id).to.equal(undefined);
+    });
+  });
+
+  describe('HazelcastStore.get over a real Hazelcast member (FUZZ_RUNS runs)', function () {
+    this.timeout(120_000);
+    let cluster: HazelcastCluster;
+    let store: HazelcastStore;
+    before(async function () {
+      cluster = await startHazelcast({ members: 1, backupCount: 0 });
+      store = await createHazelcastStore({ type: 'hazelcast', members: cluster.addresses, clusterName: cluster.clusterName, map: 'fuzz' } as HazelcastStoreConfig);
+    });
+    after(async function () {
+      await store?.close();
+      await cluster?.stop();
+    });
+
+    it('reads any value another client put in the map as a plain session object or none, never a throw', async function () {
+      // What a Node.js client can put without a custom serializer: strings, numbers, booleans, bytes.
+      const valueArb = fc.oneof(textArb, bytesArb, fc.double(), fc.integer(), fc.boolean());
+      await fc.assert(
+        fc.asyncProperty(valueArb, async (value) => {
+          await store.map.set('victim', value);
+          const out = await store.get('victim');
+          expectSessionOrNothing(out);
+          if (typeof value === 'string') expect(out).to.deep.equal(decodeSession(value));
+          else expect(out).to.equal(undefined);
+        }),
+        { numRuns: RUNS },
+      );
     });
   });
 });
