@@ -11,7 +11,8 @@ const layers = async () => ({ express: await import('@scaleout/express'), koa: a
 
 /**
  * The app every store fault test drives: `POST /write?n=<n>` stores `n` in the session and
- * answers 200 only once the save is done; `GET /read` answers the session's `n` (or null).
+ * answers 200 only once the save is done; `GET /read` answers the session's `n` (or null);
+ * `POST /logout` destroys the session.
  */
 export async function startSessionApp(strategy: Strategy, framework: 'express' | 'koa' = 'express'): Promise<RunningServer> {
   const { express: expressLayer, koa: koaLayer } = await layers();
@@ -25,6 +26,9 @@ export async function startSessionApp(strategy: Strategy, framework: 'express' |
     app.get('/read', (req, res) => {
       res.json({ n: (req.session as unknown as Record<string, unknown> | undefined)?.n ?? null });
     });
+    app.post('/logout', (req, res, next) => {
+      req.session.destroy((err) => (err ? next(err) : res.json({ out: true })));
+    });
     return startHttp(app);
   }
   const app = new Koa();
@@ -36,6 +40,9 @@ export async function startSessionApp(strategy: Strategy, framework: 'express' |
       ctx.body = { n: s!.n };
     } else if (ctx.path === '/read') {
       ctx.body = { n: s?.n ?? null };
+    } else if (ctx.method === 'POST' && ctx.path === '/logout') {
+      ctx.session = null;
+      ctx.body = { out: true };
     } else ctx.status = 404;
   });
   return startHttp(app.callback());
