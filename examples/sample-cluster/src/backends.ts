@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { debuglog } from 'node:util';
 import { BackendMissingError, StartFailedError } from './errors.js';
-import { ManagedProcess } from './children.js';
+import { logTail, ManagedProcess } from './children.js';
 import { waitForPort } from './ports.js';
 
 const debug = debuglog('scaleout:sample-backends');
@@ -26,7 +26,7 @@ async function launch(name: string, command: string, args: string[], port: numbe
     await waitForPort(port, readyMs, proc.exited, name);
   } catch (err) {
     await proc.stop(500);
-    throw err;
+    throw new StartFailedError(`${(err as Error).message}:\n${logTail(proc.spec.logFile)}`, { cause: err });
   }
   debug('%s ready on %d', name, port);
   return { name, port, process: proc };

@@ -29,8 +29,8 @@ export async function waitForPort(port: number, timeoutMs: number, exited?: Prom
       s.once('error', () => resolve(false));
     });
     if (ok) return;
-    if (gone) throw new StartFailedError(`${name} exited before it listened on port ${port}; see its log`);
-    if (Date.now() > deadline) throw new StartFailedError(`${name} did not listen on port ${port} within ${timeoutMs} ms; see its log`);
+    if (gone) throw new StartFailedError(`${name} exited before it listened on port ${port}`);
+    if (Date.now() > deadline) throw new StartFailedError(`${name} did not listen on port ${port} within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { debuglog } from 'node:util';
 import { createProxy, type Proxy } from '@scaleout/proxy';
 import type { Backend } from './backends.js';
-import { ManagedProcess } from './children.js';
+import { logTail, ManagedProcess } from './children.js';
 import { Dashboard } from './dashboard.js';
 import { StartFailedError } from './errors.js';
 import { resolveOptions, type ResolvedOptions, type SampleClusterOptions } from './options.js';
@@ -51,7 +51,7 @@ async function whenReady(p: ManagedProcess): Promise<void> {
     const onMessage = (m: unknown) => {
       if ((m as { type?: string })?.type === 'ready') done(resolve);
     };
-    const onExit = () => done(() => reject(new StartFailedError(`${p.spec.name} exited before it was ready; see ${p.spec.logFile}`)));
+    const onExit = () => done(() => reject(new StartFailedError(`${p.spec.name} exited before it was ready:\n${logTail(p.spec.logFile)}`)));
     const done = (then: () => void) => {
       clearTimeout(timer);
       child.off('message', onMessage);

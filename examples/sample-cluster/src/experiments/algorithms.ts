@@ -68,7 +68,7 @@ export async function algorithms(size: number): Promise<ExperimentResult> {
     columns: ['algorithm', 'node-1 %', 'node-2 %', `node-3 % (slow, ${SLOW_MS} ms)`, 'mean ms', 'p50 ms', 'p90 ms', 'p99 ms'],
     rows,
     notes: [
-      `Round robin and weighted round robin give the slow node its third whatever it costs, so a third of the requests wait ${SLOW_MS} ms: the mean and the p90 are the slow node's. Least connections sends less to it (its requests stay in flight longer) and least response time (peak EWMA) less still, which is what moves the mean and the p90; the p99 stays the slow node's as long as it gets more than 1% of the requests. IP hash sends every request from one address to one node: here all clients are 127.0.0.1, as a whole office behind NAT would be.`,
+      `Round robin and weighted round robin give the slow node its third whatever it costs, so a third of the requests wait ${SLOW_MS} ms: the mean and the p90 are the slow node's. Least connections (its requests stay in flight longer) and least response time (peak EWMA, its latency is seen) send it a few percent, which is what moves the mean and the p90; the p99 stays the slow node's as long as it gets more than 1% of the requests. IP hash sends every request from one address to one node: here all clients are 127.0.0.1, as a whole office behind NAT would be.`,
     ],
   };
 }
