@@ -20,8 +20,10 @@ class LossyTransport extends EventEmitter implements Transport {
     inner.on('down', (e: unknown) => this.emit('down', e));
     inner.on('up', () => this.emit('up'));
   }
+  get nodeId() { return this.inner.nodeId; }
+  set nodeId(id: string | undefined) { this.inner.nodeId = id; }
   start() { return this.inner.start(); }
-  publish(m: TransportMessage) { return this.inner.publish(m); }
+  publish(m: TransportMessage, to?: string) { return this.inner.publish(m, to); }
   close() { return this.inner.close(); }
 }
 
@@ -36,7 +38,7 @@ describe('cluster strategy: message loss on Redis pub/sub is detected and repair
     redis = await startRedis();
     const channel = `loss-${randomUUID()}`;
     for (const nodeId of ['node-a', 'node-b', 'node-c']) {
-      const transport = new LossyTransport(new RedisTransport({ url: redis.url, channel }));
+      const transport = new LossyTransport(new RedisTransport({ url: redis.url, channel, nodeId }));
       const store = new ReplicatedStore({ nodeId, secret: 'loss-secret', transport, discoveryWait: 200, antiEntropyInterval: AE_INTERVAL });
       await store.start();
       transports.push(transport);

@@ -47,6 +47,19 @@ describe('cluster strategy: three node processes over Redis pub/sub', function (
     }
   });
 
+  it('never brings back a session destroyed on one node while another keeps writing it', async function () {
+    const [a, b] = nodes as [ClusterNodeProcess, ClusterNodeProcess];
+    await a.admin('write?prefix=doomed-&count=1', 'POST');
+    await eventually(async () => (await b.admin<{ value: unknown }>('get?id=doomed-0')).value, 5000, 'doomed-0 on B');
+    // B's writes race the destroy; some are stamped after it, and all of them must lose.
+    const racing = Promise.all(Array.from({ length: 20 }, (_, i) => b.admin(`write?prefix=doomed-&count=1&bytes=${i}`, 'POST')));
+    await a.admin('destroy?id=doomed-0', 'POST');
+    await racing;
+    await b.admin('write?prefix=doomed-&count=1', 'POST');
+    await eventually(() => converged(nodes).then((r) => r.length > 0), 10_000, 'converged');
+    for (const n of nodes) expect((await n.admin<{ value: unknown }>('get?id=doomed-0')).value, n.nodeId).to.equal(null);
+  });
+
   it('lets a fourth node join while 10,000 sessions exist and writes go on; once ready its digest equals the others', async function () {
     const [a, b, c] = nodes as [ClusterNodeProcess, ClusterNodeProcess, ClusterNodeProcess];
     await a.admin('write?prefix=bulk-&count=10000&bytes=200', 'POST');

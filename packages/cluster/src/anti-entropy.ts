@@ -22,27 +22,36 @@ function asState(item: SummaryItem): EntryState {
  */
 export class AntiEntropy {
   readonly #link: NodeLink;
+  readonly #settleMs: number;
 
-  constructor(link: NodeLink) {
+  /**
+   * `settleMs`: in a periodic round, writes younger than this (by their version's clock) are
+   * left alone: they are most likely still in flight, and repairing them would send every
+   * recent write a second time under load. A round started by a gap or a reconnect (`urgent`)
+   * repairs everything at once.
+   */
+  constructor(link: NodeLink, settleMs: number) {
     this.#link = link;
+    this.#settleMs = settleMs;
   }
 
   /** The body of a DIGEST frame. */
-  digestBody(): Buffer {
+  digestBody(urgent = false): Buffer {
     const words = this.#link.state.digest();
-    const w = new Writer(4 + DIGEST_BUCKETS * 8 + 4);
-    w.u16(DIGEST_BUCKETS);
+    const w = new Writer(5 + DIGEST_BUCKETS * 8 + 4);
+    w.u8(urgent ? 1 : 0).u16(DIGEST_BUCKETS);
     for (const word of words) w.u32(word);
     w.u32(this.#link.state.live);
     return w.finish();
   }
 
   /** Broadcasts this node's digest (or sends it to one peer, after a gap in its stream). */
-  announce(to = ''): Promise<void> {
-    return this.#link.send(MessageType.DIGEST, this.digestBody(), to);
+  announce(to = '', urgent = false): Promise<void> {
+    return this.#link.send(MessageType.DIGEST, this.digestBody(urgent), to);
   }
 
   onDigest(from: string, r: Reader): void {
+    const urgent = r.u8() === 1;
     const buckets = r.u16();
     if (buckets !== DIGEST_BUCKETS) throw new WireError(`digest of ${buckets} buckets; this node uses ${DIGEST_BUCKETS}`);
     const words = new Uint32Array(DIGEST_BUCKETS * 2);
@@ -53,10 +62,10 @@ export class AntiEntropy {
     if (differing.length === 0) return;
     this.#link.counters.digestMismatches++;
     debug('%s: %d buckets differ from %s', this.#link.nodeId, differing.length, from);
-    this.#sendSummary(from, differing);
+    this.#sendSummary(from, differing, urgent);
   }
 
-  #sendSummary(to: string, buckets: number[]): void {
+  #sendSummary(to: string, buckets: number[], urgent: boolean): void {
     // Group by bucket so that each frame covers whole buckets: the receiver reads a bucket
     // missing from a frame as "nothing held", which must never be half true.
     const byBucket = new Map<number, Array<[string, EntryState]>>();
@@ -67,6 +76,7 @@ export class AntiEntropy {
       2 + items.reduce((n, [id, e]) => n + SUMMARY_ITEM + Buffer.byteLength(id) + Buffer.byteLength(e.n), 0);
     for (const run of chunked(groups, sizeOf, this.#link.chunkBytes)) {
       const w = new Writer(1024);
+      w.u8(urgent ? 1 : 0);
       w.u32(run.length);
       for (const [b] of run) w.u16(b);
       w.u32(run.reduce((n, [, items]) => n + items.length, 0));
@@ -76,19 +86,22 @@ export class AntiEntropy {
   }
 
   onSummary(from: string, r: Reader): void {
+    const urgent = r.u8() === 1;
     const { buckets, items } = readSummary(r);
     r.end();
     const now = Date.now();
+    const settled = now - (urgent ? 0 : this.#settleMs);
     const theirs = new Map<string, SummaryItem>();
     for (const [id, item] of items) theirs.set(id, item);
     const give: Array<[string, EntryState]> = [];
     const want: string[] = [];
     for (const [id, mine] of this.#link.state.inBuckets(new Set(buckets), now)) {
+      if (mine.t > settled) continue;
       const other = theirs.get(id);
       if (!other || compareStates(mine, asState(other)) > 0) give.push([id, mine]);
     }
     for (const [id, item] of theirs) {
-      if (item.exp <= now) continue;
+      if (item.exp <= now || item.t > settled) continue;
       const mine = this.#link.state.peek(id);
       if (!mine || mine.exp <= now || compareStates(asState(item), mine) > 0) want.push(id);
     }

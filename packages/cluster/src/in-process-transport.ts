@@ -35,6 +35,8 @@ const buses: Map<string, Set<InProcessTransport>> = ((globalThis as Record<symbo
  */
 export class InProcessTransport extends EventEmitter implements Transport {
   readonly bus: string;
+  /** The node whose addressed messages this member receives (set by the store using it). */
+  nodeId: string | undefined;
   /** Fraction of deliveries to this member that are dropped (test hook). */
   dropRate: number;
   /** Deliveries dropped so far by `dropRate` or while disconnected. */
@@ -70,10 +72,11 @@ export class InProcessTransport extends EventEmitter implements Transport {
     debug('joined bus %s (%d members)', this.bus, set.size);
   }
 
-  async publish(message: TransportMessage): Promise<void> {
+  async publish(message: TransportMessage, to?: string): Promise<void> {
     if (this.#closed || !this.#started) throw new TransportError(`the in-process transport on bus ${this.bus} is ${this.#closed ? 'closed' : 'not started'}`);
     for (const peer of buses.get(this.bus) ?? []) {
-      if (peer !== this) peer.deliver(message);
+      if (peer === this || (to !== undefined && peer.nodeId !== undefined && peer.nodeId !== to)) continue;
+      peer.deliver(message);
     }
   }
 

@@ -80,6 +80,10 @@ export class ReplicatedStore extends EventEmitter implements SessionStore {
     this.#o = resolveOptions(options);
     this.nodeId = this.#o.nodeId;
     this.#transport = this.#o.transport;
+    if (this.#transport.nodeId === undefined) this.#transport.nodeId = this.nodeId;
+    else if (this.#transport.nodeId !== this.nodeId) {
+      throw new InvalidArgumentError('transport', `the transport belongs to node "${this.#transport.nodeId}", not "${this.nodeId}"`);
+    }
     this.#codec = new FrameCodec(this.#o.secret);
     this.#clock = new HybridClock(this.nodeId);
     this.#tracker = new PeerTracker(this.#o.replayWindow);
@@ -93,7 +97,7 @@ export class ReplicatedStore extends EventEmitter implements SessionStore {
       apply: (id, s) => this.#apply(id, s),
       fail: (err) => store.#fail(err),
     };
-    this.#ae = new AntiEntropy(this.#link);
+    this.#ae = new AntiEntropy(this.#link, Math.min(2000, this.#o.antiEntropyInterval / 2));
     this.#snapshots = new SnapshotServer(this.#link);
     this.#joiner = new Joiner(this.#link, this.#o.discoveryWait);
     this.#outbox = new Outbox(this.#link, this.#state);
@@ -145,7 +149,7 @@ export class ReplicatedStore extends EventEmitter implements SessionStore {
     this.#sweepTimer.unref();
     this.#scheduleAntiEntropy();
     // Writes published before this node subscribed, or missed by the peer it copied, are found now.
-    this.#ae.announce().catch((err) => this.#fail(err));
+    this.#ae.announce('', true).catch((err) => this.#fail(err));
     this.emit('ready');
   }
 
@@ -242,7 +246,7 @@ export class ReplicatedStore extends EventEmitter implements SessionStore {
 
   /** Runs one anti-entropy round now (it also runs every `antiEntropyInterval`). */
   antiEntropy(): Promise<void> {
-    return this.#ae.announce();
+    return this.#ae.announce('', true);
   }
 
   /**
@@ -300,7 +304,10 @@ export class ReplicatedStore extends EventEmitter implements SessionStore {
       case MessageType.ENTRIES:
         return this.#ae.onEntries(r);
       case MessageType.DIGEST:
-        return this.#ae.onDigest(h.origin, r);
+        // A joining node's copy is partial by design: comparing it would pull the whole snapshot
+        // a second time through repairs. It compares once ready.
+        if (this.#ready) this.#ae.onDigest(h.origin, r);
+        return;
       case MessageType.SUMMARY:
         return this.#ae.onSummary(h.origin, r);
       case MessageType.WANT:
@@ -338,7 +345,7 @@ export class ReplicatedStore extends EventEmitter implements SessionStore {
     const frame = this.#codec.encode({ type, origin: this.nodeId, incarnation: this.#incarnation, seq, prev, to, ts: Date.now() }, body);
     this.#counters.framesSent++;
     this.#counters.bytesSent += frame.length;
-    return this.#transport.publish(frame).catch((err: unknown) => {
+    return this.#transport.publish(frame, to === '' ? undefined : to).catch((err: unknown) => {
       this.#counters.publishFailures++;
       throw new StoreUnavailableError(`replication publish failed on node ${this.nodeId}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
     });
@@ -351,7 +358,7 @@ export class ReplicatedStore extends EventEmitter implements SessionStore {
     this.#counters.resyncs++;
     const t = setTimeout(() => this.#resyncing.delete(origin), 250);
     t.unref();
-    this.#ae.announce(origin).catch((err) => this.#fail(err));
+    this.#ae.announce(origin, true).catch((err) => this.#fail(err));
   }
 
   #duplicateNodeId(incarnation: number): void {
@@ -371,7 +378,7 @@ export class ReplicatedStore extends EventEmitter implements SessionStore {
     this.emit('transport-up');
     if (!this.#ready || this.#closed) return;
     this.#counters.resyncs++;
-    this.#ae.announce().catch((err) => this.#fail(err));
+    this.#ae.announce('', true).catch((err) => this.#fail(err));
   }
 
   #scheduleAntiEntropy(): void {

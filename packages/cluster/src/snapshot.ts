@@ -128,6 +128,7 @@ export class Joiner {
   #reqId = 0;
   #peer: string | undefined;
   #next = 0;
+  #sawPeer = false;
   #timer: NodeJS.Timeout | undefined;
   #settle: ((outcome: JoinOutcome) => void) | undefined;
   #abort: ((err: Error) => void) | undefined;
@@ -156,7 +157,9 @@ export class Joiner {
     this.#reqId = randomInt(1, 2 ** 47);
     this.#peer = undefined;
     this.#next = 0;
-    this.#arm(this.#discoveryWait, () => this.#finish('first'));
+    // Once a peer has shown itself, silence means it is busy or gone, not that this node is
+    // alone: keep asking (until readyTimeout) rather than serve a partial copy as the first node.
+    this.#arm(this.#discoveryWait, () => (this.#sawPeer ? this.#restart('no peer answered') : this.#finish('first')));
     this.#link.send(MessageType.HELLO, reqIdBody(this.#reqId)).catch((err) => this.#link.fail(err));
   }
 
@@ -190,6 +193,7 @@ export class Joiner {
    */
   found(from: string): void {
     if (!this.#settle || this.#peer !== undefined) return;
+    this.#sawPeer = true;
     const reqId = this.#reqId;
     this.#peer = from;
     debug('%s: copying a snapshot from %s', this.#link.nodeId, from);

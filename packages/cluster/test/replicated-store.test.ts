@@ -103,6 +103,11 @@ describe('ReplicatedStore (in-process)', () => {
     await Promise.all(Array.from({ length: 3000 }, (_, i) => a!.set(`j${i}`, { i, pad: 'x'.repeat(200) }, 60_000)));
     await a!.destroy('j0');
     const bus = nodes[0]!.transport.bus;
+    const peers = nodes.map((n) => n.store);
+    // Let the writes, and any repair they crossed with, settle before counting bytes.
+    await eventually(() => peers[1]!.digest() === a!.digest(), 3000, 'writes reached the other node');
+    await new Promise((r) => setTimeout(r, 200));
+    const before = peers.map((p) => ({ bytes: p.stats().bytesReceived, served: p.stats().snapshotsServed }));
     // A generous discovery wait: on a loaded machine a busy peer may answer late.
     const joined = await startNode(bus, 'node-z', { maxMessageBytes: 64 * 1024, discoveryWait: 1000 });
     nodes.push(joined);
@@ -111,5 +116,10 @@ describe('ReplicatedStore (in-process)', () => {
     expect(await joined.store.size()).to.equal(2999);
     expect(await joined.store.get('j0')).to.equal(undefined);
     expect(joined.store.digest()).to.equal(a!.digest());
+    // The snapshot was addressed to the joiner: the other node did not receive it.
+    expect(joined.store.stats().bytesReceived).to.be.above(600_000);
+    const bystander = peers.findIndex((p, i) => p.stats().snapshotsServed === before[i]!.served);
+    expect(bystander).to.be.at.least(0);
+    expect(peers[bystander]!.stats().bytesReceived - before[bystander]!.bytes).to.be.below(100_000);
   });
 });

@@ -104,8 +104,18 @@ export type TransportMessage = Uint8Array;
 export interface Transport extends EventEmitter {
   /** Resolves once the transport can publish and receive. */
   start(): Promise<void>;
-  /** Sends to every peer (and, depending on the transport, possibly back to this node). */
-  publish(message: TransportMessage): Promise<void>;
+  /**
+   * Sends to every peer (and, depending on the transport, possibly back to this node). With `to`,
+   * the message is meant for that node only: a transport that can address nodes delivers it to
+   * that node alone (sparing the others a snapshot's worth of bytes); one that cannot delivers
+   * it to all, and receivers ignore what is not theirs.
+   */
+  publish(message: TransportMessage, to?: string): Promise<void>;
   /** Stops the transport. Safe to call twice. */
   close(): Promise<void>;
+  /**
+   * The node whose addressed messages this transport receives. A transport that can address
+   * nodes takes it from its options, or from the store using it, which sets it before `start()`.
+   */
+  nodeId?: string;
 }
