@@ -112,14 +112,14 @@ describe('fetch() retries and hedging', () => {
 
   describe('hedging', () => {
     it('sends a second try to another endpoint after the delay and keeps the first answer', async () => {
-      fx.backends[0]!.behaviour.delayMs = 1500;
+      fx.backends[0]!.behaviour.delayMs = 5000;
       const b = fx.make({ endpoints: [fx.backends[0]!.url, fx.backends[1]!.url], algorithm: 'round-robin', hedge: { delay: 30 } });
       const hedges: string[] = [];
       b.on('hedge', (e: { endpoint: string }) => hedges.push(e.endpoint));
       const t0 = Date.now();
       const bodies = [await (await b.fetch('/')).text(), await (await b.fetch('/')).text()];
       expect(bodies).to.deep.equal(['backend-1', 'backend-1']);
-      expect(Date.now() - t0).to.be.below(1400);
+      expect(Date.now() - t0).to.be.below(4000);
       expect(hedges.length).to.be.within(1, 2); // each call that started on the slow endpoint
       expect(new Set(hedges)).to.deep.equal(new Set([fx.backends[1]!.url]));
       expect(b.stats().hedges).to.equal(hedges.length);

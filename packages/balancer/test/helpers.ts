@@ -65,7 +65,7 @@ export async function startBackends(behaviours: Array<Partial<Behaviour>>): Prom
           res.setHeader('content-type', 'text/plain');
           res.end(`backend-${i}`);
         };
-        if (behaviour.delayMs > 0) setTimeout(answer, behaviour.delayMs);
+        if (behaviour.delayMs > 0) setTimeout(answer, behaviour.delayMs).unref(); // a slow answer nobody waits for must not hold the test run
         else answer();
       });
       return Object.defineProperties(srv, {
