@@ -1,6 +1,6 @@
 import type { Endpoint } from '../endpoint.js';
 import { LEAST_LOADED, type TaggedCandidates } from '../endpoint-set.js';
-import { Algorithm, type AlgorithmOptions, type PickContext } from './algorithm.js';
+import { Algorithm, type PickContext } from './algorithm.js';
 import { WeightCache } from './weights.js';
 
 /**
@@ -14,13 +14,8 @@ import { WeightCache } from './weights.js';
  */
 export class LeastConnections extends Algorithm {
   readonly name = 'least-connections' as const;
-  readonly #weights: WeightCache;
+  readonly #weights = new WeightCache(this.now);
   #ties: number[] = [];
-
-  constructor(options?: AlgorithmOptions) {
-    super(options);
-    this.#weights = new WeightCache(this.now);
-  }
 
   pick(candidates: readonly Endpoint[], ctx?: PickContext): Endpoint | undefined {
     const n = candidates.length;

@@ -1,5 +1,5 @@
 import type { Endpoint } from '../endpoint.js';
-import { Algorithm, type AlgorithmOptions, type PickContext } from './algorithm.js';
+import { Algorithm, type PickContext } from './algorithm.js';
 import { WeightCache } from './weights.js';
 
 /** Longest cycle worth precomputing, and the most work (endpoints × cycle) a precomputation may take. */
@@ -17,16 +17,11 @@ const MAX_BUILD_STEPS = 4_000_000;
  */
 export class WeightedRoundRobin extends Algorithm {
   readonly name = 'weighted-round-robin' as const;
-  readonly #weights: WeightCache;
+  readonly #weights = new WeightCache(this.now);
   #version = -1;
   #cycle: Int32Array | undefined;
   #pos = 0;
   #current = new Float64Array(0);
-
-  constructor(options?: AlgorithmOptions) {
-    super(options);
-    this.#weights = new WeightCache(this.now);
-  }
 
   pick(candidates: readonly Endpoint[], ctx?: PickContext): Endpoint | undefined {
     const n = candidates.length;
