@@ -5,6 +5,7 @@ import { createStrategy, type Strategy } from '@scaleout/core';
 import { buildApp } from './support/apps.js';
 import { startHttp, type RunningServer } from './support/http.js';
 import { startRedis, type RedisServer } from './support/redis.js';
+import { burst, gate } from './support/concurrency.js';
 import { cookieOf, describeSessionBehaviour } from './support/session-behaviour.js';
 
 const secret = ['cluster-http-newest', 'cluster-http-older'];
@@ -54,4 +55,31 @@ describe('cluster strategy over HTTP', function () {
       });
     });
   }
+
+  describe('concurrent requests of one session on one node (patch saves)', function () {
+    const strategies: Strategy[] = [];
+    const servers: RunningServer[] = [];
+    after(async () => {
+      await Promise.all(servers.map((s) => s.close()));
+      await Promise.all(strategies.map((s) => s.close()));
+    });
+
+    for (const framework of ['express', 'koa'] as const) {
+      it(`keeps all 100 keys set by 100 concurrent requests through ${framework}, and replicates them`, async function () {
+        const t = { type: 'in-process', bus: `patch-${randomUUID()}` };
+        const [a, b] = [await createStrategy(clusterConfig('node-a', t)), await createStrategy(clusterConfig('node-b', t))];
+        strategies.push(a, b);
+        const [sa, sb] = [await startHttp(buildApp(framework, a)), await startHttp(buildApp(framework, b))];
+        servers.push(sa, sb);
+        const cookie = cookieOf(await request(sa.server).get('/count').expect(200), 'sid')!;
+        const g = gate();
+        const statuses = await burst(sa, cookie, Array.from({ length: 100 }, (_, i) => `/set?key=k${i}&gate=${g}:100`));
+        expect(statuses.filter((s) => s !== 200)).to.deep.equal([]);
+        const keys = (await request(sa.server).get('/keys').set('Cookie', cookie).expect(200)).body as string[];
+        expect(keys.length).to.equal(100);
+        const replicated = (await request(sb.server).get('/keys').set('Cookie', cookie).expect(200)).body as string[];
+        expect(replicated.length).to.equal(100);
+      });
+    }
+  });
 });

@@ -2,17 +2,17 @@ import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
 import {
-  checkSessionId, checkTtl, decodeSession, ErrorCodes, InvalidArgumentError, ScaleoutError, StoreUnavailableError,
-  type SessionData, type SessionStore, type Transport,
+  applyPatch, checkSessionId, checkTtl, decodeSession, ErrorCodes, InvalidArgumentError, ScaleoutError,
+  type SessionData, type SessionPatch, type SessionStore, type Transport,
 } from '@scaleout/core';
 import { AntiEntropy } from './anti-entropy.js';
 import { NotReadyError } from './errors.js';
-import { FrameCodec, type FrameHeader } from './frame.js';
+import type { FrameHeader } from './frame.js';
+import { FrameChannel } from './frame-channel.js';
 import { HybridClock } from './hybrid-clock.js';
 import { MessageType } from './messages.js';
 import { newCounters, type NodeLink, type ReplicationCounters } from './node-link.js';
 import { Outbox } from './outbox.js';
-import { PeerTracker } from './peer-tracker.js';
 import { resolveOptions, type ReplicatedStoreOptions, type ResolvedOptions } from './replicated-store-options.js';
 import { ReplicaState, type EntryState } from './replica-state.js';
 import { helloAckBody, Joiner, SnapshotServer } from './snapshot.js';
@@ -50,12 +50,10 @@ export class ReplicatedStore extends EventEmitter implements SessionStore {
   readonly nodeId: string;
   readonly #o: ResolvedOptions;
   readonly #transport: Transport;
-  readonly #codec: FrameCodec;
+  readonly #channel: FrameChannel;
   readonly #clock: HybridClock;
   readonly #state = new ReplicaState();
-  readonly #tracker: PeerTracker;
   readonly #counters = newCounters();
-  readonly #incarnation = Date.now() * 1000 + Math.floor(Math.random() * 1000);
   readonly #link: NodeLink;
   readonly #ae: AntiEntropy;
   readonly #snapshots: SnapshotServer;
@@ -65,10 +63,7 @@ export class ReplicatedStore extends EventEmitter implements SessionStore {
   readonly #onMessage = (m: Uint8Array) => this.receive(m);
   readonly #onDown = (err?: unknown) => this.#transportDown(err);
   readonly #onUp = () => this.#transportUp();
-  #shut = false;
   #otherSelf = 0;
-  #seq = 0;
-  #lastBroadcast = 0;
   #ready = false;
   #started: Promise<void> | undefined;
   #closed: Promise<void> | undefined;
@@ -84,16 +79,23 @@ export class ReplicatedStore extends EventEmitter implements SessionStore {
     else if (this.#transport.nodeId !== this.nodeId) {
       throw new InvalidArgumentError('transport', `the transport belongs to node "${this.#transport.nodeId}", not "${this.nodeId}"`);
     }
-    this.#codec = new FrameCodec(this.#o.secret);
     this.#clock = new HybridClock(this.nodeId);
-    this.#tracker = new PeerTracker(this.#o.replayWindow);
+    this.#channel = new FrameChannel({
+      nodeId: this.nodeId,
+      secret: this.#o.secret,
+      transport: this.#transport,
+      counters: this.#counters,
+      maxMessageBytes: this.#o.maxMessageBytes,
+      replayWindowMs: this.#o.replayWindow,
+      onDuplicateNodeId: (incarnation) => this.#duplicateNodeId(incarnation),
+    });
     const store = this;
     this.#link = {
       nodeId: this.nodeId,
       state: this.#state,
       chunkBytes: Math.min(512 * 1024, Math.floor(this.#o.maxMessageBytes / 2)),
       counters: this.#counters,
-      send: (type, body, to = '') => this.#send(type, body, to),
+      send: (type, body, to = '') => this.#channel.send(type, body, to),
       apply: (id, s) => this.#apply(id, s),
       fail: (err) => store.#fail(err),
     };
@@ -166,18 +168,41 @@ export class ReplicatedStore extends EventEmitter implements SessionStore {
     checkSessionId(id);
     checkTtl(ttlMs);
     if (data === null || typeof data !== 'object' || Array.isArray(data)) throw new InvalidArgumentError('data', 'session data must be a plain object');
-    const json = JSON.stringify(data);
+    const old = this.#state.peek(id);
+    if (old && old.json === null && old.exp > Date.now()) {
+      // Destroyed: a late write must not bring the session back (tombstones win, see compareStates).
+      this.#counters.writesAfterDestroy++;
+      return;
+    }
+    return this.#write(id, JSON.stringify(data), ttlMs);
+  }
+
+  /**
+   * Applies only what a request changed to this node's copy, in one step (so concurrent requests
+   * on this node that change different keys all keep their change), and replicates the result.
+   * Resolves `false` when the session is gone. Across nodes a session is still one value: two
+   * nodes patching one session at the same moment keep the later write whole.
+   */
+  async patch(id: string, patch: SessionPatch, ttlMs: number): Promise<boolean> {
+    this.#checkOpen();
+    checkSessionId(id);
+    checkTtl(ttlMs);
+    if (!patch || typeof patch !== 'object' || patch.set === null || typeof patch.set !== 'object' || Array.isArray(patch.set) || !Array.isArray(patch.unset) || patch.unset.some((k) => typeof k !== 'string')) {
+      throw new InvalidArgumentError('patch', 'patch must be { set: plain object, unset: string[] }');
+    }
+    const e = this.#state.peek(id);
+    const current = e && e.json !== null && e.exp > Date.now() ? decodeSession(e.json) : undefined;
+    if (!current) return false;
+    await this.#write(id, JSON.stringify(applyPatch(current, patch)), ttlMs);
+    return true;
+  }
+
+  #write(id: string, json: string, ttlMs: number): Promise<void> {
     const limit = this.#o.maxMessageBytes - FRAME_OVERHEAD;
     if (json.length > limit / 3 && Buffer.byteLength(json) > limit) {
       throw new InvalidArgumentError('data', `session of ${Buffer.byteLength(json)} bytes exceeds what one replication frame carries (${limit}); raise cluster.maxMessageBytes`);
     }
     const now = Date.now();
-    const old = this.#state.peek(id);
-    if (old && old.json === null && old.exp > now) {
-      // Destroyed: a late write must not bring the session back (tombstones win, see compareStates).
-      this.#counters.writesAfterDestroy++;
-      return;
-    }
     const v = this.#clock.now();
     this.#state.merge(id, { t: v.t, c: v.c, n: v.n, exp: this.#expiry(now + ttlMs), json }, now);
     return this.#outbox.write(id);
@@ -240,7 +265,7 @@ export class ReplicatedStore extends EventEmitter implements SessionStore {
       ready: this.#ready,
       sessions: this.#state.live,
       tombstones: this.#state.tombstones,
-      peers: this.#tracker.peers(this.#o.antiEntropyInterval * 2),
+      peers: this.#channel.peers(this.#o.antiEntropyInterval * 2),
     };
   }
 
@@ -255,43 +280,13 @@ export class ReplicatedStore extends EventEmitter implements SessionStore {
    */
   receive(message: Uint8Array): void {
     if (this.#closed) return;
-    const c = this.#counters;
-    c.framesReceived++;
-    c.bytesReceived += message.length;
-    if (message.length > this.#o.maxMessageBytes) {
-      c.dropped.oversized++;
-      return;
-    }
-    let frame;
+    const frame = this.#channel.admit(message);
+    if (!frame) return;
+    if (frame.gap) this.#resync(frame.header.origin);
     try {
-      frame = this.#codec.parse(message);
-    } catch {
-      c.dropped.malformed++;
-      return;
-    }
-    const h = frame.header;
-    if (h.origin === this.nodeId) {
-      if (h.incarnation !== this.#incarnation) this.#duplicateNodeId(h.incarnation);
-      return;
-    }
-    if (h.to !== '' && h.to !== this.nodeId) return;
-    if (!this.#codec.verify(frame)) {
-      c.dropped.forged++;
-      return;
-    }
-    const verdict = this.#tracker.check(h);
-    if (verdict === 'replay') {
-      c.dropped.replayed++;
-      return;
-    }
-    if (verdict === 'gap') {
-      c.gaps++;
-      this.#resync(h.origin);
-    }
-    try {
-      this.#dispatch(h, new Reader(frame.bytes, frame.bodyStart, frame.bodyEnd));
+      this.#dispatch(frame.header, frame.body);
     } catch (err) {
-      if (err instanceof WireError) c.dropped.malformed++;
+      if (err instanceof WireError) this.#counters.dropped.malformed++;
       else this.#fail(err);
     }
   }
@@ -313,7 +308,7 @@ export class ReplicatedStore extends EventEmitter implements SessionStore {
       case MessageType.WANT:
         return this.#ae.onWant(h.origin, r);
       case MessageType.HELLO:
-        if (this.#ready) this.#send(MessageType.HELLO_ACK, helloAckBody(r, this.#state.live), h.origin).catch((err) => this.#fail(err));
+        if (this.#ready) this.#channel.send(MessageType.HELLO_ACK, helloAckBody(r, this.#state.live), h.origin).catch((err) => this.#fail(err));
         return;
       case MessageType.HELLO_ACK:
         return this.#joiner.onHelloAck(h.origin, r);
@@ -333,22 +328,6 @@ export class ReplicatedStore extends EventEmitter implements SessionStore {
     if (id.length === 0 || id.length > 256 || s.n.length === 0) throw new WireError('entry with an invalid id or node');
     this.#clock.observe(s.t, s.c);
     if (this.#state.merge(id, s)) this.#counters.applied++;
-  }
-
-  // Header, seq and publish happen in one synchronous step, so frames reach the transport in
-  // counter order and the receivers' gap check holds.
-  #send(type: number, body: Buffer, to: string): Promise<void> {
-    if (this.#shut) return Promise.resolve();
-    const seq = ++this.#seq;
-    const prev = this.#lastBroadcast;
-    if (to === '') this.#lastBroadcast = seq;
-    const frame = this.#codec.encode({ type, origin: this.nodeId, incarnation: this.#incarnation, seq, prev, to, ts: Date.now() }, body);
-    this.#counters.framesSent++;
-    this.#counters.bytesSent += frame.length;
-    return this.#transport.publish(frame, to === '' ? undefined : to).catch((err: unknown) => {
-      this.#counters.publishFailures++;
-      throw new StoreUnavailableError(`replication publish failed on node ${this.nodeId}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
-    });
   }
 
   #resync(origin: string): void {
@@ -417,7 +396,7 @@ export class ReplicatedStore extends EventEmitter implements SessionStore {
     this.#joiner.close(new ScaleoutError(ErrorCodes.STORE_CLOSED, 'the replicated store was closed while joining'));
     this.#snapshots.close();
     await this.#outbox.drain().catch(() => undefined);
-    this.#shut = true;
+    this.#channel.shut();
     this.#transport.off('message', this.#onMessage);
     this.#transport.off('down', this.#onDown);
     this.#transport.off('up', this.#onUp);
