@@ -39,14 +39,12 @@ describe('bad input, generated', () => {
     );
     fc.assert(
       fc.property(options, (o) => {
-        let closing: Promise<void> | undefined;
         try {
-          closing = createBalancer(o as never).close();
+          void createBalancer(o as never).close(); // no health checks or discovery: nothing to wait for
         } catch (err) {
           expect(err).to.be.instanceOf(BalancerConfigError);
           expect((err as BalancerConfigError).field).to.be.a('string').and.not.equal('');
         }
-        return closing;
       }),
       { numRuns: 300 },
     );

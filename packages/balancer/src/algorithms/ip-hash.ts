@@ -7,6 +7,8 @@ const TABLE_SIZES = [65_537, 131_071, 262_147, 524_287, 1_048_573, 2_097_143];
 const OFFSET_SEED = 0x2545f491;
 const SKIP_SEED = 0x9e3779b9;
 const KEY_SEED = 0x3c6ef372;
+/** Tables kept per instance for lists seen lately, so alternating lists (a retry's filtered copy) don't rebuild each time. */
+const TABLE_CACHE = 8;
 
 /** Picks the prime table size for `n` endpoints. */
 export function maglevTableSize(n: number): number {
@@ -64,6 +66,7 @@ export class IpHash extends Algorithm {
   #list: readonly Endpoint[] = [];
   #sorted: Endpoint[] = [];
   #table: Int32Array = new Int32Array(0);
+  readonly #tables = new Map<string, Int32Array>();
 
   pick(candidates: readonly Endpoint[], ctx?: PickContext): Endpoint | undefined {
     const n = candidates.length;
@@ -91,13 +94,14 @@ export class IpHash extends Algorithm {
     const same = sameList(this.#list, candidates);
     this.#list = candidates;
     if (same) return;
-    const sorted = [...candidates].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    const before = this.#sorted;
-    this.#sorted = sorted;
-    if (before.length === sorted.length && before.every((ep, i) => ep.id === sorted[i]!.id && ep.weight === sorted[i]!.weight)) return;
-    this.#table = buildMaglevTable(
-      sorted.map((ep) => ep.id),
-      sorted.map((ep) => ep.weight),
-    );
+    this.#sorted = [...candidates].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const signature = JSON.stringify(this.#sorted.map((ep) => [ep.id, ep.weight]));
+    let table = this.#tables.get(signature);
+    if (table) this.#tables.delete(signature);
+    else table = buildMaglevTable(this.#sorted.map((ep) => ep.id), this.#sorted.map((ep) => ep.weight));
+    // most recently used last; a few lists recur (the full set, the set minus an endpoint being retried around)
+    this.#tables.set(signature, table);
+    if (this.#tables.size > TABLE_CACHE) this.#tables.delete(this.#tables.keys().next().value!);
+    this.#table = table;
   }
 }

@@ -64,4 +64,16 @@ describe('ip-hash consistent hashing (Maglev)', () => {
     expect(maglevTableSize(10)).to.equal(65_537);
     expect(maglevTableSize(1000)).to.equal(131_071);
   });
+
+  it('maps keys the same way when a list comes back after a filtered copy (cached tables)', () => {
+    const algo = new IpHash();
+    const first = assign(ten, algo);
+    const without = ten.filter((ep) => ep.id !== 'node-2');
+    for (let i = 0; i < 3; i++) {
+      algo.pick(without, { hashKey: 'x' });
+      algo.pick(ten, { hashKey: 'x' });
+    }
+    expect(assign(ten, algo)).to.deep.equal(first);
+    expect(KEYS.slice(0, 1000).every((k) => algo.pick(without, { hashKey: k })!.id !== 'node-2')).to.equal(true);
+  });
 });
