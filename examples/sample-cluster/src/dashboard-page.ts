@@ -25,6 +25,7 @@ svg{vertical-align:middle;margin-left:6px}polyline{fill:none;stroke:#2b6cb0;stro
 <label>algorithm <select id="algorithm">${options}</select></label> · <span id="errors" class="muted"></span></p>
 <table><thead><tr><th class="l">node</th><th class="l">framework</th><th class="l">state</th><th>pid</th><th>in flight</th><th>requests/s</th><th>latency ms</th><th>sessions</th><th>requests</th><th></th></tr></thead>
 <tbody id="nodes"></tbody></table>
+<p class="muted">processes started by the launcher (process groups): <span id="processes"></span></p>
 <p class="muted">Kill a node and watch the others take its clients: with <b>sticky</b> its clients start fresh sessions, with <b>cluster</b> and <b>store</b> their counters go on.</p>
 <script nonce="${nonce}">
 const post = (path) => fetch(path, { method: 'POST', headers: { 'x-scaleout-admin': '1' } }).then(refresh);
@@ -45,6 +46,7 @@ async function refresh() {
   const sel = document.getElementById('algorithm');
   if (s.proxy && document.activeElement !== sel) sel.value = s.proxy.algorithm;
   if (s.proxy) document.getElementById('errors').textContent = 'proxy answered 502: ' + s.proxy.errors[502] + ' · 503: ' + s.proxy.errors[503] + ' · 504: ' + s.proxy.errors[504];
+  document.getElementById('processes').textContent = s.processes.map((p) => p.name + ' ' + (p.pid ?? '–')).join(' · ');
   document.getElementById('nodes').innerHTML = s.nodes.map((n) => {
     const last = (a) => a[a.length - 1];
     return '<tr data-node="' + esc(n.id) + '"><td class="l"><b>' + esc(n.id) + '</b></td><td class="l">' + esc(n.framework) + '</td>' +

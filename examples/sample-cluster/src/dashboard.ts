@@ -92,4 +92,8 @@ export class Dashboard {
     });
     return this.#closed;
   }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
 }

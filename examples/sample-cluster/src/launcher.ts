@@ -32,7 +32,10 @@ try {
     process.exit(0);
   }
   console.log(`starting the sample cluster (strategy ${options.strategy})…`);
-  cluster = await new SampleCluster(options).start();
+  // Assigned before it starts, so that a Ctrl-C during start-up stops what already runs (and the
+  // exit hook kills whatever starts after that).
+  cluster = new SampleCluster(options);
+  await cluster.start();
   console.log(`
 scaleout sample cluster: ${cluster.summary}
   open       ${cluster.url}/
@@ -45,5 +48,5 @@ Ctrl-C stops everything.`);
   const e = err as ScaleoutError;
   console.error(`the sample cluster could not start: ${e.message}${e.code ? ` (${e.code})` : ''}`);
   await cluster?.close();
-  process.exit(1);
+  process.exit(stopping ? 0 : 1);
 }

@@ -49,4 +49,8 @@ export class ProfileClient {
   async close(): Promise<void> {
     await this.#balancer?.close();
   }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
 }

@@ -124,4 +124,8 @@ export class StatsSampler {
     clearInterval(this.#timer);
     await this.#running;
   }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
 }
