@@ -11,6 +11,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { createAlgorithm, EndpointSet, type AlgorithmName, type Endpoint } from '@scaleout/balancer';
+import { seeded as prng } from '../packages/balancer/test/helpers.js';
 import { fmt, markdownTable, ratio } from './support/table.js';
 
 export interface SimOptions {
@@ -34,18 +35,6 @@ export interface SimResult {
 }
 
 const DEFAULTS: Required<SimOptions> = { endpoints: 10, workers: 4, fastMs: 10, slow: 10, load: 0.7, requests: 200_000, seed: 7 };
-
-/** mulberry32: the same stream of arrivals and service times for every algorithm. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Job {
   arrival: number;
