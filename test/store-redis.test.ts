@@ -92,8 +92,12 @@ describe('RedisStore on a standalone Redis', function () {
 
   it('takes a pluggable serializer', async () => {
     const base64: Serializer = {
+      binary: true,
       stringify: (data) => Buffer.from(JSON.stringify(data)).toString('base64'),
-      parse: (b) => JSON.parse(Buffer.from(b.toString(), 'base64').toString()) as unknown,
+      parse: (b) => {
+        expect(b).to.be.instanceOf(Buffer);
+        return JSON.parse(Buffer.from(b.toString(), 'base64').toString()) as unknown;
+      },
     };
     const client = new Redis(redis.url);
     const store = new RedisStore({ client, prefix: 'b64:', serializer: base64 });
@@ -183,7 +187,8 @@ describe('RedisStore on a standalone Redis', function () {
     });
 
     it('fails a write that fewer replicas confirm, with a 503-class coded error', async () => {
-      const store = await createStore(config({ url: redis.url, prefix: 'wait:', waitReplicas: 2, waitTimeout: 300 }));
+      // A WAIT longer than the command timeout still gets its full wait, then fails for want of replicas.
+      const store = await createStore(config({ url: redis.url, prefix: 'wait:', waitReplicas: 2, waitTimeout: 800, commandTimeout: 300 }));
       try {
         const { err } = await rejection(store.set('w2', { durable: 'no' }, 60_000));
         expect(err).to.be.instanceOf(ReplicaAckError);
@@ -191,6 +196,7 @@ describe('RedisStore on a standalone Redis', function () {
         expect(isUnavailable(err)).to.equal(true);
         expect((err as ReplicaAckError).acknowledged).to.equal(1);
         expect((err as ReplicaAckError).required).to.equal(2);
+        expect(err.message).to.include('within 800 ms');
       } finally {
         await store.close();
       }

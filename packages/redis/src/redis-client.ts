@@ -36,18 +36,17 @@ function defined<T extends object>(value: T): T {
 /**
  * Builds the ioredis client a config asks for, not yet connected. Every topology gets the same
  * fail-fast settings: no offline queue (a command while disconnected fails at once instead of
- * waiting for a reconnection that may never come), one retry per request, and a command timeout
- * as a backstop behind the store's own per-operation deadline.
+ * waiting for a reconnection that may never come), one retry per request, and `commandTimeout` on
+ * every command, which the store then relies on instead of a timer of its own.
  */
 export function createRedisClient(config: RedisStoreConfig): RedisClient {
-  const backstopMs = config.commandTimeout + (config.waitReplicas > 0 ? config.waitTimeout : 0);
   const connection: RedisOptions = defined({
     username: config.username,
     password: config.password,
     db: config.db,
     tls: tlsOf(config.tls),
     connectTimeout: config.connectTimeout,
-    commandTimeout: backstopMs,
+    commandTimeout: config.commandTimeout,
     maxRetriesPerRequest: 1,
     connectionName: 'scaleout-session-store',
   });

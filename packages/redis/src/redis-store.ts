@@ -14,6 +14,7 @@ import {
   type SessionData,
   type SessionStore,
 } from '@scaleout/core';
+import { Cluster, Command } from 'ioredis';
 import type { RedisClient } from './redis-client.js';
 import { mastersOf, prefixPattern, scanNode } from './redis-scan.js';
 import { ReplicaAckError, toStoreError } from './errors.js';
@@ -106,6 +107,8 @@ export class RedisStore extends EventEmitter implements SessionStore {
   readonly #maxValueBytes: number;
   readonly #scanCount: number;
   readonly #pattern: string;
+  /** Whether the client's own command timeout already bounds each call (no extra timer needed). */
+  readonly #clientTimesOut: boolean;
   #available: boolean;
   #everReady: boolean;
   #closed: Promise<void> | undefined;
@@ -132,6 +135,8 @@ export class RedisStore extends EventEmitter implements SessionStore {
     if (this.#commandTimeout <= 0) throw new InvalidArgumentError('commandTimeout', `commandTimeout must be more than 0 ms, got ${this.#commandTimeout}`);
     this.#maxValueBytes = wholeNumber('maxValueBytes', o.maxValueBytes, 1);
     this.#scanCount = wholeNumber('scanCount', o.scanCount, 1, 100_000);
+    const clientTimeout = this.client instanceof Cluster ? this.client.options.redisOptions?.commandTimeout : this.client.options.commandTimeout;
+    this.#clientTimesOut = typeof clientTimeout === 'number' && clientTimeout > 0 && clientTimeout <= this.#commandTimeout;
     this.#available = this.client.status === 'ready';
     this.#everReady = this.#available;
 
@@ -188,9 +193,10 @@ export class RedisStore extends EventEmitter implements SessionStore {
   async get(id: string): Promise<SessionData | undefined> {
     this.#checkOpen();
     checkSessionId(id);
-    let raw: Buffer | null;
+    let raw: string | Buffer | null;
     try {
-      raw = await this.#run('get', this.client.getBuffer(this.prefix + id));
+      const key = this.prefix + id;
+      raw = await this.#run<string | Buffer | null>('get', this.#serializer.binary ? this.client.getBuffer(key) : this.client.get(key));
     } catch (err) {
       // A key of another type (a hash, a list) under the prefix is a value of the wrong shape.
       if (err instanceof ScaleoutError && /WRONGTYPE/.test(err.message)) return this.#invalid(id);
@@ -303,10 +309,14 @@ export class RedisStore extends EventEmitter implements SessionStore {
     return undefined;
   }
 
-  /** Bounds `promise` by the operation's deadline and maps whatever it rejects with to a coded error. */
+  /**
+   * Bounds `promise` by the operation's deadline and maps whatever it rejects with to a coded
+   * error. A client built with a command timeout (as `createStore` builds it) times each command
+   * out itself, so the extra timer is only set for a client that has none.
+   */
   async #run<T>(operation: string, promise: Promise<T>, timeoutMs = this.#commandTimeout): Promise<T> {
     try {
-      return await withTimeout(promise, timeoutMs, operation);
+      return await (this.#clientTimesOut ? promise : withTimeout(promise, timeoutMs, operation));
     } catch (err) {
       throw toStoreError(err, operation, timeoutMs);
     }
@@ -324,8 +334,13 @@ export class RedisStore extends EventEmitter implements SessionStore {
    * that holds the key) and fails unless `n` replicas confirmed it.
    */
   async #durable(operation: string, pipeline: ReturnType<RedisClient['pipeline']>): Promise<void> {
-    pipeline.call('WAIT', this.#waitReplicas, this.#waitTimeout);
-    const replies = this.#check(operation, await this.#run(operation, pipeline.exec(), this.#commandTimeout + this.#waitTimeout));
+    const timeoutMs = this.#commandTimeout + this.#waitTimeout;
+    // WAIT blocks for up to waitTimeout on the server, so it carries its own, longer timer
+    // (ioredis only sets the client's command timeout on a command that has none yet).
+    const wait = new Command('wait', [this.#waitReplicas, this.#waitTimeout]);
+    if (this.#clientTimesOut) wait.setTimeout(timeoutMs);
+    (pipeline as unknown as { sendCommand(c: Command): unknown }).sendCommand(wait);
+    const replies = this.#check(operation, await this.#run(operation, pipeline.exec(), timeoutMs));
     const acknowledged = Number(replies[replies.length - 1]?.[1]);
     if (!(acknowledged >= this.#waitReplicas)) {
       throw new ReplicaAckError(operation, Number.isFinite(acknowledged) ? acknowledged : 0, this.#waitReplicas, this.#waitTimeout);

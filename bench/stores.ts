@@ -1,0 +1,159 @@
+/**
+ * `npm run bench -- stores`, or alone: `node --conditions=source --import tsx bench/stores.ts`.
+ *
+ * The same Express app and traffic as the `middleware` benchmark (`GET /count`: read the session,
+ * increment, save; N sessions created first, their cookies sent round-robin) on external stores:
+ *
+ * - **express-session + connect-redis v8** over an ioredis client (ANCHOR);
+ * - `@scaleout/express` with `RedisStore` (`store.type: "redis"`), against the same Redis;
+ * - `@scaleout/express` with `HazelcastStore` (`store.type: "hazelcast"`, one member).
+ *
+ * Redis and the Hazelcast member are started here on free ports (as the tests do) and stopped at
+ * the end. Each server runs in its own child process. Run alone, it also writes the section with
+ * the command, the date and the machine to docs/store-benchmarks.md.
+ *
+ * Own flags: `--sessions=500`.
+ */
+import { writeFile } from 'node:fs/promises';
+import type { RequestListener } from 'node:http';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Redis } from 'ioredis';
+import { RedisStore as ConnectRedisStore } from 'connect-redis';
+import type { BenchOptions } from './support/options.js';
+import { benchOptions, flag, parseArgs } from './support/options.js';
+import { startServerChild, type ServerHandle } from './support/server.js';
+import { measure, requestsWithCookies, type MeasuredResult } from './support/load.js';
+import { createSessions, getJson } from './support/sessions.js';
+import { expressSessionApp } from './support/session-apps.js';
+import type { ServedApp } from './support/child.js';
+import { fmt, median, ratio, throughputTable, type ThroughputRow } from './support/table.js';
+import { runHeader } from './support/machine.js';
+import { startRedis } from '../test/support/redis.js';
+import { startHazelcast } from '../test/support/hazelcast.js';
+
+const SELF = fileURLToPath(import.meta.url);
+const DOC = fileURLToPath(new URL('../docs/store-benchmarks.md', import.meta.url));
+const TARGET = 1.0;
+
+/** Served in a child: express-session with connect-redis v8 on its own ioredis client. */
+export async function connectRedisApp(options: { url: string }): Promise<ServedApp> {
+  const client = new Redis(options.url);
+  const store = new ConnectRedisStore({ client, prefix: 'cr:' });
+  const listener = expressSessionApp({ store }) as RequestListener;
+  return { listener, close: () => client.quit() };
+}
+
+const APPS = fileURLToPath(new URL('./support/session-apps.ts', import.meta.url));
+
+interface Case {
+  id: string;
+  name: string;
+  /** The module the child process imports, and its factory. */
+  module: string;
+  factory: string;
+  options: (env: { redisUrl: string; members: string[] }) => unknown;
+}
+
+const ANCHOR = 'connect-redis';
+const CASES: readonly Case[] = [
+  { id: ANCHOR, name: 'Express + express-session + connect-redis 8 (ioredis)', module: SELF, factory: 'connectRedisApp', options: (e) => ({ url: e.redisUrl }) },
+  {
+    id: 'scaleout-redis',
+    name: 'Express + @scaleout/express + RedisStore',
+    module: APPS,
+    factory: 'scaleoutExpressApp',
+    options: (e) => ({ config: { store: { type: 'redis', url: e.redisUrl, prefix: 'so:' } } }),
+  },
+  {
+    id: 'scaleout-hazelcast',
+    name: 'Express + @scaleout/express + HazelcastStore',
+    module: APPS,
+    factory: 'scaleoutExpressApp',
+    options: (e) => ({ config: { store: { type: 'hazelcast', members: e.members, clusterName: 'bench', map: 'sessions' } } }),
+  },
+];
+
+function log(line: string): void {
+  process.stderr.write(`[stores] ${line}\n`);
+}
+
+/** Runs the benchmark; returns its markdown section. */
+export async function run(options: BenchOptions = {}): Promise<string> {
+  const duration = options.duration ?? 8;
+  const warmup = options.warmup ?? 2;
+  const connections = options.connections ?? 50;
+  const rounds = options.rounds ?? 3;
+  const sessions = Number(flag(options, 'sessions', '500'));
+  if (!Number.isInteger(sessions) || sessions < 1) throw new Error(`--sessions: expected a whole number >= 1, got ${sessions}`);
+
+  const [redis, hazelcast] = await Promise.all([startRedis(), startHazelcast({ members: 1, clusterName: 'bench' })]);
+  const env = { redisUrl: redis.url, members: hazelcast.addresses };
+  const running: { c: Case; server: ServerHandle; jar: string[]; results: MeasuredResult[] }[] = [];
+  try {
+    for (const c of CASES) {
+      const server = await startServerChild({ module: c.module, export: c.factory, options: c.options(env) });
+      const jar = await createSessions(server.url, { path: '/count', count: sessions });
+      running.push({ c, server, jar, results: [] });
+      log(`${c.id}: pid ${server.pid} on ${server.url}, ${jar.length} sessions`);
+    }
+    for (let r = 0; r < rounds; r++) {
+      // Alternate the order so that no case always meets the same moment of background load.
+      for (const x of r % 2 ? [...running].reverse() : running) {
+        const res = await measure(x.server, { requests: requestsWithCookies('/count', x.jar), connections, duration, warmup });
+        x.results.push(res);
+        log(`round ${r + 1}/${rounds} ${x.c.id}: ${fmt(res.rps)} req/s, p50 ${res.p50.toFixed(2)} ms, p99 ${res.p99.toFixed(2)} ms, ${res.cpuPerRequestUs.toFixed(0)} µs CPU/req`);
+      }
+    }
+    for (const x of running) {
+      const { count } = await getJson<{ count: number }>(`${x.server.url}/count`, x.jar[0]);
+      if (!(count > 2)) throw new Error(`${x.c.id}: session 0 counter is ${count} after the run; its cookies were not honoured`);
+    }
+  } finally {
+    await Promise.all(running.map((x) => x.server.close()));
+    await Promise.all([redis.stop(), hazelcast.stop()]);
+  }
+
+  const anchor = running.find((x) => x.c.id === ANCHOR)!;
+  const perRound = (x: (typeof running)[number], f: (m: MeasuredResult) => number) => x.results.map((m, i) => f(m) / f(anchor.results[i]!));
+  const rows: ThroughputRow[] = running.map((x) => ({
+    name: x.c.name,
+    ...(x === anchor
+      ? { isAnchor: true }
+      : { anchor: anchor.c.name, ratios: { rps: median(perRound(x, (m) => m.rps)), p99: median(perRound(x, (m) => m.p99)), cpu: median(perRound(x, (m) => m.cpuPerRequestUs)) } }),
+    rps: median(x.results.map((m) => m.rps)),
+    p50: median(x.results.map((m) => m.p50)),
+    p99: median(x.results.map((m) => m.p99)),
+    cpuPerRequestUs: median(x.results.map((m) => m.cpuPerRequestUs)),
+  }));
+  const notes = running
+    .filter((x) => x !== anchor)
+    .map((x) => {
+      const rps = perRound(x, (m) => m.rps);
+      const met = median(rps) >= TARGET ? 'met' : '**not met**';
+      const target = x.c.id === 'scaleout-redis' ? ` (target ≥ ${TARGET.toFixed(1)}×: ${met})` : '';
+      return `- **${x.c.name}**: ${ratio(median(rps), 1)} the req/s of connect-redis${target}; per round ${rps.map((v) => v.toFixed(2)).join(', ')}.`;
+    });
+  return [
+    '## Session stores: Redis and Hazelcast',
+    '',
+    `\`GET /count\` reads the session, increments a counter and saves it; ${sessions} sessions are created first and their cookies sent round-robin (returning clients). ` +
+      `Redis standalone and one Hazelcast 5.5 member on loopback, started by the benchmark. autocannon: ${connections} connections, ${warmup} s warm-up then ${duration} s measured per case, ` +
+      `${rounds} round(s), cases alternating; each server in its own process; medians over rounds, ratios are the median of each round's ratio.`,
+    '',
+    throughputTable(rows),
+    '',
+    ...notes,
+    '- Per request, both Redis cases make the same round trips: a GET to load the session and a SET (with an expiry) to save it. ' +
+      '`RedisStore` also bounds every call by its command timeout and maps failures to coded errors (a 503), and `@scaleout/express` finishes the save before the response goes out.',
+    '- The Hazelcast row pays for the client protocol and the member on the JVM; it is the store to pick for its replication (backup-count), not for raw speed.',
+  ].join('\n');
+}
+
+if (process.argv[1] && pathToFileURL(process.argv[1]).href === import.meta.url) {
+  const { flags } = parseArgs(process.argv.slice(2));
+  const section = await run(benchOptions(flags));
+  const command = `node --conditions=source --import tsx bench/stores.ts ${process.argv.slice(2).join(' ')}`.trim();
+  const doc = `# Session store benchmarks\n\n${runHeader({ command })}\n${section}\n`;
+  if (flags.write !== false) await writeFile(DOC, doc);
+  process.stdout.write(`${doc}\n`);
+}
