@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto';
+import { expect } from 'chai';
+import { ErrorCodes, parseConfig } from '@scaleout/core';
+import { RedisTransport, createTransport as createRedisTransport } from '@scaleout/redis';
+import { HazelcastTransport, createTransport as createHazelcastTransport } from '@scaleout/hazelcast';
+import { eventually, freePort } from './support/ports.js';
+import { startRedis, type RedisServer } from './support/redis.js';
+
+const context = (nodeId: string) => ({ nodeId, secret: ['s'], config: parseConfig({ secret: 's' }) });
+
+describe('cluster transports', function () {
+  this.timeout(30_000);
+
+  describe('RedisTransport', function () {
+    let redis: RedisServer;
+    const open: RedisTransport[] = [];
+    before(async () => {
+      redis = await startRedis();
+    });
+    after(async () => {
+      await Promise.all(open.map((t) => t.close()));
+      await redis?.stop();
+    });
+    const transport = (o: ConstructorParameters<typeof RedisTransport>[0]) => {
+      const t = new RedisTransport(o);
+      open.push(t);
+      return t;
+    };
+
+    it('refuses bad options with coded errors naming the field', () => {
+      for (const [o, field] of [
+        [{ url: 'http://x' }, 'url'],
+        [{ channel: '' }, 'channel'],
+        [{ channel: 'x'.repeat(129) }, 'channel'],
+        [{ publishTimeout: -1 }, 'publishTimeout'],
+        [{ nodeId: '' }, 'nodeId'],
+      ] as const) {
+        expect(() => new RedisTransport(o as never), field).to.throw().with.property('field', field);
+      }
+    });
+
+    it('fails to start against a dead port with ERR_SCALEOUT_TRANSPORT, and refuses to publish before start or after close', async () => {
+      const dead = transport({ url: `redis://127.0.0.1:${await freePort()}` });
+      await expect(dead.publish(Buffer.from('x'))).to.be.rejected.and.eventually.have.property('code', ErrorCodes.TRANSPORT);
+      await expect(dead.start()).to.be.rejected.and.eventually.have.property('code', ErrorCodes.TRANSPORT);
+      await dead.close();
+      await dead.close();
+      await expect(dead.start()).to.be.rejected.and.eventually.have.property('code', ErrorCodes.TRANSPORT);
+    });
+
+    it('delivers broadcasts to all and addressed messages to their node only, and reports down/up around a killed subscriber', async () => {
+      const channel = `t-${randomUUID()}`;
+      const [a, b, c] = ['a', 'b', 'c'].map((nodeId) => transport({ url: redis.url, channel, nodeId })) as [RedisTransport, RedisTransport, RedisTransport];
+      await Promise.all([a.start(), b.start(), c.start()]);
+      const got: Record<string, string[]> = { a: [], b: [], c: [] };
+      for (const [name, t] of Object.entries({ a, b, c })) t.on('message', (m: Buffer) => got[name]!.push(m.toString()));
+      await a.publish(Buffer.from('all'));
+      await a.publish(Buffer.from('for-b'), 'b');
+      await eventually(() => got.b!.length === 2 && got.c!.length === 1, 3000, 'deliveries');
+      expect(got.c).to.deep.equal(['all']);
+      expect(got.a).to.deep.equal(['all']); // Redis echoes a broadcast to its publisher; the store filters it
+      const events: string[] = [];
+      b.on('down', () => events.push('down'));
+      b.on('up', () => events.push('up'));
+      await redis.command('CLIENT', 'KILL', 'TYPE', 'pubsub');
+      await eventually(() => events.join() === 'down,up', 5000, 'down then up');
+      await a.publish(Buffer.from('after'));
+      await eventually(() => got.b!.includes('after'), 3000, 'delivery after the reconnect');
+    });
+
+    it('createTransport takes its node from the plugin context and refuses other transport types', async () => {
+      const t = (await createRedisTransport({ type: 'redis', url: redis.url, channel: 'x' }, context('n1'))) as RedisTransport;
+      expect(t.nodeId).to.equal('n1');
+      await t.close();
+      await expect(createRedisTransport({ type: 'in-process', bus: 'x' }, context('n1'))).to.be.rejected.and.eventually.have.property('code', ErrorCodes.INVALID_ARGUMENT);
+    });
+  });
+
+  describe('HazelcastTransport', function () {
+    it('refuses bad options with coded errors naming the field', () => {
+      for (const [o, field] of [
+        [{ members: [] }, 'members'],
+        [{ members: ['no-port'] }, 'members'],
+        [{ members: ['127.0.0.1:5701'], topic: '' }, 'topic'],
+      ] as const) {
+        expect(() => new HazelcastTransport(o as never), field).to.throw().with.property('field', field);
+      }
+    });
+
+    it('fails to start with ERR_SCALEOUT_TRANSPORT when no member answers, and refuses other transport types', async () => {
+      const t = new HazelcastTransport({ members: [`127.0.0.1:${await freePort()}`], connectTimeout: 1000 });
+      await expect(t.publish(Buffer.from('x'))).to.be.rejected.and.eventually.have.property('code', ErrorCodes.TRANSPORT);
+      await expect(t.start()).to.be.rejected.and.eventually.have.property('code', ErrorCodes.TRANSPORT);
+      await t.close();
+      await t.close();
+      await expect(createHazelcastTransport({ type: 'redis', url: 'redis://x:1', channel: 'x' }, context('n1'))).to.be.rejected.and.eventually.have.property('code', ErrorCodes.INVALID_ARGUMENT);
+    });
+  });
+});
