@@ -25,10 +25,10 @@ import { RedisTransport } from '@scaleout/redis';
 import { startRedis } from '../test/support/redis.js';
 import { flag, type BenchOptions } from './support/options.js';
 import { startServerChild, type ServerHandle } from './support/server.js';
-import { measure, quantile } from './support/load.js';
+import { measure, quantile, type MeasuredResult } from './support/load.js';
 import { createSessions } from './support/sessions.js';
 import { requestsWithCookies } from './support/load.js';
-import { fmt, markdownTable, ratio, throughputTable } from './support/table.js';
+import { fmt, markdownTable, median, ratio, throughputTable } from './support/table.js';
 import { runHeader } from './support/machine.js';
 
 const SECRET = 'bench-cluster-secret';
@@ -102,7 +102,8 @@ async function lag(url: string, samples: number): Promise<{ cluster: Float64Arra
 }
 
 async function throughput(url: string, options: BenchOptions): Promise<string> {
-  const duration = options.duration ?? 8;
+  const duration = options.duration ?? 5;
+  const rounds = options.rounds ?? 3;
   const connections = options.connections ?? 50;
   const count = Number(flag(options, 'sessions', '500'));
   const channel = `http-${randomUUID()}`;
@@ -115,14 +116,31 @@ async function throughput(url: string, options: BenchOptions): Promise<string> {
     servers.push(node);
     // A second node: every write is replicated to it, as in a real cluster.
     servers.push(await startServerChild({ module: APPS, export: 'scaleoutExpressApp', options: { config: clusterConfig } }));
-    const rows = [];
-    for (const [name, server, anchor] of [['Express + @scaleout/express, memory store', memory, undefined], ['Express + @scaleout/express, cluster strategy (2 nodes, Redis)', node, 'Express + @scaleout/express, memory store']] as const) {
-      const jar = await createSessions(server.url, { count });
-      log(`measuring ${name}`);
-      const r = await measure(server, { requests: requestsWithCookies('/count', jar), duration, warmup: options.warmup ?? 2, connections });
-      rows.push({ name, rps: r.rps, p50: r.p50, p99: r.p99, cpuPerRequestUs: r.cpuPerRequestUs, ...(anchor ? { anchor } : { isAnchor: true }) });
+    const cases = [
+      { name: 'Express + @scaleout/express, memory store', server: memory },
+      { name: 'Express + @scaleout/express, cluster strategy (2 nodes, Redis)', server: node },
+    ];
+    const jars = await Promise.all(cases.map((c) => createSessions(c.server.url, { count })));
+    const results: MeasuredResult[][] = cases.map(() => []);
+    // Cases alternate within each round, so load from elsewhere on the machine hits both alike.
+    for (let round = 0; round < rounds; round++) {
+      for (const [k, c] of cases.entries()) {
+        log(`round ${round + 1}/${rounds}: ${c.name}`);
+        results[k]!.push(await measure(c.server, { requests: requestsWithCookies('/count', jars[k]!), duration, warmup: options.warmup ?? 2, connections }));
+      }
     }
-    return throughputTable(rows);
+    const med = (k: number, f: (r: MeasuredResult) => number) => median(results[k]!.map(f));
+    const perRound = (f: (r: MeasuredResult) => number) => median(results[1]!.map((r, i) => f(r) / f(results[0]![i]!)));
+    const rows = cases.map((c, k) => ({
+      name: c.name,
+      rps: med(k, (r) => r.rps),
+      p50: med(k, (r) => r.p50),
+      p99: med(k, (r) => r.p99),
+      cpuPerRequestUs: med(k, (r) => r.cpuPerRequestUs),
+      ...(k === 0 ? { isAnchor: true } : { anchor: cases[0]!.name, ratios: { rps: perRound((r) => r.rps), p99: perRound((r) => r.p99), cpu: perRound((r) => r.cpuPerRequestUs) } }),
+    }));
+    const note = `Median of ${rounds} rounds of ${duration} s, ${connections} connections; ratios are medians of each round's ratio. Server CPU is the serving node's only: the second node and Redis use more.`;
+    return `${throughputTable(rows)}\n\n${note}`;
   } finally {
     await Promise.all(servers.map((s) => s.close()));
   }

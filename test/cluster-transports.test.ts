@@ -68,6 +68,18 @@ describe('cluster transports', function () {
       await eventually(() => got.b!.includes('after'), 3000, 'delivery after the reconnect');
     });
 
+    it('closes promptly while Redis is down, and publish fails with a coded error within its timeout', async function () {
+      const own = await startRedis();
+      const t = new RedisTransport({ url: own.url, channel: 'x', nodeId: 'n', publishTimeout: 500 });
+      await t.start();
+      await own.kill('SIGKILL');
+      await expect(t.publish(Buffer.from('x'))).to.be.rejected.and.eventually.have.property('code', ErrorCodes.TRANSPORT);
+      const t0 = Date.now();
+      await t.close();
+      expect(Date.now() - t0).to.be.below(2000);
+      await own.stop();
+    });
+
     it('createTransport takes its node from the plugin context and refuses other transport types', async () => {
       const t = (await createRedisTransport({ type: 'redis', url: redis.url, channel: 'x' }, context('n1'))) as RedisTransport;
       expect(t.nodeId).to.equal('n1');

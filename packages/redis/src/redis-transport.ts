@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
 import { Redis, type RedisOptions } from 'ioredis';
 import {
-  ErrorCodes, InvalidArgumentError, ScaleoutError,
+  ErrorCodes, InvalidArgumentError, ScaleoutError, withTimeout,
   type PluginContext, type Transport, type TransportConfig, type TransportMessage,
 } from '@scaleout/core';
 
@@ -181,7 +181,13 @@ export class RedisTransport extends EventEmitter implements Transport {
     this.#closed = true;
     this.#up = false;
     const clients = [this.#pub, this.#sub].filter((c): c is Redis => c !== undefined);
-    await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));
+    // QUIT waits in the offline queue while Redis is unreachable: only a connected client gets one.
+    await Promise.all(
+      clients.map(async (c) => {
+        if (c.status !== 'ready') return c.disconnect();
+        await withTimeout(c.quit(), 1000, 'quit').catch(() => c.disconnect());
+      }),
+    );
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
