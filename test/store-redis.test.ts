@@ -133,6 +133,22 @@ describe('RedisStore on a standalone Redis', function () {
     }
   });
 
+  it('works as a least-privilege ACL user (the rule docs/redis.md gives)', async () => {
+    await redis.command('ACL', 'SETUSER', 'sessions', 'on', '>acl pass', '~sess:*', '+get', '+set', '+pexpire', '+unlink', '+scan', '+wait', '+ping', '+info', '+client|setname', '+cluster|slots');
+    const store = await createStore(config({ url: `redis://127.0.0.1:${redis.port}`, username: 'sessions', password: 'acl pass', waitReplicas: 1 }));
+    try {
+      await store.set('acl', { ok: true }, 60_000);
+      await store.touch('acl', 120_000);
+      expect(await store.get('acl')).to.deep.equal({ ok: true });
+      expect(await store.size()).to.be.at.least(1);
+      await store.destroy('acl');
+      await store.clear();
+      expect(await store.get('acl')).to.equal(undefined);
+    } finally {
+      await store.close();
+    }
+  });
+
   describe('start-up errors', () => {
     it('rejects a wrong password at once, naming the address', async () => {
       const url = `redis://:wrong@127.0.0.1:${redis.port}`;
