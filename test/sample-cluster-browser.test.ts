@@ -34,7 +34,7 @@ describe('sample cluster in a real browser (cluster over Redis)', function () {
     if (profileDir) rmSync(profileDir, { recursive: true, force: true });
   });
 
-  it('counts, logs in, saves a note, kills the serving node from the status page and keeps counting on another node', async () => {
+  it('counts, logs in, saves a note, kills the serving node from the status page, keeps counting on another node, logs out', async () => {
     const cl = cluster!;
     const page = await context!.newPage();
     await page.goto(`${cl.url}/`);
@@ -71,9 +71,13 @@ describe('sample cluster in a real browser (cluster over Redis)', function () {
     expect(await textOf(page, '#user')).to.equal('ada');
     expect(await textOf(page, '#note')).to.equal('written in a session');
 
+    await Promise.all([page.waitForURL(`${cl.url}/`), page.click('form[action="/logout"] button')]);
+    expect(await page.locator('#user').count(), 'logged out').to.equal(0);
+    expect(await textOf(page, '#count'), 'log out destroys the session').to.equal('1');
+
     await page.goto(cl.dashboardUrl);
     await page.waitForSelector(`tr[data-node="${serving}"] .state.down`, { timeout: 10_000 });
-    await page.locator('polyline').first().waitFor({ timeout: 10_000 });
+    await page.locator('polyline').first().waitFor({ state: 'attached', timeout: 10_000 });
     expect(await textOf(page, `tr[data-node="${serving}"] .state`)).to.equal('killed');
     await page.screenshot({ path: join(OUTPUT, 'sample-cluster-dashboard.png'), fullPage: true });
   });

@@ -44,6 +44,7 @@ async function expectAllGone(cluster: LaunchedCluster): Promise<void> {
 const CASES = [
   { name: 'sticky', args: ['--strategy', 'sticky'], survives: false },
   { name: 'cluster over Redis', args: ['--strategy', 'cluster', '--transport', 'redis'], survives: true },
+  { name: 'cluster over Hazelcast', args: ['--strategy', 'cluster', '--transport', 'hazelcast'], survives: true },
   { name: 'store on Redis (Sentinel, one replica)', args: ['--strategy', 'store', '--store', 'redis'], survives: true },
   { name: 'store on Hazelcast', args: ['--strategy', 'store', '--store', 'hazelcast'], survives: true },
 ];
