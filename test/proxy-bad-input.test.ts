@@ -118,7 +118,7 @@ describe('proxy bad input: garbage from clients or nodes is answered, never a cr
     const t = Date.now();
     const res = await fetch(`${url}/hang`);
     expect(res.status).to.equal(504);
-    expect(Date.now() - t).to.be.within(700, 3000);
+    expect(Date.now() - t, "ms").to.be.within(700, 3000);
   });
 
   it('bounds a slowloris client by timeouts.headers', async () => {

@@ -5,6 +5,8 @@ import { isIP } from 'node:net';
 // `proxy-connection` is the pre-standard alias some clients still send.
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 const FORWARDED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
+// The proxy's own server already answered `Expect: 100-continue` to the client; the node gets the body.
+const ANSWERED_HERE = 'expect';
 
 /** Which peers may set `X-Forwarded-*`: none, all, or a list of addresses. */
 export type TrustProxy = boolean | readonly string[];
@@ -87,13 +89,11 @@ export function requestHeaders(req: IncomingMessage, info: ForwardInfo): string[
   let proto: string | undefined;
   let host: string | undefined;
   let fwdHost: string | undefined;
-  let chunked = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const lower = name.toLowerCase();
     const value = raw[i + 1]!;
-    if (lower === 'transfer-encoding') chunked ||= /chunked/i.test(value);
-    if (HOP_BY_HOP.has(lower) || extra?.has(lower)) continue;
+    if (HOP_BY_HOP.has(lower) || extra?.has(lower) || lower === ANSWERED_HERE) continue;
     if (FORWARDED.has(lower)) {
       if (lower === 'x-forwarded-for') xff = xff ? `${xff}, ${value}` : value;
       else if (trusted && lower === 'x-forwarded-proto') proto ??= value;
@@ -111,9 +111,7 @@ export function requestHeaders(req: IncomingMessage, info: ForwardInfo): string[
   out.push('X-Forwarded-For', xff ? `${xff}, ${peer}` : peer);
   out.push('X-Forwarded-Proto', proto ?? ((req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'));
   if (fwdHost ?? host) out.push('X-Forwarded-Host', (fwdHost ?? host)!);
-  // The body is re-framed by Node on the way out; chunked stays chunked for methods whose
-  // default framing would otherwise be none (a GET with a body).
-  if (chunked) out.push('Transfer-Encoding', 'chunked');
+  // The body is re-framed on the way out: its length when the client gave one, else chunked.
   if (info.upgrade && req.headers.upgrade) out.push('Connection', 'Upgrade', 'Upgrade', req.headers.upgrade);
   return out;
 }

@@ -1,16 +1,19 @@
-import { Agent, request, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
 import { debuglog } from 'node:util';
 import type { Endpoint } from '@scaleout/balancer';
 import type { ProxyConfig } from './config.js';
-import { badGateway, gatewayTimeout, noBackend, type ProxyError } from './errors.js';
+import { badGateway, gatewayTimeout, noBackend, ProxyError } from './errors.js';
 import { clientAddress, hasBody, requestHeaders, responseHeaders } from './headers.js';
 import type { TargetPool } from './pool.js';
 import type { Stickiness } from './sticky.js';
+import type { Upstreams } from './upstreams.js';
 
 const debug = debuglog('scaleout:proxy-http');
 
 // Errors raised before a single byte reached the node: safe to try another node.
-const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', 'ERR_SCALEOUT_PROXY_TIMEOUT']);
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
 
 const REASONS: Record<number, string> = {
   502: 'Bad Gateway: the node failed to answer',
@@ -35,21 +38,50 @@ export interface ForwardContext {
   config: ProxyConfig;
   pool: TargetPool;
   sticky: Stickiness;
-  agent: Agent;
+  upstreams: Upstreams;
   /** True while shutting down: answers carry `Connection: close`. */
   closing(): boolean;
   /** Reports an upstream failure (the proxy re-emits it). */
   onUpstreamError(err: ProxyError): void;
 }
 
-// An idle pooled connection is closed before Node's default server keepAliveTimeout (5 s), so the
-// proxy rarely reuses a connection that the node is closing at the same moment.
-const IDLE_UPSTREAM_MS = 4000;
 
-/** The keep-alive connection pool to the nodes. */
-export function createAgent(): Agent {
-  return new Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 256, scheduling: 'lifo', timeout: IDLE_UPSTREAM_MS });
+/**
+ * The request body as the node's connection reads it. The client's stream is only touched once
+ * undici starts writing the body, which it does after the connection is up: so a connect
+ * failure leaves the body unread and the request can go to another node. Destroying this
+ * wrapper (undici does on errors) detaches it without closing the client's connection.
+ */
+class LazyBody extends Readable {
+  started = false;
+  readonly #src: IncomingMessage;
+  readonly #onData = (chunk: Buffer) => {
+    if (!this.push(chunk)) this.#src.pause();
+  };
+  readonly #onEnd = () => this.push(null);
+  readonly #onError = (err: Error) => this.destroy(err);
+
+  constructor(src: IncomingMessage) {
+    super();
+    this.#src = src;
+  }
+
+  override _read(): void {
+    if (!this.started) {
+      this.started = true;
+      this.#src.on('data', this.#onData).once('end', this.#onEnd).once('error', this.#onError);
+    }
+    this.#src.resume();
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.#src.off('data', this.#onData).off('end', this.#onEnd).off('error', this.#onError);
+    cb(err);
+  }
 }
+
+// undici's codes for "the answer did not come in time".
+const TIMEOUTS = new Set(['UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
 
 function noop(): void {}
 
@@ -66,12 +98,12 @@ export function forward(ctx: ForwardContext, req: IncomingMessage, res: ServerRe
   const withBody = hasBody(req);
   if (withBody) req.on('error', noop); // a client that vanishes mid-body: the 'close' below cleans up
   const tried = new Set<string>();
-  let current: ClientRequest | undefined;
+  let abortCurrent: ((err?: Error) => void) | undefined;
   let clientGone = false;
   res.once('close', () => {
     if (res.writableFinished) return;
     clientGone = true;
-    current?.destroy();
+    abortCurrent?.();
   });
 
   const attempt = (n: number, lastError?: ProxyError): void => {
@@ -90,89 +122,94 @@ export function forward(ctx: ForwardContext, req: IncomingMessage, res: ServerRe
   const send = (endpoint: Endpoint, n: number, resent: boolean): void => {
     const release = endpoint.begin();
     const started = performance.now();
-    let connected = false;
+    const body = withBody ? new LazyBody(req) : null;
     let answered = false;
-    const preq = request({
-      agent: ctx.agent,
-      host: endpoint.url.hostname,
-      port: endpoint.url.port || 80,
-      method: req.method,
-      path: req.url,
-      headers,
-      setHost: false,
-    });
-    current = preq;
-    const startBody = () => {
-      connected = true;
-      // The body is only read once the node accepted the connection, so a refused connection
-      // leaves it untouched for the retry (HAProxy `option redispatch` + `retries`).
-      if (withBody) req.pipe(preq);
-      else preq.end();
-    };
-    preq.once('socket', (socket) => {
-      if (!socket.connecting) return startBody();
-      const timer = setTimeout(() => preq.destroy(gatewayTimeout(endpoint.id, 'connect', config.timeouts.connect)), config.timeouts.connect);
-      socket.once('connect', () => {
+    let status = 0;
+    let latencyMs = 0;
+    let resume = noop;
+    const onDrain = () => resume();
+    // The wait for the response head is timed here rather than by undici, whose timer restarts
+    // late on a reused connection (a 504 could come before `timeouts.server` had passed).
+    let late: ProxyError | undefined;
+    const timer = setTimeout(() => {
+      late = gatewayTimeout(endpoint.id, 'the response', config.timeouts.server);
+      abortCurrent?.(late);
+    }, config.timeouts.server);
+
+    const handler: Dispatcher.DispatchHandler = {
+      onConnect(abort) {
+        abortCurrent = abort;
+        if (clientGone || late) abort(late);
+      },
+      onHeaders(statusCode, raw, resumeFn, statusText) {
+        if (statusCode < 200) return true; // 1xx: Node's server speaks for itself (100-continue)
         clearTimeout(timer);
-        startBody();
-      });
-      socket.once('close', () => clearTimeout(timer));
-    });
-    preq.setTimeout(config.timeouts.server, () => preq.destroy(gatewayTimeout(endpoint.id, answered ? 'a pause in the response' : 'the response', config.timeouts.server)));
-
-    preq.once('response', (pres) => {
-      answered = true;
-      const status = pres.statusCode ?? 502;
-      const latencyMs = performance.now() - started;
-      const out = responseHeaders(pres.rawHeaders);
-      const extra = sticky.insertHeaders(endpoint.id, pinnedTo, pres.headers['cache-control']);
-      if (extra) {
-        for (let i = out.length - 2; i >= 0; i -= 2) if (out[i]!.toLowerCase() === 'cache-control' && extra['cache-control']) out.splice(i, 2);
-        for (const [k, v] of Object.entries(extra)) out.push(k, v);
-      }
-      pool.count(endpoint.id, pinnedTo);
-      if (ctx.closing()) out.push('Connection', 'close');
-      try {
-        res.writeHead(status, pres.statusMessage, out);
-      } catch (err) {
-        // A node's header the client side cannot carry (invalid characters): a bad answer.
-        release({ ok: false, latencyMs, status: 502 });
-        pres.destroy();
-        return sendError(res, badGateway(endpoint.id, err));
-      }
-      // pipe(), not pipeline(): pipeline's AbortController and AbortError cost more than the
-      // rest of a small exchange; the three listeners below cover what it would.
-      pres.pipe(res);
-      pres.once('end', () => release({ ok: status < 500, latencyMs, status }));
-      pres.once('error', (err) => {
-        // The node broke off mid-response: the client must not see a clean end.
-        if (clientGone) release({ ok: true, latencyMs, cancelled: true });
-        else {
-          debug('response from %s broke: %s', endpoint.id, err.message);
-          release({ ok: false, latencyMs, status });
+        answered = true;
+        status = statusCode;
+        latencyMs = performance.now() - started;
+        resume = resumeFn;
+        const out = responseHeaders(raw.map((b) => b.toString('latin1')));
+        if (sticky.mode === 'insert') addCookie(out, sticky.insertHeaders(endpoint.id, pinnedTo, headerValue(out, 'cache-control')));
+        pool.count(endpoint.id, pinnedTo);
+        if (ctx.closing()) out.push('Connection', 'close');
+        try {
+          res.writeHead(status, statusText, out);
+        } catch (err) {
+          // A node's header the client side cannot carry (invalid characters): a bad answer.
+          abortCurrent?.(badGateway(endpoint.id, err));
+          return false;
         }
-        res.destroy();
-      });
-    });
-
-    preq.once('error', (err: NodeJS.ErrnoException) => {
-      if (answered) return; // the response's own 'error' reports it
-      const latencyMs = performance.now() - started;
-      if (clientGone) return release({ ok: true, latencyMs, cancelled: true });
-      release({ ok: false, latencyMs, status: 0 });
-      const code = err.code ?? '';
-      debug('%s %s to %s failed (%s), attempt %d', req.method, req.url, endpoint.id, code, n + 1);
-      // A kept-alive socket the node had closed meanwhile says nothing about the node: resend
-      // once on a fresh connection, when there is no body that could have been half sent.
-      if (preq.reusedSocket && code === 'ECONNRESET' && !withBody && !resent) return send(endpoint, n, true);
-      const proxyErr = code === 'ERR_SCALEOUT_PROXY_TIMEOUT' ? (err as unknown as ProxyError) : badGateway(endpoint.id, err);
-      if (!connected && CONNECT_ERRORS.has(code) && n < config.retries) return attempt(n + 1, proxyErr);
-      ctx.onUpstreamError(proxyErr);
-      if (withBody) req.unpipe(preq);
-      sendError(res, proxyErr);
-      if (withBody && !req.complete) req.resume(); // drain what the client still sends, then let the socket go
-    });
+        res.on('drain', onDrain);
+        return true;
+      },
+      onData(chunk) {
+        return res.write(chunk);
+      },
+      onComplete() {
+        res.off('drain', onDrain);
+        res.end();
+        release({ ok: status < 500, latencyMs, status });
+      },
+      onError(err: Error & { code?: string }) {
+        clearTimeout(timer);
+        res.off('drain', onDrain);
+        const ms = latencyMs || performance.now() - started;
+        if (clientGone) return release({ ok: true, latencyMs: ms, cancelled: true });
+        if (answered && res.headersSent) {
+          // The node broke off mid-response: the client must not see a clean end.
+          debug('response from %s broke: %s', endpoint.id, err.message);
+          release({ ok: false, latencyMs: ms, status });
+          return void res.destroy();
+        }
+        release({ ok: false, latencyMs: ms, status: 0 });
+        const code = err.code ?? '';
+        debug('%s %s to %s failed (%s), attempt %d', req.method, req.url, endpoint.id, code, n + 1);
+        const bodyUntouched = !body?.started;
+        // A kept-alive connection the node had closed meanwhile says nothing about the node:
+        // resend once, when no byte of a body could have been sent.
+        if (code === 'UND_ERR_SOCKET' && bodyUntouched && !resent) return send(endpoint, n, true);
+        const proxyErr = err instanceof ProxyError ? err : TIMEOUTS.has(code) ? gatewayTimeout(endpoint.id, code === 'UND_ERR_CONNECT_TIMEOUT' ? 'connect' : 'a pause in the response', code === 'UND_ERR_CONNECT_TIMEOUT' ? config.timeouts.connect : config.timeouts.server) : badGateway(endpoint.id, err);
+        if (CONNECT_ERRORS.has(code) && bodyUntouched && n < config.retries) return attempt(n + 1, proxyErr);
+        ctx.onUpstreamError(proxyErr);
+        sendError(res, proxyErr);
+        if (withBody && !req.complete) req.resume(); // drain what the client still sends, then let the socket go
+      },
+    };
+    ctx.upstreams.for(endpoint).dispatch({ path: req.url ?? '/', method: req.method as Dispatcher.HttpMethod, headers, body }, handler);
   };
 
   attempt(0);
+}
+
+function headerValue(flat: string[], lower: string): string | undefined {
+  for (let i = 0; i < flat.length; i += 2) if (flat[i]!.length === lower.length && flat[i]!.toLowerCase() === lower) return flat[i + 1];
+  return undefined;
+}
+
+function addCookie(out: string[], extra: Record<string, string> | undefined): void {
+  if (!extra) return;
+  if (extra['cache-control']) {
+    for (let i = out.length - 2; i >= 0; i -= 2) if (out[i]!.toLowerCase() === 'cache-control') out.splice(i, 2);
+  }
+  for (const [k, v] of Object.entries(extra)) out.push(k, v);
 }

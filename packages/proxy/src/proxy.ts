@@ -1,11 +1,12 @@
 import { EventEmitter, once } from 'node:events';
-import { createServer as createHttpServer, type Agent, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { debuglog } from 'node:util';
 import { parseProxyConfig, type ProxyConfig, type ProxyConfigInput } from './config.js';
 import { stateError, type ProxyError } from './errors.js';
-import { createAgent, forward, type ForwardContext } from './http-proxy.js';
+import { forward, type ForwardContext } from './http-proxy.js';
+import { Upstreams } from './upstreams.js';
 import { TargetPool } from './pool.js';
 import { StatusEndpoint, type ProxyStats, type StatusPageOptions } from './status-page.js';
 import { Stickiness } from './sticky.js';
@@ -32,7 +33,7 @@ export class Proxy extends EventEmitter {
   readonly config: ProxyConfig;
   readonly #pool: TargetPool;
   readonly #sticky: Stickiness;
-  readonly #agent: Agent;
+  readonly #upstreams: Upstreams;
   readonly #status: StatusEndpoint | undefined;
   readonly #server: HttpServer | TcpServer;
   readonly #tunnels = new Set<Duplex>();
@@ -49,7 +50,7 @@ export class Proxy extends EventEmitter {
     this.#pool.on('up', (id: string) => this.emit('up', id));
     this.#pool.on('down', (id: string) => this.emit('down', id));
     this.#sticky = new Stickiness(c);
-    this.#agent = createAgent();
+    this.#upstreams = new Upstreams(c);
     if (c.status.enabled && c.mode === 'http') this.#status = new StatusEndpoint(c.status.path, c.status.token, this, options.status);
     const onUpstreamError = (err: ProxyError) => {
       this.#errors[err.status]++;
@@ -63,7 +64,7 @@ export class Proxy extends EventEmitter {
       });
       return;
     }
-    const ctx: ForwardContext = { config: c, pool: this.#pool, sticky: this.#sticky, agent: this.#agent, closing: () => this.#closed !== undefined, onUpstreamError };
+    const ctx: ForwardContext = { config: c, pool: this.#pool, sticky: this.#sticky, upstreams: this.#upstreams, closing: () => this.#closed !== undefined, onUpstreamError };
     const server = createHttpServer(
       {
         maxHeaderSize: c.maxHeaderSize,
@@ -161,7 +162,7 @@ export class Proxy extends EventEmitter {
         (server as HttpServer).closeAllConnections?.();
         for (const t of this.#tunnels) t.destroy();
       }
-      this.#agent.destroy();
+      await this.#upstreams.close();
       await this.#pool.close();
     })();
     return this.#closed;
