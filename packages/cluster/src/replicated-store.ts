@@ -89,7 +89,6 @@ export class ReplicatedStore extends EventEmitter implements SessionStore {
       replayWindowMs: this.#o.replayWindow,
       onDuplicateNodeId: (incarnation) => this.#duplicateNodeId(incarnation),
     });
-    const store = this;
     this.#link = {
       nodeId: this.nodeId,
       state: this.#state,
@@ -97,7 +96,7 @@ export class ReplicatedStore extends EventEmitter implements SessionStore {
       counters: this.#counters,
       send: (type, body, to = '') => this.#channel.send(type, body, to),
       apply: (id, s) => this.#apply(id, s),
-      fail: (err) => store.#fail(err),
+      fail: (err) => this.#fail(err),
     };
     this.#ae = new AntiEntropy(this.#link, Math.min(2000, this.#o.antiEntropyInterval / 2));
     this.#snapshots = new SnapshotServer(this.#link);
