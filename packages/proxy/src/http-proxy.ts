@@ -45,7 +45,6 @@ export interface ForwardContext {
   onUpstreamError(err: ProxyError): void;
 }
 
-
 /**
  * The request body as the node's connection reads it. The client's stream is only touched once
  * undici starts writing the body, which it does after the connection is up: so a connect

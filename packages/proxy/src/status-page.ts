@@ -123,7 +123,12 @@ export class StatusEndpoint {
     const m = /^\/targets\/([^/]{1,128})\/([A-Za-z0-9-]{1,32})$/.exec(rest);
     if (!m) return json(res, 404, { error: 'no such admin endpoint' });
     req.resume();
-    const id = decodeURIComponent(m[1]!);
+    let id: string;
+    try {
+      id = decodeURIComponent(m[1]!);
+    } catch {
+      return json(res, 400, { error: 'target id is not valid percent-encoding' });
+    }
     const action = m[2]!;
     if (!this.#target.stats().targets.some((t) => t.id === id)) return json(res, 404, { error: 'no such target' });
     if (action === 'drain' || action === 'enable') {

@@ -70,6 +70,27 @@ describe('HTTP forwarding: headers the node and the client see', () => {
     expect(seen).to.include({ 'x-forwarded-for': '203.0.113.9, 127.0.0.1', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'www.example' });
   });
 
+  it('answers Expect: 100-continue itself and streams the body on', async () => {
+    const result = await new Promise<{ continued: boolean; body: string }>((resolve, reject) => {
+      let continued = false;
+      const req = request({ host: '127.0.0.1', port: proxy.port!, method: 'PUT', path: '/put', headers: { expect: '100-continue', 'content-length': '5' } }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c));
+        res.on('end', () => resolve({ continued, body }));
+      });
+      req.on('continue', () => {
+        continued = true;
+        req.end('hello');
+      });
+      req.on('error', reject);
+    });
+    expect(result.continued).to.equal(true);
+    const seen = JSON.parse(result.body);
+    expect(seen.method).to.equal('PUT');
+    expect(seen.headers).to.not.have.property('expect');
+    expect(seen.headers['content-length']).to.equal('5');
+  });
+
   it('passes method, path and query unchanged', async () => {
     const res = await fetch(`http://127.0.0.1:${proxy.port}/a/b?c=1&d=%20`, { method: 'DELETE' });
     expect(await res.json()).to.include({ url: '/a/b?c=1&d=%20', method: 'DELETE' });
