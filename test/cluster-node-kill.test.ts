@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { startClusterNode, type ClusterNodeProcess } from './support/cluster-node.js';
+import { eventually } from './support/ports.js';
 import { startRedis, type RedisServer } from './support/redis.js';
 
 interface Client {
@@ -27,9 +28,10 @@ describe('cluster strategy: a node killed with SIGKILL under load loses no sessi
   let redis: RedisServer;
   const nodes: ClusterNodeProcess[] = [];
 
+  const channel = `kill-${randomUUID()}`;
+
   before(async function () {
     redis = await startRedis();
-    const channel = `kill-${randomUUID()}`;
     for (const nodeId of ['node-a', 'node-b', 'node-c']) nodes.push(await startClusterNode({ nodeId, redisUrl: redis.url, channel }));
   });
   after(async function () {
@@ -74,5 +76,14 @@ describe('cluster strategy: a node killed with SIGKILL under load loses no sessi
     }
     expect(lost, `sessions lost or behind (requests that failed on the victim: ${failedOnVictim})`).to.equal(0);
     expect(clients.every((c) => c.confirmed >= 7)).to.equal(true);
+  });
+
+  it('takes the killed node back under the same id: it copies a snapshot and serves every session', async function () {
+    const restarted = await startClusterNode({ nodeId: 'node-c', redisUrl: redis.url, channel });
+    nodes.push(restarted);
+    const state = await restarted.state();
+    expect(state.stats.snapshotsReceived).to.equal(1);
+    expect(state.size).to.be.at.least(200);
+    await eventually(async () => (await restarted.state()).digest === (await nodes[0]!.state()).digest, 5000, 'the restarted node converged');
   });
 });

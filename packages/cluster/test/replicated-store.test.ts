@@ -122,4 +122,14 @@ describe('ReplicatedStore (in-process)', () => {
     expect(bystander).to.be.at.least(0);
     expect(peers[bystander]!.stats().bytesReceived - before[bystander]!.bytes).to.be.below(100_000);
   });
+
+  it('lets nodes that start at the same moment all become ready and converge', async () => {
+    const bus = `simultaneous-${Date.now()}`;
+    nodes = await Promise.all(['p', 'q', 'r'].map((id) => startNode(bus, `node-${id}`, { antiEntropyInterval: 200 })));
+    const stores = nodes.map((n) => n.store);
+    expect(stores.every((s) => s.ready)).to.equal(true);
+    await Promise.all(stores.map((s, k) => s.set(`sim-${k}`, { k }, 60_000)));
+    await eventually(async () => (await Promise.all(stores.map((s) => s.size()))).every((n) => n === 3), 3000, 'every write everywhere');
+    await eventually(() => new Set(stores.map((s) => s.digest())).size === 1, 3000, 'equal digests');
+  });
 });
