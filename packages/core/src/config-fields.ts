@@ -34,7 +34,14 @@ export const hostPort = () =>
   z.string().regex(/^[A-Za-z0-9._-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$/, 'expected "host:port"');
 
 /** A cookie name: an RFC 6265 token. */
-export const cookieName = () => z.string().min(1).max(64).regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'expected an RFC 6265 cookie name (a token)');
+export const cookieName = () =>
+  z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'expected an RFC 6265 cookie name (a token)')
+    // express-session reads cookies from a plain object: `constructor` would be Object.prototype's.
+    .refine((n) => !(n in Object.prototype), 'expected a name that is not a member of JavaScript objects (constructor, toString, __proto__, ...)');
 
 /** A redis:// or rediss:// URL. */
 export const redisUrl = () => z.url({ protocol: /^rediss?$/, error: 'expected a redis:// or rediss:// URL' });

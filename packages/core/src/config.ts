@@ -91,6 +91,12 @@ export function parseConfig(input: unknown): ScaleoutConfig {
   throw new ConfigError(first.field, errors.map((e) => e.message).join('\n'), { cause: new AggregateError(errors, 'config refused') });
 }
 
+function lineAndColumn(text: string, offset: number): string {
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  return `line ${line}, column ${offset - before.lastIndexOf('\n')}`;
+}
+
 function envKeyToPath(key: string): string[] {
   return key
     .slice(ENV_PREFIX.length)
@@ -120,6 +126,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Record<stri
   for (const [key, raw] of Object.entries(env)) {
     if (!key.startsWith(ENV_PREFIX) || key === 'SCALEOUT_CONFIG' || raw === undefined || raw === '') continue;
     const path = envKeyToPath(key);
+    if (path.some((seg) => seg === '')) continue; // refused by loadConfig, which names it
     let value = envValue(raw);
     if (path.length === 1 && path[0] === 'secret' && typeof value === 'string') value = value.split(',').filter(Boolean);
     let node = out;
@@ -136,10 +143,13 @@ function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>)
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(over)) {
     const b = out[k];
-    out[k] =
+    const value =
       v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b)
         ? deepMerge(b as Record<string, unknown>, v as Record<string, unknown>)
         : v;
+    // defineProperty, not assignment: a `__proto__` key from JSON stays a field (and is refused
+    // as unknown) instead of replacing the object's prototype.
+    Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
   }
   return out;
 }
@@ -179,12 +189,20 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Scale
     try {
       parsed = JSON.parse(text);
     } catch (err) {
-      throw new ConfigError('(file)', `config file ${file} is not valid JSON: ${(err as Error).message}`, { cause: err });
+      // V8 quotes a snippet of the text in its message, and the file holds secrets: give the
+      // position only, and do not attach the SyntaxError.
+      const at = /position (\d+)/.exec((err as Error).message)?.[1];
+      throw new ConfigError('(file)', `config file ${file} is not valid JSON${at === undefined ? '' : ` near ${lineAndColumn(text, Number(at))}`}`);
     }
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
       throw new ConfigError('(root)', `config file ${file}: expected a JSON object`);
     }
     fromFile = parsed as Record<string, unknown>;
+  }
+  for (const key of Object.keys(env)) {
+    if (key.startsWith(ENV_PREFIX) && key !== 'SCALEOUT_CONFIG' && env[key] && envKeyToPath(key).some((seg) => seg === '')) {
+      throw new ConfigError(key, `environment variable ${key} names no config field: use SCALEOUT_ + the field path, with __ between levels (SCALEOUT_STORE__URL)`);
+    }
   }
   const merged = deepMerge(deepMerge(fromFile, configFromEnv(env)), (options.overrides ?? {}) as Record<string, unknown>);
   return parseConfig(merged);

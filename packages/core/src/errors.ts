@@ -118,5 +118,7 @@ export function describeValue(value: unknown, field = ''): string {
   } catch {
     text = Object.prototype.toString.call(value);
   }
+  // URLs carry credentials (redis://user:password@host): never show the user-info part.
+  text = text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/@\s"]*@/gi, '$1[redacted]@');
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

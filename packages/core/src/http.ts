@@ -11,12 +11,32 @@ export const MAX_COOKIE_HEADER = 16 * 1024;
 
 /** Parses a Cookie header; oversized or garbled input gives an empty object, never a throw. */
 export function parseCookies(header: string | undefined): Record<string, string | undefined> {
-  if (!header || header.length > MAX_COOKIE_HEADER) return {};
+  // A null-prototype object: a cookie named `constructor` or `__proto__` must read as absent.
+  const out = Object.create(null) as Record<string, string | undefined>;
+  if (!header || header.length > MAX_COOKIE_HEADER) return out;
   try {
-    return parse(header);
+    return Object.assign(out, parse(header));
   } catch {
-    return {};
+    return out;
   }
+}
+
+/** The Cookie header without the pairs named `name`, or `undefined` when nothing is left. */
+export function dropCookie(header: string, name: string): string | undefined {
+  const kept = header
+    .split(';')
+    .map((pair) => pair.trim())
+    .filter((pair) => pair !== '' && pair.split('=', 1)[0]!.trim() !== name);
+  return kept.length ? kept.join('; ') : undefined;
+}
+
+/**
+ * False when the session cookie cannot reach the client: `secure: true` on a plain-HTTP request
+ * (behind a TLS terminator that the app does not trust). Such a request runs with a session that
+ * is never stored: storing it would leave an entry no client can ever present.
+ */
+export function canPersist(settings: SessionSettings, secureRequest: boolean): boolean {
+  return settings.secure !== true || secureRequest;
 }
 
 /**

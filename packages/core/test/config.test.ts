@@ -54,6 +54,18 @@ describe('config', function () {
       .that.satisfies((e: Error) => !e.message.includes('hunter2') && !e.message.includes('12345'));
   });
 
+  it('never shows the credentials of a URL in an error', function () {
+    expect(() => parseConfig({ secret: 's', store: { type: 'redis', url: 'redis://user:pa55word@127.0.0.1:6379', nodes: ['a:1'] } }))
+      .to.throw(ConfigError)
+      .that.satisfies((e: Error) => !e.message.includes('pa55word') && e.message.includes('redis://[redacted]@127.0.0.1'));
+  });
+
+  it('refuses cookie names that are members of JavaScript objects', function () {
+    for (const name of ['constructor', '__proto__', 'toString']) {
+      expect(() => parseConfig({ secret: 's', session: { cookieName: name } }), name).to.throw(ConfigError, /session\.cookieName/);
+    }
+  });
+
   it('fills in defaults and resolves durations to milliseconds', function () {
     const c = parseConfig({ secret: 'one', session: { ttl: '5m' } });
     expect(c.strategy).to.equal('sticky');
@@ -103,6 +115,20 @@ describe('config', function () {
     it('works from the environment alone when there is no file', async function () {
       const c = await loadConfig({ cwd: join(dir, 'missing-dir'), env: { SCALEOUT_SECRET: 'e' } });
       expect(c.secret).to.deep.equal(['e']);
+    });
+
+    it('refuses a variable whose name has an empty segment, naming the variable', async function () {
+      await expect(loadConfig({ cwd: join(dir, 'missing-dir'), env: { SCALEOUT_SECRET: 'e', SCALEOUT___SECRET: 'x' } }))
+        .to.be.rejectedWith(ConfigError, /SCALEOUT___SECRET names no config field/);
+    });
+
+    it('refuses a file with a JSON syntax error by position, never quoting the text (it holds secrets)', async function () {
+      await writeFile(join(dir, 'typo.json'), '{\n  "secret": hunter2-unquoted\n}');
+      const err = await loadConfig({ file: join(dir, 'typo.json'), env: {} }).catch((e: unknown) => e as ConfigError);
+      expect(err).to.be.instanceOf(ConfigError);
+      expect(err.message).to.match(/typo\.json is not valid JSON/);
+      expect(err.message).to.not.include('hunter2');
+      expect(err.cause).to.equal(undefined);
     });
 
     it('refuses a bad value from the environment, naming the field', async function () {

@@ -1,7 +1,7 @@
 import { debuglog } from 'node:util';
 import { Store, type SessionData as ExpressSessionData } from 'express-session';
 import { diffSession, withTimeout, withoutForeignKeys, type SessionStore, type SessionData } from '@scaleout/core';
-import { loadedOf, trackerOf } from './save-tracker.js';
+import { loadedOf, storingSkipped, trackerOf } from './save-tracker.js';
 
 const debug = debuglog('scaleout:express-store');
 
@@ -120,6 +120,10 @@ export class ExpressSessionStore extends Store {
   // Only what the request changed is written when the store can patch and the request loaded
   // this session: two concurrent requests that set different keys then both survive.
   async #save(sid: string, sess: ExpressSessionData): Promise<void> {
+    if (storingSkipped(sess)) {
+      debug('session.secure is true but the request is not HTTPS: its cookie cannot be sent, so it is not stored (trust the TLS proxy: app.set("trust proxy", ...))');
+      return;
+    }
     const loaded = loadedOf(sess);
     const ttl = this.#ttlOf(sess);
     if (loaded && loaded.id === sid && this.store.patch) {

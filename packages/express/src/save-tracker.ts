@@ -105,6 +105,19 @@ export function loadedOf(sess: unknown): LoadedSnapshot | undefined {
   return req?.[kSnapshot];
 }
 
+const kNoStore = Symbol('scaleout.noStore');
+
+/** Marks a request whose session must not be stored (its cookie cannot reach the client). */
+export function skipStoring(req: IncomingMessage): void {
+  (req as unknown as Record<symbol, boolean>)[kNoStore] = true;
+}
+
+/** True when the request a session belongs to must not store it. */
+export function storingSkipped(sess: unknown): boolean {
+  const req = (sess as { req?: unknown } | undefined)?.req as Record<symbol, boolean> | undefined;
+  return req?.[kNoStore] === true;
+}
+
 /** The tracker of the request a session belongs to (express-session keeps `req` on the session). */
 export function trackerOf(sess: unknown): SaveTracker | undefined {
   const req = (sess as { req?: unknown } | undefined)?.req as Record<symbol, SaveTracker> | undefined;

@@ -2,6 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { debuglog } from 'node:util';
 import expressSession, { type SessionOptions } from 'express-session';
 import {
+  canPersist,
+  dropCookie,
   generateSessionId,
   isUnavailable,
   parseCookies,
@@ -14,7 +16,7 @@ import {
   type Strategy,
 } from '@scaleout/core';
 import { ExpressSessionStore } from './express-session-store.js';
-import { rememberLoaded, SaveTracker } from './save-tracker.js';
+import { rememberLoaded, SaveTracker, skipStoring } from './save-tracker.js';
 
 const debug = debuglog('scaleout:express');
 
@@ -125,8 +127,13 @@ export function session(strategy: Strategy, options: ScaleoutExpressOptions = {}
       if (onStoreDown === 'bypass') return next();
       return sendUnavailable(res);
     }
+    const raw = parseCookies(req.headers.cookie)[cookieName];
+    const id = unsignSessionId(raw, secrets);
+    // Verified here in constant time (cookie-signature 1.2), so the older copy that
+    // express-session pins (which compares with ==) only ever sees values that already verified.
+    if (raw !== undefined && id === undefined) req.headers.cookie = dropCookie(req.headers.cookie!, cookieName);
+    if (!canPersist(settings, isSecure(req))) skipStoring(req);
     if (!locking) return run(req, res, next);
-    const id = unsignSessionId(parseCookies(req.headers.cookie)[cookieName], secrets);
     if (!id) return run(req, res, next);
     strategy.store.lock!(id, locking).then(
       (release) => {

@@ -1,6 +1,12 @@
 import { diffSession, snapshotSession, withTimeout, withoutForeignKeys, type SessionSnapshot, type SessionStore, type SessionData } from '@scaleout/core';
 
 const kLoaded = Symbol('scaleout.loadedSnapshot');
+const kNoStore = Symbol('scaleout.noStore');
+
+/** Marks a request whose session must not be stored (its cookie cannot reach the client). */
+export function skipStoring(ctx: object): void {
+  (ctx as Record<symbol, boolean>)[kNoStore] = true;
+}
 type WithLoaded = { [kLoaded]?: { key: string; fields: SessionSnapshot } };
 
 /** koa-session's external store contract (`opts.store`). */
@@ -39,6 +45,7 @@ export function koaSessionStore(store: SessionStore, options: KoaSessionStoreOpt
       return withoutForeignKeys(data, 'koa');
     },
     async set(key, sess, maxAge, { ctx }) {
+      if (ctx && typeof ctx === 'object' && (ctx as Record<symbol, boolean>)[kNoStore]) return;
       // koa-session adds 10 s to maxAge so the entry outlives the cookie; the session's own
       // `_maxAge` keeps the store's expiry equal to Express's for the same config.
       const own = typeof sess._maxAge === 'number' ? sess._maxAge : maxAge;

@@ -2,6 +2,7 @@ import { debuglog } from 'node:util';
 import type Koa from 'koa';
 import createSession from 'koa-session';
 import {
+  canPersist,
   cookieOptions,
   generateSessionId,
   isUnavailable,
@@ -13,7 +14,7 @@ import {
   type LockOption,
   type Strategy,
 } from '@scaleout/core';
-import { koaSessionStore } from './koa-session-store.js';
+import { koaSessionStore, skipStoring } from './koa-session-store.js';
 
 const debug = debuglog('scaleout:koa');
 
@@ -83,6 +84,8 @@ export function session(strategy: Strategy, app: Koa, options: ScaleoutKoaOption
       externalKey: {
         get: (ctx: Koa.Context) => unsignSessionId(decodeCookieValue(ctx.cookies.get(name, { signed: false })), settings.secret) as string,
         set: (ctx: Koa.Context, key: string) => {
+          // Cookies refuses a Secure cookie on plain HTTP; such a session is not stored either.
+          if (!canPersist(settings, ctx.secure)) return;
           ctx.cookies.set(name, encodeURIComponent(signSessionId(key, settings.secret)), {
             ...cookieOptions(settings, ctx.secure),
             maxAge: settings.ttlMs,
@@ -102,6 +105,7 @@ export function session(strategy: Strategy, app: Koa, options: ScaleoutKoaOption
       const setCookie = routeSetCookie(route, ctx.get('cookie') || undefined, settings, ctx.secure);
       if (setCookie) ctx.append('set-cookie', setCookie);
     }
+    if (!canPersist(settings, ctx.secure)) skipStoring(ctx);
     if (strategy.store.available === false) {
       debug('store down: %s', onStoreDown);
       if (onStoreDown === 'bypass') return withoutSession(ctx, next);
