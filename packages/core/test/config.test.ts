@@ -124,7 +124,10 @@ describe('config', function () {
 
     it('refuses a file with a JSON syntax error by position, never quoting the text (it holds secrets)', async function () {
       await writeFile(join(dir, 'typo.json'), '{\n  "secret": hunter2-unquoted\n}');
-      const err = await loadConfig({ file: join(dir, 'typo.json'), env: {} }).catch((e: unknown) => e as ConfigError);
+      const err = (await loadConfig({ file: join(dir, 'typo.json'), env: {} }).then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as ConfigError;
       expect(err).to.be.instanceOf(ConfigError);
       expect(err.message).to.match(/typo\.json is not valid JSON/);
       expect(err.message).to.not.include('hunter2');
