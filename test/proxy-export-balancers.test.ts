@@ -65,6 +65,24 @@ describe('exported HAProxy and nginx configs route by the same route cookie as @
         }
       });
 
+      it('insert mode: the balancer writes the same opaque cookie scaleout-proxy would, and honours it', async () => {
+        const insertPort = await freePort();
+        const config = parseProxyConfig({ listen: insertPort, secret: SECRET, targets: nodes.map((n) => ({ id: n.id, url: n.url })), sticky: { mode: 'insert', cookieName: 'lb' } });
+        const inserting = await b.start(b.exporter(config), insertPort);
+        try {
+          const client = new Client(`http://127.0.0.1:${insertPort}`);
+          const first = await client.get('/whoami');
+          const line = first.headers.getSetCookie().find((l) => l.startsWith('lb='));
+          expect(line, inserting.output()).to.match(new RegExp(`^lb=${routeTag(first.body.node, SECRET)}; `));
+          expect(line).to.match(/HttpOnly/i);
+          // HAProxy's `nocache` only touches responses it deems cacheable; the nginx export marks every one.
+          if (b.name === 'nginx') expect(first.headers.get('cache-control')).to.equal('no-cache="set-cookie"');
+          for (let i = 0; i < 5; i++) expect((await client.get('/whoami')).body.node).to.equal(first.body.node);
+        } finally {
+          await inserting.close();
+        }
+      });
+
       it('re-dispatches the client of a SIGKILLed node to a live one, which re-pins it', async () => {
         const client = new Client(`http://127.0.0.1:${port}`);
         for (let i = 1; i <= 3; i++) await client.get('/count');
