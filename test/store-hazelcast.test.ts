@@ -1,9 +1,9 @@
 import { expect } from 'chai';
-import { ErrorCodes, type HazelcastStoreConfig } from '@scaleout/core';
+import { ErrorCodes, isUnavailable, type HazelcastStoreConfig, type ScaleoutError } from '@scaleout/core';
 import { createStore, HazelcastStore } from '@scaleout/hazelcast';
 import { describeStoreContract } from './support/store-contract.js';
 import { startHazelcast, type HazelcastCluster } from './support/hazelcast.js';
-import { freePort } from './support/ports.js';
+import { eventually, freePort } from './support/ports.js';
 
 const hazelcastConfig = (cluster: HazelcastCluster, map: string, more: Partial<HazelcastStoreConfig> = {}) =>
   ({ type: 'hazelcast', members: cluster.addresses, clusterName: cluster.clusterName, map, ...more }) as HazelcastStoreConfig;
@@ -68,5 +68,42 @@ describe('HazelcastStore', function () {
       await expect(createStore({ type: 'hazelcast', members: ['not an address'] } as unknown as HazelcastStoreConfig)).to.be.rejected.and.eventually.include({ code: ErrorCodes.CONFIG, field: 'store.members.0' });
       await expect(createStore({ type: 'redis', url: 'redis://x' } as unknown as HazelcastStoreConfig)).to.be.rejected.and.eventually.include({ code: ErrorCodes.CONFIG, field: 'store.type' });
     });
+  });
+});
+
+describe('HazelcastStore when the whole cluster goes down and comes back', function () {
+  this.timeout(90_000);
+  let cluster: HazelcastCluster;
+  let store: HazelcastStore;
+  const events: string[] = [];
+  before(async () => {
+    cluster = await startHazelcast({ members: 1, clusterName: 'outage' });
+    store = await createStore(hazelcastConfig(cluster, 'outage', { commandTimeout: 1000 }));
+    store.on('down', () => events.push('down'));
+    store.on('up', () => events.push('up'));
+  });
+  after(async () => {
+    await store?.close();
+    await cluster?.stop();
+  });
+
+  it('fails fast while offline, then reconnects by itself to the member restarted on the same port', async () => {
+    await store.set('before', { v: 1 }, 60_000);
+    await cluster.members[0]!.kill('SIGKILL');
+    await eventually(() => store.available === false, 10_000, 'store reported down');
+    for (let i = 0; i < 3; i++) {
+      const started = Date.now();
+      const err = (await expect(store.get('before')).to.be.rejected) as ScaleoutError;
+      expect(isUnavailable(err), err.message).to.equal(true);
+      expect(Date.now() - started).to.be.lessThan(1500);
+    }
+    await cluster.members[0]!.restart();
+    await eventually(() => store.available, 30_000, 'store reported up');
+    await eventually(async () => {
+      await store.set('after', { v: 2 }, 60_000);
+      return true;
+    }, 10_000, 'writes succeed again');
+    expect(await store.get('after')).to.deep.equal({ v: 2 });
+    expect(events.slice(0, 2)).to.deep.equal(['down', 'up']);
   });
 });

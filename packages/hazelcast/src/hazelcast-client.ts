@@ -1,5 +1,5 @@
 import { debuglog } from 'node:util';
-import { Client, ReconnectMode, type ClientConfig } from 'hazelcast-client';
+import { Client, LifecycleState, ReconnectMode, type ClientConfig } from 'hazelcast-client';
 import { StoreUnavailableError, withTimeout, type HazelcastStoreConfig } from '@scaleout/core';
 
 const debug = debuglog('scaleout:hazelcast-client');
@@ -14,19 +14,21 @@ export function describeTarget(config: HazelcastStoreConfig): string {
 
 /**
  * The client settings for a session store: `ASYNC` reconnection, so that while the cluster is
- * unreachable calls fail at once with `ClientOfflineError` instead of waiting; invocations
- * bounded by `commandTimeout` rather than the client's two-minute default; a start-up bounded by
- * `connectTimeout`.
+ * unreachable calls fail at once with `ClientOfflineError` instead of waiting; reconnection that
+ * never gives up (a `clusterConnectTimeoutMillis` would also end the client for good after that
+ * long offline); invocations bounded by `commandTimeout` rather than the client's two-minute
+ * default. The start-up is asynchronous, so that {@link connectHazelcast} can bound it and shut
+ * a client that never connected down.
  */
 export function clientConfig(config: HazelcastStoreConfig): ClientConfig {
   return {
     clusterName: config.clusterName,
     network: { clusterMembers: config.members, connectionTimeout: config.connectTimeout, smartRouting: true },
     connectionStrategy: {
-      asyncStart: false,
+      asyncStart: true,
       reconnectMode: ReconnectMode.ASYNC,
       connectionRetry: {
-        clusterConnectTimeoutMillis: config.connectTimeout,
+        clusterConnectTimeoutMillis: -1,
         initialBackoffMillis: 100,
         maxBackoffMillis: 1000,
         multiplier: 2,
@@ -48,21 +50,22 @@ export function clientConfig(config: HazelcastStoreConfig): ClientConfig {
 }
 
 /**
- * Starts a client and resolves once it is connected, or rejects with a `StoreUnavailableError`
- * naming the members within `connectTimeout` (plus a second of grace for the client's own
- * timer, which is the one expected to fire).
+ * Starts a client and resolves once it is connected to the cluster, or shuts it down and rejects
+ * with a `StoreUnavailableError` naming the members after `connectTimeout`.
  */
 export async function connectHazelcast(config: HazelcastStoreConfig): Promise<HazelcastClient> {
   const target = describeTarget(config);
-  const starting = Client.newHazelcastClient(clientConfig(config));
+  let connected!: () => void;
+  const isConnected = new Promise<void>((resolve) => (connected = resolve));
+  const settings = clientConfig(config);
+  settings.lifecycleListeners = [(state) => state === LifecycleState.CONNECTED && connected()];
+  const client = await Client.newHazelcastClient(settings);
   try {
-    const client = await withTimeout(starting, config.connectTimeout + 1000, 'connect');
+    await withTimeout(isConnected, config.connectTimeout, 'connect');
     debug('connected to %s', target);
     return client;
   } catch (err) {
-    // If our timer won, the client may still connect later: shut it down when it does.
-    starting.then((c) => c.shutdown()).catch(() => undefined);
-    const why = err instanceof Error ? err.message : String(err);
-    throw new StoreUnavailableError(`cannot reach ${target} within ${config.connectTimeout} ms: ${why}`, { cause: err });
+    await client.shutdown().catch(() => undefined);
+    throw new StoreUnavailableError(`cannot reach ${target} within ${config.connectTimeout} ms (refused, wrong cluster name or credentials)`, { cause: err });
   }
 }

@@ -7,11 +7,11 @@ import { toStoreError } from '../src/errors.js';
 const config = (shape: Record<string, unknown>) => hazelcastStoreSchema.parse({ type: 'hazelcast', members: ['10.0.0.1:5701'], ...shape }) as HazelcastStoreConfig;
 
 describe('clientConfig', () => {
-  it('fails fast: ASYNC reconnection, start-up bounded by connectTimeout, invocations by commandTimeout', () => {
+  it('fails fast: ASYNC reconnection that never gives up, invocations bounded by commandTimeout', () => {
     const c = clientConfig(config({ connectTimeout: 3000, commandTimeout: 1500, clusterName: 'prod' }));
     expect(c.clusterName).to.equal('prod');
     expect(c.connectionStrategy?.reconnectMode).to.equal(ReconnectMode.ASYNC);
-    expect(c.connectionStrategy?.connectionRetry?.clusterConnectTimeoutMillis).to.equal(3000);
+    expect(c.connectionStrategy?.connectionRetry?.clusterConnectTimeoutMillis).to.equal(-1);
     expect(c.properties?.['hazelcast.client.invocation.timeout.millis']).to.equal(1500);
     expect(c.security).to.equal(undefined);
   });
