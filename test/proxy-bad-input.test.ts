@@ -94,6 +94,15 @@ describe('proxy bad input: garbage from clients or nodes is answered, never a cr
     }
   });
 
+  it('sends an absolute-form request target on in origin-form, and refuses asterisk-form with 400', async () => {
+    const abs = await raw(proxy.port!, ['GET http://app.example/headers?x=1 HTTP/1.1\r\nHost: app.example\r\nConnection: close\r\n\r\n']);
+    expect(abs.text).to.match(/^HTTP\/1\.1 200 /);
+    expect(abs.text).to.include('"node":"node-1"');
+    const star = await raw(proxy.port!, ['OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n']);
+    expect(star.text).to.match(/^HTTP\/1\.1 400 /);
+    expect(proxy.stats().targets[0]!.failures).to.equal(0);
+  });
+
   it('survives a client that disconnects mid-body, and frees the node slot', async () => {
     await raw(proxy.port!, [`POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: ${1024 * 1024}\r\n\r\n`, Buffer.alloc(100 * 1024)], 200);
     await eventually(() => proxy.stats().targets[0]!.inFlight === 0, 5000, 'in-flight back to 0');

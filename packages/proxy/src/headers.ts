@@ -121,3 +121,19 @@ export function hasBody(req: IncomingMessage): boolean {
   const len = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0');
 }
+
+/**
+ * The request target in origin-form (`/path?query`), as a proxy sends it on (RFC 7230 §5.3):
+ * absolute-form is cut down to its path; asterisk-form (`OPTIONS *`) and garbage give `undefined`.
+ */
+export function originForm(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  if (url.charCodeAt(0) === 47 /* / */) return url;
+  if (!/^https?:\/\//i.test(url)) return undefined;
+  try {
+    const u = new URL(url);
+    return u.pathname + u.search;
+  } catch {
+    return undefined;
+  }
+}

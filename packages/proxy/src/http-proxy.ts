@@ -5,7 +5,7 @@ import { debuglog } from 'node:util';
 import type { Endpoint } from '@scaleout/balancer';
 import type { ProxyConfig } from './config.js';
 import { badGateway, gatewayTimeout, noBackend, ProxyError } from './errors.js';
-import { clientAddress, hasBody, requestHeaders, responseHeaders } from './headers.js';
+import { clientAddress, hasBody, originForm, requestHeaders, responseHeaders } from './headers.js';
 import type { TargetPool } from './pool.js';
 import type { Stickiness } from './sticky.js';
 import type { Upstreams } from './upstreams.js';
@@ -82,11 +82,18 @@ class LazyBody extends Readable {
 // undici's codes for "the answer did not come in time".
 const TIMEOUTS = new Set(['UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
 
+const BAD_TARGET = '400 Bad Request: unusable request URL\n';
+
 function noop(): void {}
 
 /** Forwards one HTTP request to a node, retrying once on another node after a connect failure. */
 export function forward(ctx: ForwardContext, req: IncomingMessage, res: ServerResponse): void {
   const { config, pool, sticky } = ctx;
+  const path = originForm(req.url);
+  if (path === undefined) {
+    res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8', 'content-length': BAD_TARGET.length, connection: 'close' }).end(BAD_TARGET);
+    return;
+  }
   // Only ip-hash reads the client address; the other algorithms skip the X-Forwarded-For walk.
   const hashKey = pool.algorithm === 'ip-hash' ? clientAddress(req, config.trustProxy) : '';
   const pinnedTo = sticky.pinned(req.headers);
@@ -194,7 +201,7 @@ export function forward(ctx: ForwardContext, req: IncomingMessage, res: ServerRe
         if (withBody && !req.complete) req.resume(); // drain what the client still sends, then let the socket go
       },
     };
-    ctx.upstreams.for(endpoint).dispatch({ path: req.url ?? '/', method: req.method as Dispatcher.HttpMethod, headers, body }, handler);
+    ctx.upstreams.for(endpoint).dispatch({ path, method: req.method as Dispatcher.HttpMethod, headers, body }, handler);
   };
 
   attempt(0);

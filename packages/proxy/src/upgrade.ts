@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import { debuglog } from 'node:util';
 import type { Endpoint } from '@scaleout/balancer';
 import { badGateway, gatewayTimeout, noBackend, type ProxyError } from './errors.js';
-import { clientAddress, requestHeaders, responseHeaders } from './headers.js';
+import { clientAddress, originForm, requestHeaders, responseHeaders } from './headers.js';
 import type { ForwardContext } from './http-proxy.js';
 
 const debug = debuglog('scaleout:proxy-upgrade');
@@ -27,6 +27,8 @@ function refuseSocket(socket: Duplex, err: ProxyError): void {
  */
 export function forwardUpgrade(ctx: ForwardContext, req: IncomingMessage, socket: Duplex, first: Buffer): void {
   const { config, pool, sticky } = ctx;
+  const path = originForm(req.url);
+  if (path === undefined) return void socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
   const hashKey = clientAddress(req, config.trustProxy);
   const pinnedTo = sticky.pinned(req.headers);
   const headers = requestHeaders(req, {
@@ -52,7 +54,7 @@ export function forwardUpgrade(ctx: ForwardContext, req: IncomingMessage, socket
     const release = endpoint.begin();
     const started = performance.now();
     let settled = false;
-    const preq = request({ agent: false, host: endpoint.url.hostname, port: endpoint.url.port || 80, method: req.method, path: req.url, headers, setHost: false });
+    const preq = request({ agent: false, host: endpoint.url.hostname, port: endpoint.url.port || 80, method: req.method, path, headers, setHost: false });
     const timer = setTimeout(() => preq.destroy(gatewayTimeout(endpoint.id, 'the upgrade', config.timeouts.server)), config.timeouts.server);
     const onClientClose = () => preq.destroy();
     socket.once('close', onClientClose);
