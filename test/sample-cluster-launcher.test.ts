@@ -100,6 +100,32 @@ describe('sample cluster launcher: control endpoints, a config file of the user,
     expect(status.nodes).to.have.length(3);
   });
 
+  it('refuses bad form input to the demo app and escapes what it shows back', async () => {
+    const client = new CookieClient();
+    const url = cluster!.url;
+    const form = (body: string, type = 'application/x-www-form-urlencoded') => ({ method: 'POST', body, headers: { 'content-type': type } });
+    await client.json(`${url}/api/count`);
+    for (const body of ['name=%3Cscript%3Ealert(1)%3C%2Fscript%3E', `name=${'x'.repeat(33)}`, 'name=', 'nam=alice', `name=alice&pad=${'y'.repeat(100_000)}`, 'name=%E0%A4%A']) {
+      expect((await client.request(`${url}/login`, form(body))).status, body.slice(0, 40)).to.equal(400);
+    }
+    expect((await client.request(`${url}/login`, form('{"name":"alice"}', 'application/json'))).status).to.equal(400);
+    expect((await client.json<{ user: string | null }>(`${url}/api/count`)).user).to.equal(null);
+    const note = `<img src=x onerror=alert(1)>${'z'.repeat(1000)}`;
+    expect((await client.request(`${url}/note`, form(`note=${encodeURIComponent(note)}`))).status).to.equal(303);
+    const page = await (await client.request(`${url}/`)).text();
+    expect(page).to.not.include('<img src=x');
+    expect(page).to.include('&#60;img src=x onerror=alert(1)&#62;');
+    expect(page).to.include(`${'z'.repeat(172)}</b>`).and.not.include('z'.repeat(173));
+  });
+
+  it('serves a fresh session to garbled, forged and oversized cookies', async () => {
+    for (const cookie of ['my.sid=garbage; route=%%%', 'my.sid=s%3Aforged.AAAA; route=node-1', `my.sid=${'a'.repeat(3000)}`, 'route=%00%01; my.sid=%FF%FE']) {
+      const res = await fetch(`${cluster!.url}/api/count`, { headers: { cookie } });
+      expect(res.status, cookie.slice(0, 40)).to.equal(200);
+      expect(((await res.json()) as { count: number }).count).to.equal(1);
+    }
+  });
+
   it('refuses control requests without the admin header, for unknown nodes and unknown algorithms', async () => {
     const d = cluster!.dashboardUrl;
     expect((await post(`${d}nodes/node-1/kill`, {})).status).to.equal(403);

@@ -44,6 +44,7 @@ export function cleanNote(value: unknown): string | undefined {
 }
 
 const MAX_FORM = 4096;
+const MAX_DRAIN = 1024 * 1024;
 
 /** Reads a small `application/x-www-form-urlencoded` body; anything else or larger is empty. */
 export async function readForm(req: IncomingMessage): Promise<Record<string, string>> {
@@ -54,12 +55,17 @@ export async function readForm(req: IncomingMessage): Promise<Record<string, str
   }
   let size = 0;
   const chunks: Buffer[] = [];
+  // An oversized body is read to its end and dropped, so that the connection stays usable for
+  // the proxy's next request; past MAX_DRAIN it is cut instead.
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_FORM) return {};
-    chunks.push(chunk);
+    if (size > MAX_DRAIN) {
+      req.socket.destroy();
+      return {};
+    }
+    if (size <= MAX_FORM) chunks.push(chunk);
   }
-  return Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
+  return size > MAX_FORM ? {} : Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
 }
 
 // Each node gets its own colour, so a person sees the serving node change at a glance.
