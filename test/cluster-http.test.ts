@@ -4,6 +4,7 @@ import request from 'supertest';
 import { createStrategy, type Strategy } from '@scaleout/core';
 import { buildApp } from './support/apps.js';
 import { startHttp, type RunningServer } from './support/http.js';
+import { eventually } from './support/ports.js';
 import { startRedis, type RedisServer } from './support/redis.js';
 import { burst, gate } from './support/concurrency.js';
 import { cookieOf, describeSessionBehaviour } from './support/session-behaviour.js';
@@ -42,16 +43,22 @@ describe('cluster strategy over HTTP', function () {
         strategies.push(await createStrategy(clusterConfig('node-a', t)), await createStrategy(clusterConfig('node-b', t)));
         servers.push(await startHttp(buildApp('express', strategies[0]!)), await startHttp(buildApp('koa', strategies[1]!)));
         const [a, b] = servers as [RunningServer, RunningServer];
+        // Replication is asynchronous (sub-millisecond, but a response can outrun it): each step
+        // waits until the other node shows the previous one, as a client switching nodes might.
+        const shows = (server: RunningServer, cookie: string, count: number | null) =>
+          eventually(async () => (await request(server.server).get('/peek').set('Cookie', cookie)).body.count === count, 3000, `count ${count}`);
         const first = await request(a.server).get('/count').expect(200);
         const cookie = cookieOf(first, 'sid')!;
         expect(first.body.count).to.equal(1);
+        await shows(b, cookie, 1);
         const second = await request(b.server).get('/count').set('Cookie', cookie).expect(200);
         expect(second.body).to.include({ count: 2, node: 'node-b' });
+        await shows(a, cookie, 2);
         const third = await request(a.server).get('/count').set('Cookie', cookie).expect(200);
         expect(third.body).to.include({ count: 3, node: 'node-a' });
+        await shows(b, cookie, 3);
         await request(b.server).post('/logout').set('Cookie', cookie).expect(200);
-        const after = await request(a.server).get('/peek').set('Cookie', cookie).expect(200);
-        expect(after.body.count).to.equal(null);
+        await shows(a, cookie, null);
       });
     });
   }
@@ -77,8 +84,7 @@ describe('cluster strategy over HTTP', function () {
         expect(statuses.filter((s) => s !== 200)).to.deep.equal([]);
         const keys = (await request(sa.server).get('/keys').set('Cookie', cookie).expect(200)).body as string[];
         expect(keys.length).to.equal(100);
-        const replicated = (await request(sb.server).get('/keys').set('Cookie', cookie).expect(200)).body as string[];
-        expect(replicated.length).to.equal(100);
+        await eventually(async () => ((await request(sb.server).get('/keys').set('Cookie', cookie)).body as string[]).length === 100, 3000, 'all 100 keys on the other node');
       });
     }
   });
