@@ -1,44 +1,22 @@
 import { randomUUID } from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import { expect } from 'chai';
-import type { Transport, TransportMessage } from '@scaleout/core';
 import { ReplicatedStore } from '@scaleout/cluster';
 import { RedisTransport } from '@scaleout/redis';
 import { eventually } from './support/ports.js';
 import { startRedis, type RedisServer } from './support/redis.js';
-
-/** A transport that loses a fraction of what it receives, on top of a real one. */
-class LossyTransport extends EventEmitter implements Transport {
-  dropRate = 0;
-  dropped = 0;
-  constructor(readonly inner: Transport) {
-    super();
-    inner.on('message', (m: TransportMessage) => {
-      if (Math.random() < this.dropRate) this.dropped++;
-      else this.emit('message', m);
-    });
-    inner.on('down', (e: unknown) => this.emit('down', e));
-    inner.on('up', () => this.emit('up'));
-  }
-  get nodeId() { return this.inner.nodeId; }
-  set nodeId(id: string | undefined) { this.inner.nodeId = id; }
-  start() { return this.inner.start(); }
-  publish(m: TransportMessage, to?: string) { return this.inner.publish(m, to); }
-  close() { return this.inner.close(); }
-}
 
 describe('cluster strategy: message loss on Redis pub/sub is detected and repaired', function () {
   this.timeout(60_000);
   const AE_INTERVAL = 1000;
   let redis: RedisServer;
   const stores: ReplicatedStore[] = [];
-  const transports: LossyTransport[] = [];
+  const transports: RedisTransport[] = [];
 
   before(async function () {
     redis = await startRedis();
     const channel = `loss-${randomUUID()}`;
     for (const nodeId of ['node-a', 'node-b', 'node-c']) {
-      const transport = new LossyTransport(new RedisTransport({ url: redis.url, channel, nodeId }));
+      const transport = new RedisTransport({ url: redis.url, channel, nodeId });
       const store = new ReplicatedStore({ nodeId, secret: 'loss-secret', transport, discoveryWait: 200, antiEntropyInterval: AE_INTERVAL });
       await store.start();
       transports.push(transport);

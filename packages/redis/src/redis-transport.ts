@@ -61,6 +61,13 @@ export class RedisTransport extends EventEmitter implements Transport {
   readonly channel: string;
   /** See {@link RedisTransportOptions.nodeId}; fixed once started. */
   nodeId: string | undefined;
+  /**
+   * Test hook: the fraction (0 to 1) of received messages silently dropped, to prove that the
+   * store detects and repairs loss. Always 0 in production.
+   */
+  dropRate = 0;
+  /** Messages dropped by `dropRate` so far. */
+  dropped = 0;
   readonly #url: string;
   readonly #options: RedisOptions;
   readonly #publishTimeout: number;
@@ -122,7 +129,9 @@ export class RedisTransport extends EventEmitter implements Transport {
     const channels = this.nodeId === undefined ? [this.channel] : [this.channel, this.#nodeChannel(this.nodeId)];
     this.#channels = channels;
     sub.on('messageBuffer', (channel: Buffer, message: Buffer) => {
-      if (this.#up && channels.includes(channel.toString())) this.emit('message', message);
+      if (!this.#up || !channels.includes(channel.toString())) return;
+      if (this.dropRate > 0 && Math.random() < this.dropRate) this.dropped++;
+      else this.emit('message', message);
     });
     sub.on('close', () => this.#down());
     sub.on('ready', () => {
