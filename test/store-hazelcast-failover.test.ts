@@ -32,7 +32,7 @@ describe('Hazelcast member loss under a steady load of session writes (backup-co
 
   it('loses no session, acknowledged or stored, when one of two members is SIGKILLed', async () => {
     const store = strategy.store;
-    const stored = await fillStore(store, 'pre', 2000);
+    const stored = await fillStore(store, 'pre', 2000, 600_000, 50);
     const load = startWriteLoad(app.url, { clients: 8 });
     try {
       await sleep(1000);

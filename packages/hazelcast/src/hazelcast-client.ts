@@ -35,6 +35,11 @@ export function clientConfig(config: HazelcastStoreConfig): ClientConfig {
         jitter: 0.2,
       },
     },
+    // The member that owns an entry waits for its backup before it answers, instead of the backup
+    // member acknowledging to the client directly: the direct ack is lost while the client has no
+    // connection to that member yet (just after start, or after a member change), and the write
+    // then stalls for the backup timeout.
+    backupAckToClientEnabled: false,
     ...(config.username !== undefined || config.password !== undefined
       ? { security: { usernamePassword: { username: config.username ?? null, password: config.password ?? null } } }
       : {}),
@@ -50,6 +55,16 @@ export function clientConfig(config: HazelcastStoreConfig): ClientConfig {
 }
 
 /**
+ * An asynchronously started client is CONNECTED before it knows the members and the partition
+ * table, and until then calls routed by key stall; the synchronous start waited for both.
+ */
+async function untilRouting(client: HazelcastClient): Promise<void> {
+  while (client.getCluster().getMembers().length === 0 || client.getPartitionService().getPartitionCount() === 0) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
  * Starts a client and resolves once it is connected to the cluster, or shuts it down and rejects
  * with a `StoreUnavailableError` naming the members after `connectTimeout`.
  */
@@ -61,7 +76,7 @@ export async function connectHazelcast(config: HazelcastStoreConfig): Promise<Ha
   settings.lifecycleListeners = [(state) => state === LifecycleState.CONNECTED && connected()];
   const client = await Client.newHazelcastClient(settings);
   try {
-    await withTimeout(isConnected, config.connectTimeout, 'connect');
+    await withTimeout(isConnected.then(() => untilRouting(client)), config.connectTimeout, 'connect');
     debug('connected to %s', target);
     return client;
   } catch (err) {
