@@ -72,6 +72,13 @@ describe('sample cluster launcher: options', () => {
       rmSync(bin, { recursive: true, force: true });
     }
   });
+
+  it('stops with "run: npm run provision" when the Hazelcast member jar is missing', function () {
+    this.timeout(30_000);
+    const r = runLauncher(['--strategy', 'store', '--store', 'hazelcast', '--port', '0'], { ...process.env, HAZELCAST_JAR: '/nonexistent/hazelcast.jar' });
+    expect(r.status).to.equal(1);
+    expect(r.out).to.match(/the Hazelcast member jar \(\/nonexistent\/hazelcast.jar\) is not installed; run: npm run provision/);
+  });
 });
 
 describe('sample cluster launcher: control endpoints, a config file of the user, Ctrl-C and a crash', function () {
