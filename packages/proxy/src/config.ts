@@ -256,8 +256,9 @@ export async function loadProxyConfig(file: string): Promise<ProxyConfig> {
   let json: unknown;
   try {
     json = JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError('(file)', `proxy config: ${file} is not JSON: ${(err as Error).message}`, { cause: err });
+  } catch {
+    // Not JSON.parse's message, nor the error as cause: both quote the text, secrets included.
+    throw new ConfigError('(file)', `proxy config: ${file} is not valid JSON`);
   }
   return parseProxyConfig(json);
 }

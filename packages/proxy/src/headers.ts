@@ -11,9 +11,9 @@ const ANSWERED_HERE = 'expect';
 /** Which peers may set `X-Forwarded-*`: none, all, or a list of addresses. */
 export type TrustProxy = boolean | readonly string[];
 
-function bare(address: string | undefined): string {
+/** A peer address without the `::ffff:` prefix that dual-stack sockets give IPv4 clients. */
+export function bareAddress(address: string | undefined): string {
   if (!address) return '';
-  // Dual-stack sockets report IPv4 clients as ::ffff:a.b.c.d.
   return address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
 }
 
@@ -40,13 +40,13 @@ function connectionTokens(raw: string[]): Set<string> | undefined {
  * untrusted hop of `X-Forwarded-For` (read right to left, as every hop appends).
  */
 export function clientAddress(req: IncomingMessage, trust: TrustProxy): string {
-  let addr = bare(req.socket.remoteAddress);
+  let addr = bareAddress(req.socket.remoteAddress);
   if (trust === false || !trusts(trust, addr)) return addr;
   const xff = req.headers['x-forwarded-for'];
   if (!xff) return addr;
   const hops = (Array.isArray(xff) ? xff.join(',') : xff).split(',');
   for (let i = hops.length - 1; i >= 0; i--) {
-    const hop = bare(hops[i]!.trim());
+    const hop = bareAddress(hops[i]!.trim());
     if (isIP(hop) === 0) break; // garbage: stop at the last address we could read
     addr = hop;
     if (!trusts(trust, hop)) break;
@@ -82,7 +82,7 @@ export interface ForwardInfo {
 export function requestHeaders(req: IncomingMessage, info: ForwardInfo): string[] {
   const raw = req.rawHeaders;
   const extra = connectionTokens(raw);
-  const peer = bare(req.socket.remoteAddress);
+  const peer = bareAddress(req.socket.remoteAddress);
   const trusted = info.trust !== false && trusts(info.trust, peer);
   const out: string[] = [];
   let xff: string | undefined;

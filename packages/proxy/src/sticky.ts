@@ -1,34 +1,13 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { RouteTable } from '@scaleout/core';
+import { dropCookie, parseCookies, RouteTable } from '@scaleout/core';
 import type { ProxyConfig } from './config.js';
 
-/** Finds the first value of cookie `name` in a `Cookie` header (RFC 6265 §5.4 order), without decoding. */
+/** The value of cookie `name` in a `Cookie` header, read as the app nodes read it (core's parser). */
 export function readCookie(header: string | undefined, name: string): string | undefined {
-  if (!header) return undefined;
-  let from = 0;
-  while (from < header.length) {
-    let end = header.indexOf(';', from);
-    if (end === -1) end = header.length;
-    const eq = header.indexOf('=', from);
-    if (eq !== -1 && eq < end && header.slice(from, eq).trim() === name) {
-      let value = header.slice(eq + 1, end).trim();
-      if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
-      return value;
-    }
-    from = end + 1;
-  }
-  return undefined;
+  return header === undefined ? undefined : parseCookies(header)[name];
 }
 
-/** Removes cookie `name` from a `Cookie` header; `undefined` when nothing is left. */
-export function dropCookie(header: string, name: string): string | undefined {
-  const kept = header.split(';').filter((pair) => {
-    const eq = pair.indexOf('=');
-    return (eq === -1 ? pair : pair.slice(0, eq)).trim() !== name;
-  });
-  const out = kept.map((p) => p.trim()).filter(Boolean).join('; ');
-  return out || undefined;
-}
+export { dropCookie };
 
 /**
  * Cookie stickiness as HAProxy does it. `learn`: the app's `sticky` strategy writes the route

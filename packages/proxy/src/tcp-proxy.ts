@@ -2,6 +2,7 @@ import { connect, type Socket } from 'node:net';
 import { debuglog } from 'node:util';
 import type { ProxyConfig } from './config.js';
 import { badGateway, gatewayTimeout, noBackend, type ProxyError } from './errors.js';
+import { bareAddress } from './headers.js';
 import type { TargetPool } from './pool.js';
 
 const debug = debuglog('scaleout:proxy-tcp');
@@ -13,11 +14,6 @@ export interface TcpContext {
   onUpstreamError(err: ProxyError): void;
 }
 
-function peer(socket: Socket): string {
-  const a = socket.remoteAddress ?? '';
-  return a.startsWith('::ffff:') ? a.slice(7) : a;
-}
-
 /**
  * Forwards one client connection to a node (L4). Only the source address is known here, so
  * stickiness can only be `ip-hash`: cookies live inside HTTP, which this mode never reads.
@@ -26,7 +22,7 @@ function peer(socket: Socket): string {
  */
 export function forwardTcp(ctx: TcpContext, client: Socket): void {
   const { config, pool } = ctx;
-  const hashKey = peer(client);
+  const hashKey = bareAddress(client.remoteAddress);
   const tried = new Set<string>();
   client.pause();
   client.on('error', (err) => debug('client %s: %s', hashKey, err.message));

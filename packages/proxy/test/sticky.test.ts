@@ -1,16 +1,19 @@
 import { expect } from 'chai';
-import { parseProxyConfig, readCookie, Stickiness } from '@scaleout/proxy';
+import { parseProxyConfig, Stickiness } from '@scaleout/proxy';
 import { routeTag } from '@scaleout/core';
 
 const base = { targets: [{ id: 'a', url: 'http://127.0.0.1:1' }, { id: 'b', url: 'http://127.0.0.1:2' }] };
 
 describe('Stickiness', () => {
-  it('reads the first cookie of a name, quoted or not, and nothing from garbage', () => {
-    expect(readCookie('x=1; route=abc; route=def', 'route')).to.equal('abc');
-    expect(readCookie('route="abc"', 'route')).to.equal('abc');
-    expect(readCookie('myroute=abc', 'route')).to.equal(undefined);
-    expect(readCookie(';;; =;route', 'route')).to.equal(undefined);
-    expect(readCookie(undefined, 'route')).to.equal(undefined);
+  it('reads the first route cookie, quoted or not, and nothing from garbage', () => {
+    const s = new Stickiness(parseProxyConfig({ ...base, secret: 'k' }));
+    const a = routeTag('a', 'k');
+    const b = routeTag('b', 'k');
+    expect(s.pinned({ cookie: `x=1; route=${a}; route=${b}` })).to.equal('a');
+    expect(s.pinned({ cookie: `route="${b}"` })).to.equal('b');
+    expect(s.pinned({ cookie: `myroute=${a}` })).to.equal(undefined);
+    expect(s.pinned({ cookie: ';;; =;route' })).to.equal(undefined);
+    expect(s.pinned({})).to.equal(undefined);
   });
 
   it('resolves tags under every secret, newest first for writing', () => {
