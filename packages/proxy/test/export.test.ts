@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { exportHaproxy, exportNginx, parseProxyConfig } from '@scaleout/proxy';
 import { routeTag } from '@scaleout/core';
+import { writeFile } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import { main } from '#cli';
 import { runCli, configFile } from './fixtures/cli.js';
@@ -98,9 +99,14 @@ describe('scaleout-proxy CLI', function () {
       await bad.remove();
     }
     expect((await run(['--config', '/nonexistent/proxy.json'])).code).to.equal(78);
-    const garbled = await configFile('{');
+    const garbled = await configFile({});
     try {
-      expect((await run(['--config', garbled.path])).stderr).to.match(/is not valid JSON/);
+      await writeFile(garbled.path, '{"status": {"token": unquoted-secret-value}}');
+      const r = await run(['--config', garbled.path]);
+      expect(r.stderr).to.match(/is not valid JSON/).and.not.to.include('unquoted-secret-value');
+      const notObject = await configFile('{');
+      expect((await run(['--config', notObject.path])).stderr).to.match(/\(root\).*expected an object/);
+      await notObject.remove();
     } finally {
       await garbled.remove();
     }
