@@ -57,10 +57,16 @@ export class FrameChannel {
     const frame = this.#codec.encode({ type, origin: nodeId, incarnation: this.incarnation, seq, prev, to, ts: Date.now() }, body);
     counters.framesSent++;
     counters.bytesSent += frame.length;
-    return transport.publish(frame, to === '' ? undefined : to).catch((err: unknown) => {
+    const failed = (err: unknown) => {
       counters.publishFailures++;
       throw new StoreUnavailableError(`replication publish failed on node ${nodeId}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
-    });
+    };
+    try {
+      return transport.publish(frame, to === '' ? undefined : to).catch(failed);
+    } catch (err) {
+      // A transport that throws instead of rejecting must not take the event loop down.
+      return Promise.reject(err).catch(failed);
+    }
   }
 
   /** Sends nothing more (frames asked for afterwards are dropped silently). */

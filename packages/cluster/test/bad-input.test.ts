@@ -89,6 +89,19 @@ describe('ReplicatedStore misuse', () => {
     expect(errors.map((e) => (e as { code?: string }).code)).to.deep.equal([ErrorCodes.CONFIG]);
   });
 
+  it('turns a transport that throws on publish into a coded rejection, never a crash', async () => {
+    const transport = new InProcessTransport({ bus: randomUUID() });
+    const store = new ReplicatedStore({ nodeId: 'n', secret: 's', transport, discoveryWait: 20 });
+    await store.start();
+    transport.publish = () => {
+      throw new Error('socket gone');
+    };
+    await expect(store.set('x', { v: 1 }, 60_000)).to.be.rejected.and.eventually.have.property('code', ErrorCodes.STORE_UNAVAILABLE);
+    expect(store.stats().publishFailures).to.equal(1);
+    expect(await store.get('x')).to.deep.equal({ v: 1 });
+    await store.close();
+  });
+
   it('rejects a pending start at once when closed', async () => {
     const bus = randomUUID();
     const mute = await mutePeer(bus, 's');
