@@ -78,6 +78,10 @@ export class FrameChannel {
   admit(message: Uint8Array): AdmittedFrame | undefined {
     const { counters: c, nodeId } = this.#o;
     c.framesReceived++;
+    if (!(message instanceof Uint8Array)) {
+      c.dropped.malformed++;
+      return undefined;
+    }
     c.bytesReceived += message.length;
     if (message.length > this.#o.maxMessageBytes) {
       c.dropped.oversized++;

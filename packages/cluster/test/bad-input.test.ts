@@ -69,6 +69,9 @@ describe('ReplicatedStore refuses bad input', () => {
         b.receive(bytes);
       }),
     );
+    // What a misbehaving transport might emit instead of bytes.
+    for (const junk of [undefined, null, 'text', 42, {}, []]) b.receive(junk as never);
+    expect(b.stats().dropped.malformed).to.be.at.least(8);
     expect(await b.get('s')).to.deep.equal({ v: 1 });
   });
 });
