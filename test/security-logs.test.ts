@@ -30,6 +30,8 @@ import express from 'express';
 import Koa from 'koa';
 import { Redis } from 'ioredis';
 import { createStrategy, loadConfig, parseConfig } from '@scaleout/core';
+import { createProxy } from '@scaleout/proxy';
+import { FrameCodec, MessageType } from '@scaleout/cluster';
 import { session as expressSession } from '@scaleout/express';
 import { session as koaSession } from '@scaleout/koa';
 import { main as proxyMain } from ${JSON.stringify(new URL('../packages/proxy/src/cli.ts', import.meta.url).href)};
@@ -38,10 +40,18 @@ import { startHttp } from ${JSON.stringify(support('http.ts'))};
 
 const E = process.env;
 const ids = new Set();
-const step = async (what, fn) => { try { await fn(); } catch (err) { console.error('[' + what + ']', err); } };
+// Steps named "config:", "store:" or "proxy cli:" are meant to fail; any other that throws did not run its scenario.
+const step = async (what, fn) => {
+  console.log('step: ' + what);
+  try { await fn(); } catch (err) {
+    console.error('[' + what + ']', err);
+    if (!/^(config|store|proxy cli):/.test(what)) console.log('step failed: ' + what);
+  }
+};
 
 function expressApp(strategy, options = {}) {
   const app = express();
+  app.get('/healthz', (_req, res) => { res.send('ok'); });
   app.use(expressSession(strategy, options));
   app.get('/set', (req, res) => { req.session.note = E.LOG_VALUE; res.json({ ok: true }); });
   app.get('/get', (req, res) => { res.json({ has: req.session?.note === E.LOG_VALUE }); });
@@ -50,6 +60,7 @@ function expressApp(strategy, options = {}) {
 }
 function koaApp(strategy, options = {}) {
   const app = new Koa();
+  app.use(async (ctx, next) => { if (ctx.path === '/healthz') ctx.body = 'ok'; else await next(); });
   app.use(koaSession(strategy, app, options));
   app.use(async (ctx) => {
     if (ctx.path === '/set') { ctx.session.note = E.LOG_VALUE; ctx.body = { ok: true }; }
@@ -144,6 +155,41 @@ for (const [label, build] of [['express', expressApp], ['koa', koaApp]]) {
   });
 }
 
+await step('cluster over redis, with junk and forged frames on the channel', async () => {
+  const cfg = (nodeId) => ({ ...base, strategy: 'cluster', nodeId, cluster: { transport: { type: 'redis', url: E.LOG_REDIS_URL, channel: 'log-channel' }, discoveryWait: '200ms' } });
+  const a = await createStrategy(cfg('log-cluster-a'));
+  const b = await createStrategy(cfg('log-cluster-b'));
+  const raw = new Redis(E.LOG_REDIS_URL);
+  await withServer(expressApp(a), async (url) => {
+    await drive(url, a.session.cookieName);
+    await raw.publish('log-channel', Buffer.from('junk ' + E.LOG_VALUE));
+    const forged = new FrameCodec(['not-the-secret']).encode({ type: MessageType.WRITES, origin: 'intruder', incarnation: 1, seq: 1, prev: 0, to: '', ts: Date.now() }, Buffer.from(E.LOG_VALUE));
+    await raw.publish('log-channel', forged);
+    await new Promise((r) => setTimeout(r, 200));
+  });
+  raw.disconnect();
+  await a.close();
+  await b.close();
+});
+await step('proxy in front of a node, with its status page and a dead target', async () => {
+  const strategy = await createStrategy({ ...base, strategy: 'sticky', nodeId: 'log-proxied' });
+  await withServer(expressApp(strategy), async (url) => {
+    const proxy = createProxy({ listen: 0, secret: [E.LOG_SECRET, E.LOG_OLD_SECRET], targets: [{ id: 'log-proxied', url }, { id: 'log-dead', url: 'http://127.0.0.1:' + E.LOG_CLOSED_PORT }],
+      healthCheck: { interval: '100ms', timeout: '50ms' }, status: { token: E.LOG_SECRET } });
+    try {
+      await proxy.listen();
+      const purl = 'http://127.0.0.1:' + proxy.port;
+      for (let i = 0; i < 4; i++) await drive(purl, strategy.session.cookieName);
+      for (const q of ['', '?token=' + E.LOG_OLD_SECRET, '?token=' + E.LOG_SECRET]) await fetch(purl + '/__scaleout/status.json' + q).then((r) => r.text());
+      await fetch(purl + '/__scaleout/status.json', { headers: { authorization: 'Bearer ' + E.LOG_OLD_SECRET } }).then((r) => r.text());
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      await proxy.close();
+    }
+  });
+  await strategy.close();
+});
+
 // Start-up failures, printed whole (message, stack and causes) as an app's top level would.
 const dir = join(E.LOG_DIR, 'cfg');
 mkdirSync(dir, { recursive: true });
@@ -176,6 +222,12 @@ await step('proxy cli: token too short', async () => {
 
 writeFileSync(join(E.LOG_DIR, 'ids.json'), JSON.stringify([...ids]));
 console.log('scenario done');
+// Everything above was closed: the process must end by itself. If it does not, say what holds it.
+setTimeout(() => {
+  const handles = process._getActiveHandles().map((h) => h.constructor?.name + (h.remoteAddress ? ' ' + h.remoteAddress + ':' + h.remotePort : h.address?.()?.port ? ' :' + h.address().port : ''));
+  console.log('lingering handles: ' + handles.join(', '));
+  process.exit(3);
+}, 5000).unref();
 `;
 
 describe('security: no secret or session content in logs and error messages', function () {
@@ -208,7 +260,10 @@ describe('security: no secret or session content in logs and error messages', fu
     });
     child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
+    // A hung scenario must fail the test, not the suite: the child gets a minute.
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
     exitCode = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    clearTimeout(timer);
     try {
       ids = JSON.parse(readFileSync(join(dir, 'ids.json'), 'utf8')) as string[];
     } catch {
@@ -226,8 +281,10 @@ describe('security: no secret or session content in logs and error messages', fu
   const linesWithPartOf = (secret: string) => [...new Set(Array.from({ length: secret.length - 7 }, (_, i) => linesWith(secret.slice(i, i + 8))).flat())];
 
   it('ran the whole scenario with debug logging on', function () {
-    expect(exitCode, output.slice(-2000)).to.equal(0);
+    const lastStep = output.split('\n').filter((l) => l.startsWith('step: ')).pop();
+    expect(exitCode, `the scenario stopped (exit ${exitCode}) in "${lastStep}"; the output ends with:\n${output.slice(-1500)}`).to.equal(0);
     expect(output).to.include('scenario done');
+    expect(output.split('\n').filter((l) => l.startsWith('step failed: ')), 'scenario steps that threw').to.deep.equal([]);
     expect(output, 'scaleout debug lines').to.match(/^SCALEOUT:[A-Z-]+ \d+: /m);
     expect(output, 'start-up errors were printed').to.include('ConfigError');
     expect(ids.length, 'session ids seen').to.be.at.least(8);
