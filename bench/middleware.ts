@@ -14,7 +14,12 @@
  * alternate within each round; the table reports the median over rounds, and the notes give
  * every round's ratio, since other work on a 2-core machine moves absolute numbers.
  *
- * Own flags: `--sessions=500`, `--cases=express-session,scaleout-express` (subset by id).
+ * A second table gives the CPU per request with no sockets at all (requests handed straight to
+ * each app in this process, see `support/inject.ts`): the middleware's own cost, which noise
+ * from other work on the machine barely moves.
+ *
+ * Own flags: `--sessions=500`, `--cases=express-session,scaleout-express` (subset by id),
+ * `--inject-count=20000` (requests per case and round in the no-socket table; 0 skips it).
  * `--profile` writes a `.cpuprofile` per server into `.tmp/bench/profiles/middleware` and prints
  * where the time went.
  */
@@ -27,7 +32,12 @@ import { startServerChild, type ServerHandle } from './support/server.js';
 import { measure, requestsWithCookies, type MeasuredResult } from './support/load.js';
 import { createSessions, getJson } from './support/sessions.js';
 import { fmt, median, ratio, throughputTable, type ThroughputRow } from './support/table.js';
-import { formatSummary, latestProfile, summarizeProfile } from './support/profile.js';
+import type { RequestListener } from 'node:http';
+import * as apps from './support/session-apps.js';
+import type { ServedApp } from './support/child.js';
+import { createInjectedSessions, injectedCpuPerRequest } from './support/inject.js';
+import { markdownTable } from './support/table.js';
+import { compareProfiles, formatSummary, latestProfile, summarizeProfile, type ProfileSummary } from './support/profile.js';
 
 interface Case {
   id: string;
@@ -79,6 +89,50 @@ function pickCases(options: BenchOptions): Case[] {
   // An anchor comes along with the case compared to it.
   const withAnchors = new Set(ids.flatMap((id) => [id, CASES.find((c) => c.id === id)!.anchor ?? id]));
   return CASES.filter((c) => withAnchors.has(c.id));
+}
+
+interface Injected {
+  c: Case;
+  listener: RequestListener;
+  close?: () => unknown;
+  jar: string[];
+  cpu: number[];
+}
+
+/** CPU µs per request with requests injected in-process, cases paired with their anchors. */
+async function injectedTable(cases: readonly Case[], rounds: number, count: number, sessions: number): Promise<{ table: string; ratios: Map<string, number[]> }> {
+  const xs: Injected[] = [];
+  try {
+    for (const c of cases) {
+      const served = (await (apps as unknown as Record<string, (o: object) => ServedApp | Promise<ServedApp>>)[c.factory]!({})) as ServedApp;
+      const listener = typeof served === 'function' ? served : served.listener;
+      const x: Injected = { c, listener, jar: c.session ? await createInjectedSessions(listener, { count: sessions }) : [], cpu: [] };
+      if (typeof served !== 'function' && served.close) x.close = served.close;
+      xs.push(x);
+      await injectedCpuPerRequest(listener, { cookies: x.jar, count: Math.max(2000, count / 2) }); // warm-up
+    }
+    for (let r = 0; r < rounds; r++) {
+      const order = ['express', 'koa'].flatMap((fw) => {
+        const group = xs.filter((x) => x.c.framework === fw);
+        return r % 2 ? group.reverse() : group;
+      });
+      for (const x of order) {
+        x.cpu.push(await injectedCpuPerRequest(x.listener, { cookies: x.jar, count }));
+        log(`round ${r + 1}/${rounds} ${x.c.id} (no sockets): ${x.cpu.at(-1)!.toFixed(1)} µs CPU/req`);
+      }
+    }
+  } finally {
+    for (const x of xs) await x.close?.();
+  }
+  const byId = new Map(xs.map((x) => [x.c.id, x]));
+  const ratios = new Map<string, number[]>();
+  const rows = xs.map((x) => {
+    const a = x.c.anchor ? byId.get(x.c.anchor) : undefined;
+    const per = a ? x.cpu.map((v, i) => v / a.cpu[i]!) : [];
+    if (a) ratios.set(x.c.id, per);
+    return [x.c.name, median(x.cpu).toFixed(1), a ? ratio(median(per), 1) : x.c.isAnchor ? 'anchor' : '', per.map((v) => v.toFixed(2)).join(', ')];
+  });
+  return { table: markdownTable(['case', 'CPU µs/req, no sockets', 'vs anchor', 'per round'], rows), ratios };
 }
 
 /** Runs the benchmark; returns its markdown section. */
@@ -153,6 +207,9 @@ export async function run(options: BenchOptions = {}): Promise<string> {
     cpuPerRequestUs: median(x.results.map((r) => r.cpuPerRequestUs)),
   }));
 
+  const injectCount = Number(flag(options, 'inject-count', '20000'));
+  const injected = injectCount > 0 ? await injectedTable(cases, rounds, injectCount, sessions) : undefined;
+
   const notes: string[] = [];
   for (const x of running.filter((x) => x.c.anchor && x.c.id.startsWith('scaleout'))) {
     const a = byId.get(x.c.anchor!)!;
@@ -166,6 +223,11 @@ export async function run(options: BenchOptions = {}): Promise<string> {
         `per round ${perRound.map((v) => v.toFixed(2)).join(', ')}. By server CPU per request (${cpuPerRound.map((v) => v.toFixed(2)).join(', ')} × the anchor's) ` +
         `it would serve ${ratio(byCpu, 1)} the anchor's req/s on a saturated core (target: ${byCpu >= TARGET ? 'met' : '**not met**'}).`,
     );
+    const inj = injected?.ratios.get(x.c.id);
+    if (inj) {
+      const est = 1 / median(inj);
+      notes.push(`  With no sockets it uses ${ratio(median(inj), 1)} the anchor's CPU per request: ${ratio(est, 1)} the anchor's throughput when CPU-bound (target: ${est >= TARGET ? 'met' : '**not met**'}).`);
+    }
   }
   const bareE = byId.get('express-bare');
   const anchorE = byId.get('express-session');
@@ -178,22 +240,48 @@ export async function run(options: BenchOptions = {}): Promise<string> {
     '## Session middleware: Express and Koa',
     '',
     `\`GET /count\` reads the session, increments a counter and saves it. ${sessions} sessions are created first and the load sends their cookies round-robin, so this is returning-client traffic (a read, a modify and a write per request), not session creation. ` +
-      `autocannon: ${connections} connections, 1 thread, ${warmup} s warm-up then ${duration} s measured per case, ${rounds} round(s) with the cases alternating; each server in its own process. Figures are medians over rounds; a ratio is the median of the rounds' ratios (a case and its anchor run back to back). ` +
+      'Anchors: **express-session + MemoryStore** for `@scaleout/express`; **koa-session with an in-memory external store** for `@scaleout/koa` ' +
+      "(like ours, it keeps the session on the server and only an id in the cookie; koa-session's default cookie store keeps no server state, so it is shown for reference only). Bare Express and bare Koa are the ceilings.",
+    '',
+    '### Over HTTP',
+    '',
+    `autocannon: ${connections} connections, 1 thread, ${warmup} s warm-up then ${duration} s measured per case, ${rounds} round(s) with the cases alternating; each server in its own process. Figures are medians over rounds; a ratio is the median of the rounds' ratios (a case and its anchor run back to back). ` +
       'Server CPU µs/req is the CPU the server process used per response, which other load on the machine moves much less than req/s.',
     '',
     throughputTable(rows),
     '',
-    'Anchors: **express-session + MemoryStore** for `@scaleout/express`; **koa-session with an in-memory external store** for `@scaleout/koa` ' +
-      "(like ours, it keeps the session on the server and only an id in the cookie; koa-session's default cookie store keeps no server state, so it is shown for reference only).",
+    ...(injected
+      ? [
+          '### CPU per request with no sockets',
+          '',
+          `The same apps and the same ${sessions}-session jar, with requests handed straight to each app in the benchmark process (${injectCount} per case and round, 50 in flight): the work of the framework and the session middleware only. Ratios are medians of the rounds' ratios.`,
+          '',
+          injected.table,
+          '',
+        ]
+      : []),
+    '### Reading it',
     '',
     ...notes,
-    '- What `@scaleout/*` does beyond the anchors on every request: 144-bit ids, the save finished before the response is sent (a failed save is a 503), a store timeout on every operation, and the Express/Koa cookie format shared by both layers.',
+    '- What `@scaleout/*` does beyond the anchors on every request: the save finished before the response is sent (a failed save is a 503), a timeout on every store operation, only the changed keys saved (concurrent requests that change different keys both survive), and one cookie format for Express and Koa nodes.',
   ].join('\n');
 
   if (options.profile) {
+    // Only the measured runs count: start-up, session creation and warm-ups are cut out.
+    const summaries = new Map<string, ProfileSummary>();
     for (const x of running) {
       const file = await latestProfile(join(PROFILE_DIR, x.c.id));
-      if (file) log(`\n### ${x.c.name}\n\n${formatSummary(await summarizeProfile(file))}\n`);
+      const windows = x.results.flatMap((r) => (r.window ? [r.window] : []));
+      if (file) summaries.set(x.c.id, await summarizeProfile(file, { top: 400, windows }));
+    }
+    for (const x of running) {
+      const s = summaries.get(x.c.id);
+      if (s) log(`\n### ${x.c.name}\n\n${formatSummary({ ...s, byPackage: s.byPackage.slice(0, 15), topFunctions: s.topFunctions.slice(0, 25) })}\n`);
+    }
+    for (const x of running.filter((x) => x.c.anchor && x.c.id.startsWith('scaleout'))) {
+      const a = summaries.get(x.c.anchor!);
+      const o = summaries.get(x.c.id);
+      if (a && o) log(`\n### ${x.c.name} against ${byId.get(x.c.anchor!)!.c.name}\n\n${compareProfiles(a, o)}\n`);
     }
   }
   return section;

@@ -9,7 +9,9 @@
  *
  * IPC protocol (parent ⇄ child):
  * - child → `{ type: 'listening', port }` once it accepts connections, or `{ type: 'failed', error }`;
- * - `{ type: 'cpu' }` → `{ type: 'cpu', user, system, rss }` (µs of CPU since start, bytes);
+ * - `{ type: 'cpu' }` → `{ type: 'cpu', user, system, rss, requests, atUs }`: µs of CPU since start,
+ *   resident bytes, requests received so far, and the monotonic clock in µs (the clock of
+ *   `--cpu-prof` sample timestamps, so a profile can be cut to a measured window);
  * - `{ type: 'close' }` → closes the server and the app, then exits 0, so that `--cpu-prof`
  *   writes its profile. A parent that goes away (IPC `disconnect`) ends the child too.
  */
@@ -47,6 +49,8 @@ async function main(): Promise<void> {
   const listener = typeof served === 'function' ? served : served.listener;
   const closeApp = typeof served === 'function' ? undefined : served.close;
   const server = createServer(listener);
+  let requests = 0;
+  server.on('request', () => requests++);
   // autocannon keeps its connections busy; a longer idle timeout only matters between phases.
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -62,7 +66,7 @@ async function main(): Promise<void> {
   process.on('message', (msg: { type?: string }) => {
     if (msg?.type === 'cpu') {
       const usage = process.cpuUsage();
-      send({ type: 'cpu', user: usage.user, system: usage.system, rss: process.memoryUsage().rss });
+      send({ type: 'cpu', user: usage.user, system: usage.system, rss: process.memoryUsage().rss, requests, atUs: Number(process.hrtime.bigint() / 1000n) });
     } else if (msg?.type === 'close') {
       void shutdown(0);
     }

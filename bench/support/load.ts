@@ -77,6 +77,11 @@ export interface MeasuredResult extends LoadResult {
   cpuPerRequestUs: number;
   /** Server resident memory after the run, bytes. */
   rss: number;
+  /**
+   * The measured run on the server's clock and the requests it received in it, when the handle
+   * reports them (`startServerChild` does): cut a `.cpuprofile` to it with `summarizeProfile`.
+   */
+  window?: { fromUs: number; toUs: number; requests: number };
 }
 
 interface AutocannonResult {
@@ -152,7 +157,11 @@ export async function measure(server: ServerHandle, opts: Omit<LoadOptions, 'url
   const result = await runLoad({ ...opts, url: server.url, warmup: 0 });
   const after = await server.cpu();
   const cpuUs = after.user - before.user + (after.system - before.system);
-  return { ...result, cpuPerRequestUs: cpuUs / result.total, rss: after.rss };
+  const window =
+    before.atUs !== undefined && after.atUs !== undefined && before.requests !== undefined && after.requests !== undefined
+      ? { fromUs: before.atUs, toUs: after.atUs, requests: after.requests - before.requests }
+      : undefined;
+  return { ...result, cpuPerRequestUs: cpuUs / result.total, rss: after.rss, ...(window ? { window } : {}) };
 }
 
 /** One prebuilt GET per cookie header, for `LoadOptions.requests`. */

@@ -32,6 +32,10 @@ export interface CpuSample {
   system: number;
   /** Resident set size, bytes. */
   rss: number;
+  /** Requests the server has received since it started (when the handle counts them). */
+  requests?: number;
+  /** When the sample was taken: the monotonic clock in µs (the clock of `.cpuprofile` timestamps). */
+  atUs?: number;
 }
 
 /** A running server under test. */
@@ -118,7 +122,7 @@ function childHandle(child: ChildProcess, port: number, exited: Promise<void>): 
         const onMessage = (msg: { type?: string } & CpuSample) => {
           if (msg?.type !== 'cpu') return;
           child.off('message', onMessage);
-          resolve({ user: msg.user, system: msg.system, rss: msg.rss });
+          resolve({ user: msg.user, system: msg.system, rss: msg.rss, requests: msg.requests, atUs: msg.atUs });
         };
         child.on('message', onMessage);
         child.send({ type: 'cpu' }, (err) => {
@@ -136,6 +140,8 @@ function childHandle(child: ChildProcess, port: number, exited: Promise<void>): 
 /** Serves `listener` in this process on 127.0.0.1 at a free port. */
 export async function startServerInProcess(listener: RequestListener): Promise<ServerHandle> {
   const server = createServer(listener);
+  let requests = 0;
+  server.on('request', () => requests++);
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -151,7 +157,7 @@ export async function startServerInProcess(listener: RequestListener): Promise<S
     pid: undefined,
     cpu: async () => {
       const u = process.cpuUsage();
-      return { user: u.user, system: u.system, rss: process.memoryUsage().rss };
+      return { user: u.user, system: u.system, rss: process.memoryUsage().rss, requests, atUs: Number(process.hrtime.bigint() / 1000n) };
     },
     close,
     [Symbol.asyncDispose]: close,
