@@ -91,6 +91,15 @@ function pickCases(options: BenchOptions): Case[] {
   return CASES.filter((c) => withAnchors.has(c.id));
 }
 
+// A case and its anchor run back to back, so both meet the same background load; every other
+// round reverses each framework's order so neither always goes first.
+function roundOrder<T extends { c: Case }>(items: readonly T[], round: number): T[] {
+  return (['express', 'koa'] as const).flatMap((fw) => {
+    const group = items.filter((x) => x.c.framework === fw);
+    return round % 2 ? group.reverse() : group;
+  });
+}
+
 interface Injected {
   c: Case;
   listener: RequestListener;
@@ -112,10 +121,7 @@ async function injectedTable(cases: readonly Case[], rounds: number, count: numb
       await injectedCpuPerRequest(listener, { cookies: x.jar, count: Math.max(2000, count / 2) }); // warm-up
     }
     for (let r = 0; r < rounds; r++) {
-      const order = ['express', 'koa'].flatMap((fw) => {
-        const group = xs.filter((x) => x.c.framework === fw);
-        return r % 2 ? group.reverse() : group;
-      });
+      const order = roundOrder(xs, r);
       for (const x of order) {
         x.cpu.push(await injectedCpuPerRequest(x.listener, { cookies: x.jar, count }));
         log(`round ${r + 1}/${rounds} ${x.c.id} (no sockets): ${x.cpu.at(-1)!.toFixed(1)} µs CPU/req`);
@@ -159,12 +165,7 @@ export async function run(options: BenchOptions = {}): Promise<string> {
       log(`${c.id}: pid ${server.pid} on ${server.url}${c.session ? `, ${jar.length} sessions` : ''}`);
     }
     for (let r = 0; r < rounds; r++) {
-      // A case and its anchor run back to back, so both meet the same background load; every
-      // other round reverses each framework's order so neither always goes first.
-      const order = ['express', 'koa'].flatMap((fw) => {
-        const group = running.filter((x) => x.c.framework === fw);
-        return r % 2 ? group.reverse() : group;
-      });
+      const order = roundOrder(running, r);
       for (const x of order) {
         const res = await measure(x.server, {
           ...(x.c.session ? { requests: requestsWithCookies('/count', x.jar) } : { path: '/count' }),

@@ -38,8 +38,9 @@ function present(): string[] {
 
 function listing(): string {
   const here = present();
-  const lines = KNOWN.map((n) => `  ${n.padEnd(12)} ${here.includes(n) ? 'ready' : 'not written yet'}`);
-  for (const n of here) if (!(KNOWN as readonly string[]).includes(n)) lines.push(`  ${n.padEnd(12)} ready`);
+  const names = [...KNOWN, ...here.filter((n) => !(KNOWN as readonly string[]).includes(n))];
+  const width = Math.max(...names.map((n) => n.length)) + 2;
+  const lines = names.map((n) => `  ${n.padEnd(width)} ${here.includes(n) ? 'ready' : 'not written yet'}`);
   return `usage: npm run bench -- <name> [<name>...] [--no-write] [--duration=8] [--warmup=2] [--connections=50] [--rounds=3] [--profile]\n\nbenchmarks:\n${lines.join('\n')}\n`;
 }
 
