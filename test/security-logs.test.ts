@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
+import { startHazelcast, type HazelcastCluster } from './support/hazelcast.js';
 import { startRedis, type RedisServer } from './support/redis.js';
 import { freePort } from './support/ports.js';
 
@@ -11,7 +12,8 @@ import { freePort } from './support/ports.js';
 // Real Express and Koa apps run in a child process with every scaleout debug log on
 // (NODE_DEBUG=scaleout*; third-party DEBUG logs are the operator's to keep off, see
 // docs/security.md), are driven through success and failure (forged, oversized and garbled
-// cookies, failing and down stores, Redis values that are not sessions, refused config), print
+// cookies, failing and down stores, Redis and Hazelcast values that are not sessions, the proxy,
+// the cluster over Redis with junk on its channel, refused config), print
 // their start-up errors as an app would (console.error), and not one line of what they wrote
 // may hold the secret, a store password, a session's content or a session id.
 // Random-looking markers, so that a leak of any 8 characters of one can be told from chance.
@@ -190,6 +192,24 @@ await step('proxy in front of a node, with its status page and a dead target', a
   await strategy.close();
 });
 
+await step('express hazelcast', async () => {
+  const strategy = await createStrategy({ ...base, nodeId: 'log-hazelcast', store: { type: 'hazelcast', members: [E.LOG_HZ_MEMBER], clusterName: E.LOG_HZ_CLUSTER, map: 'log-sessions' } });
+  await withServer(expressApp(strategy), async (url) => {
+    const name = strategy.session.cookieName;
+    const res = await fetch(url + '/set');
+    const cookie = res.headers.getSetCookie().find((c) => c.startsWith(name + '='))?.split(';')[0];
+    const signed = decodeURIComponent(cookie.slice(name.length + 1));
+    const id = signed.slice(2, signed.lastIndexOf('.'));
+    ids.add(id);
+    // Values that are not sessions under this session's key: a truncated write, a number.
+    await strategy.store.map.set(id, '{"note":"' + E.LOG_VALUE + '"');
+    await fetch(url + '/get', { headers: { cookie } }).then((r) => r.text());
+    await strategy.store.map.set(id, 42);
+    await fetch(url + '/get', { headers: { cookie } }).then((r) => r.text());
+  });
+  await strategy.close();
+});
+
 // Start-up failures, printed whole (message, stack and causes) as an app's top level would.
 const dir = join(E.LOG_DIR, 'cfg');
 mkdirSync(dir, { recursive: true });
@@ -233,13 +253,14 @@ setTimeout(() => {
 describe('security: no secret or session content in logs and error messages', function () {
   this.timeout(90_000);
   let redis: RedisServer;
+  let hazelcast: HazelcastCluster;
   let dir: string;
   let output = '';
   let ids: string[] = [];
   let exitCode: number | null = null;
 
   before(async function () {
-    redis = await startRedis({ password: REDIS_PASSWORD });
+    [redis, hazelcast] = await Promise.all([startRedis({ password: REDIS_PASSWORD }), startHazelcast({ members: 1, backupCount: 0, clusterName: 'log-test' })]);
     dir = mkdtempSync(join(tmpdir(), 'scaleout-logs-'));
     const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', '--input-type=module', '-e', CHILD], {
       cwd: root,
@@ -255,6 +276,8 @@ describe('security: no secret or session content in logs and error messages', fu
         LOG_VALUE: VALUE,
         LOG_DIR: dir,
         LOG_CLOSED_PORT: String(await freePort()),
+        LOG_HZ_MEMBER: hazelcast.addresses[0]!,
+        LOG_HZ_CLUSTER: hazelcast.clusterName,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -271,7 +294,7 @@ describe('security: no secret or session content in logs and error messages', fu
     }
   });
   after(async function () {
-    await redis?.stop();
+    await Promise.all([redis?.stop(), hazelcast?.stop()]);
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
