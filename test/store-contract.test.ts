@@ -8,7 +8,9 @@ import { startRedis, startRedisCluster, startRedisSentinel, type RedisClusterSet
 
 const redisConfig = (shape: Partial<RedisStoreConfig>) => ({ type: 'redis', prefix: 'contract:', ...shape }) as RedisStoreConfig;
 
-describeStoreContract('MemoryStore', async () => new MemoryStore());
+const both = { patch: true, lock: true };
+
+describeStoreContract('MemoryStore', async () => new MemoryStore(), both);
 
 describe('RedisStore, standalone', function () {
   this.timeout(30_000);
@@ -19,7 +21,7 @@ describe('RedisStore, standalone', function () {
   after(async () => {
     await redis?.stop();
   });
-  describeStoreContract('RedisStore (standalone)', () => createStore(redisConfig({ url: redis.url })));
+  describeStoreContract('RedisStore (standalone)', () => createStore(redisConfig({ url: redis.url })), both);
 });
 
 describe('RedisStore, Sentinel', function () {
@@ -31,7 +33,7 @@ describe('RedisStore, Sentinel', function () {
   after(async () => {
     await set?.stop();
   });
-  describeStoreContract('RedisStore (Sentinel)', () => createStore(redisConfig({ sentinels: set.sentinelAddresses, name: set.name })));
+  describeStoreContract('RedisStore (Sentinel)', () => createStore(redisConfig({ sentinels: set.sentinelAddresses, name: set.name })), both);
 });
 
 describe('RedisStore, Cluster', function () {
@@ -43,5 +45,5 @@ describe('RedisStore, Cluster', function () {
   after(async () => {
     await cluster?.stop();
   });
-  describeStoreContract('RedisStore (Cluster)', () => createStore(redisConfig({ nodes: cluster.addresses })));
+  describeStoreContract('RedisStore (Cluster)', () => createStore(redisConfig({ nodes: cluster.addresses })), both);
 });

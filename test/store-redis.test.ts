@@ -90,6 +90,21 @@ describe('RedisStore on a standalone Redis', function () {
     });
   });
 
+  it('patch: concurrent patches from two processes (two clients) all survive', async () => {
+    const a = await createStore(config({ url: redis.url, prefix: 'cas:' }));
+    const b = await createStore(config({ url: redis.url, prefix: 'cas:' }));
+    try {
+      await a.set('shared', { start: true }, 60_000);
+      await Promise.all(
+        Array.from({ length: 12 }, (_, i) => (i % 2 ? a : b).patch('shared', { set: { [`k${i}`]: i }, unset: [] }, 60_000)),
+      );
+      const got = (await a.get('shared'))!;
+      expect(Object.keys(got).sort()).to.deep.equal(['start', ...Array.from({ length: 12 }, (_, i) => `k${i}`)].sort());
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
   it('takes a pluggable serializer', async () => {
     const base64: Serializer = {
       binary: true,

@@ -35,7 +35,7 @@ export async function collectIds(store: SessionStore): Promise<string[]> {
  * against memory, Redis (standalone, Sentinel, Cluster) and Hazelcast, is what makes switching
  * between them a config change only.
  */
-export function describeStoreContract(name: string, factory: StoreFactory): void {
+export function describeStoreContract(name: string, factory: StoreFactory, features: { patch?: boolean; lock?: boolean } = {}): void {
   describe(`SessionStore contract: ${name}`, function () {
     this.timeout(60_000);
     let store: SessionStore;
@@ -160,6 +160,45 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
       await expect(store.set(id, { huge: 'x'.repeat(2 * 1024 * 1024) }, 60_000)).to.be.rejected.and.eventually.include({ code: ErrorCodes.INVALID_ARGUMENT });
       expect(await store.get(id)).to.deep.equal({ small: true });
     });
+
+    if (features.patch) {
+      it('patch: concurrent patches of different keys all survive; a missing session is not recreated', async () => {
+        const id = newId();
+        await store.set(id, { base: true, drop: 1 }, 60_000);
+        await Promise.all(Array.from({ length: 20 }, (_, i) => store.patch!(id, { set: { [`k${i}`]: i }, unset: [] }, 60_000)));
+        await store.patch!(id, { set: {}, unset: ['drop'] }, 60_000);
+        const expected: SessionData = { base: true };
+        for (let i = 0; i < 20; i++) expected[`k${i}`] = i;
+        expect(await store.get(id)).to.deep.equal(expected);
+        const gone = newId();
+        expect(await store.patch!(gone, { set: { a: 1 }, unset: [] }, 60_000)).to.equal(false);
+        expect(await store.get(gone)).to.equal(undefined);
+      });
+    }
+
+    if (features.lock) {
+      it('lock: one holder at a time, waiters served after release, a bounded wait, expiry of a dead holder', async () => {
+        const id = newId();
+        const order: string[] = [];
+        const release = await store.lock!(id, { ttlMs: 5000, waitMs: 2000 });
+        const second = store.lock!(id, { ttlMs: 5000, waitMs: 2000 }).then((r) => {
+          order.push('second');
+          return r;
+        });
+        await new Promise((r) => setTimeout(r, 100));
+        order.push('first releases');
+        await release();
+        await (await second)();
+        expect(order).to.deep.equal(['first releases', 'second']);
+        const held = await store.lock!(id, { ttlMs: 5000, waitMs: 100 });
+        await expect(store.lock!(id, { ttlMs: 5000, waitMs: 150 })).to.be.rejected.and.eventually.include({ code: ErrorCodes.LOCK_TIMEOUT });
+        await held();
+        // A holder that never releases frees the lock after its ttl.
+        await store.lock!(id, { ttlMs: 300, waitMs: 100 });
+        const after = await store.lock!(id, { ttlMs: 1000, waitMs: 3000 });
+        await after();
+      });
+    }
 
     it('is closed for good after close(), which is safe twice', async () => {
       const other = await factory();

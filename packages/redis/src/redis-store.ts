@@ -1,17 +1,22 @@
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
 import {
+  applyPatch,
   checkSessionId,
   checkTtl,
   ErrorCodes,
   InvalidArgumentError,
   isSessionData,
+  LockTimeoutError,
   parseDuration,
   ScaleoutError,
   StoreUnavailableError,
   withTimeout,
   type Duration,
+  type LockOptions,
   type SessionData,
+  type SessionPatch,
   type SessionStore,
 } from '@scaleout/core';
 import { Cluster, Command } from 'ioredis';
@@ -19,6 +24,7 @@ import type { RedisClient } from './redis-client.js';
 import { mastersOf, prefixPattern, scanNode } from './redis-scan.js';
 import { ReplicaAckError, toStoreError } from './errors.js';
 import { JSON_SERIALIZER, type Serializer } from './serializer.js';
+import { sha1, withScripts, type ScriptedClient } from './redis-scripts.js';
 
 const debug = debuglog('scaleout:redis-store');
 
@@ -36,6 +42,12 @@ export interface RedisStoreOptions {
    * @default "sess:"
    */
   prefix?: string;
+  /**
+   * Prepended to a session id to form the key of its lock (`lock()`); must not start with `prefix`,
+   * so that locks are never listed as sessions.
+   * @default "lock:" + prefix
+   */
+  lockPrefix?: string;
   /**
    * Turns sessions into stored bytes and back.
    * @default JSON
@@ -95,8 +107,9 @@ function wholeNumber(field: string, value: number, min: number, max = Number.MAX
  * unreachable, and the store emits `down` and `up` as the connection goes and comes back.
  */
 export class RedisStore extends EventEmitter implements SessionStore {
-  readonly client: RedisClient;
+  readonly client: RedisClient & ScriptedClient;
   readonly prefix: string;
+  readonly lockPrefix: string;
   /** Stored values under the prefix that were not sessions (read as no session) since start. */
   invalidValues = 0;
   readonly #ownsClient: boolean;
@@ -112,6 +125,11 @@ export class RedisStore extends EventEmitter implements SessionStore {
   #available: boolean;
   #everReady: boolean;
   #closed: Promise<void> | undefined;
+  readonly #patching = new Map<string, Promise<boolean>>();
+  // The value each recent get() read, so that the patch of the same request can compare-and-set
+  // against it without reading it again (one round trip per save, as a plain SET). Bounded.
+  readonly #recent = new Map<string, string | Buffer>();
+  #recentBytes = 0;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   readonly #listeners: [string, (...args: any[]) => void][];
 
@@ -124,8 +142,12 @@ export class RedisStore extends EventEmitter implements SessionStore {
     if (typeof o.prefix !== 'string' || o.prefix.length > 128) {
       throw new InvalidArgumentError('prefix', `prefix must be a string of at most 128 characters, got ${String(o.prefix)}`);
     }
-    this.client = o.client;
+    this.client = withScripts(o.client);
     this.prefix = o.prefix;
+    this.lockPrefix = o.lockPrefix ?? `lock:${o.prefix}`;
+    if (typeof this.lockPrefix !== 'string' || this.lockPrefix === '' || this.lockPrefix.startsWith(o.prefix)) {
+      throw new InvalidArgumentError('lockPrefix', `lockPrefix must be a non-empty string that does not start with prefix ${JSON.stringify(o.prefix)}, got ${JSON.stringify(this.lockPrefix)}`);
+    }
     this.#pattern = prefixPattern(o.prefix);
     this.#ownsClient = o.ownsClient;
     this.#serializer = o.serializer ?? JSON_SERIALIZER;
@@ -203,29 +225,83 @@ export class RedisStore extends EventEmitter implements SessionStore {
       throw err;
     }
     if (raw === null) return undefined;
-    let value: unknown;
-    try {
-      value = this.#serializer.parse(raw);
-    } catch {
-      return this.#invalid(id);
-    }
-    return isSessionData(value) ? value : this.#invalid(id);
+    const value = this.#decode(id, raw);
+    if (value) this.#remember(id, raw);
+    return value;
   }
 
   async set(id: string, data: SessionData, ttlMs: number): Promise<void> {
     this.#checkOpen();
     checkSessionId(id);
     checkTtl(ttlMs);
-    if (!isSessionData(data)) throw new InvalidArgumentError('data', 'session data must be a plain object');
-    const payload: string | Buffer = this.#serializer.stringify(data);
-    const bytes = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
-    if (bytes > this.#maxValueBytes) {
-      throw new InvalidArgumentError('data', `session ${bytes} bytes long exceeds maxValueBytes ${this.#maxValueBytes}`);
-    }
+    const payload = this.#encode(data);
+    this.#forget(id);
     const key = this.prefix + id;
     const px = Math.max(1, Math.ceil(ttlMs));
-    if (this.#waitReplicas === 0) await this.#run('set', this.client.set(key, payload as string, 'PX', px));
-    else await this.#durable('set', this.client.pipeline().set(key, payload as string, 'PX', px));
+    await this.#write('set', () => this.client.set(key, payload as string, 'PX', px), (p) => p.set(key, payload as string, 'PX', px));
+  }
+
+  /**
+   * Applies what one request changed (keys set and removed) to the stored session, so that
+   * concurrent requests changing different keys all survive. Optimistic: the session is read,
+   * patched here and written back only if it has not changed meanwhile (compared by SHA-1 in a
+   * Lua script), else read again. Resolves `false`, writing nothing, when the session is gone.
+   */
+  async patch(id: string, patch: SessionPatch, ttlMs: number): Promise<boolean> {
+    this.#checkOpen();
+    checkSessionId(id);
+    checkTtl(ttlMs);
+    // Patches of one session from this process go one after the other: they would only make each
+    // other retry. Other processes' patches are caught by the compare-and-set.
+    const previous = this.#patching.get(id);
+    const mine = (previous ? previous.catch(() => undefined) : Promise.resolve()).then(() => this.#patchOnce(id, patch, ttlMs));
+    this.#patching.set(id, mine);
+    try {
+      return await mine;
+    } finally {
+      if (this.#patching.get(id) === mine) this.#patching.delete(id);
+    }
+  }
+
+  async #patchOnce(id: string, patch: SessionPatch, ttlMs: number): Promise<boolean> {
+    const key = this.prefix + id;
+    const px = Math.max(1, Math.ceil(ttlMs));
+    let known = this.#forget(id);
+    for (let attempt = 0; attempt < MAX_PATCH_ATTEMPTS; attempt++) {
+      const raw = known ?? (await this.#run<string | Buffer | null>('patch', this.#serializer.binary ? this.client.getBuffer(key) : this.client.get(key)));
+      known = undefined;
+      const current = raw === null ? undefined : this.#decode(id, raw);
+      if (raw === null || current === undefined) return false;
+      const payload = this.#encode(applyPatch(current, patch));
+      const result = await this.#write('patch', () => this.client.scaleoutCompareAndSet(key, sha1(raw), payload, px), (p) => p.scaleoutCompareAndSet(key, sha1(raw), payload, px));
+      if (result === 1) return true;
+      if (result === -1) return false;
+      await new Promise((r) => setTimeout(r, Math.random() * 5 * (attempt + 1)));
+    }
+    throw new StoreUnavailableError(`session store patch: the session changed under ${MAX_PATCH_ATTEMPTS} attempts in a row`);
+  }
+
+  /**
+   * Takes the session's lock across every node sharing this Redis (`SET lockPrefix+id token NX PX
+   * ttl`), retrying with backoff for up to `waitMs`; the release deletes it only if it still holds
+   * this holder's token. Rejects with `ERR_SCALEOUT_LOCK_TIMEOUT` when the wait runs out.
+   */
+  async lock(id: string, { ttlMs, waitMs }: LockOptions): Promise<() => Promise<void>> {
+    this.#checkOpen();
+    checkSessionId(id);
+    checkTtl(ttlMs);
+    const key = this.lockPrefix + id;
+    const token = randomBytes(16).toString('base64url');
+    const deadline = Date.now() + waitMs;
+    for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+      if ((await this.#run('lock', this.client.set(key, token, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'))) === 'OK') {
+        return async () => {
+          await this.#run('unlock', this.client.scaleoutReleaseLock(key, token));
+        };
+      }
+      if (Date.now() + delay > deadline) throw new LockTimeoutError(waitMs);
+      await new Promise((r) => setTimeout(r, delay));
+    }
   }
 
   /** Slides the expiry. Not followed by `WAIT`: a touch lost in a failover only leaves the previous expiry. */
@@ -240,9 +316,9 @@ export class RedisStore extends EventEmitter implements SessionStore {
   async destroy(id: string): Promise<void> {
     this.#checkOpen();
     checkSessionId(id);
+    this.#forget(id);
     const key = this.prefix + id;
-    if (this.#waitReplicas === 0) await this.#run('destroy', this.client.unlink(key));
-    else await this.#durable('destroy', this.client.pipeline().unlink(key));
+    await this.#write('destroy', () => this.client.unlink(key), (p) => p.unlink(key));
   }
 
   async *ids(): AsyncIterable<string> {
@@ -290,6 +366,8 @@ export class RedisStore extends EventEmitter implements SessionStore {
 
   async #shutdown(): Promise<void> {
     this.#available = false;
+    this.#recent.clear();
+    this.#recentBytes = 0;
     if (this.#ownsClient) {
       // QUIT lets replies in flight arrive; a dead server must not hold close() up.
       await withTimeout(this.client.quit(), this.#commandTimeout, 'close').catch(() => undefined);
@@ -300,6 +378,47 @@ export class RedisStore extends EventEmitter implements SessionStore {
 
   #checkOpen(): void {
     if (this.#closed) throw new ScaleoutError(ErrorCodes.STORE_CLOSED, 'the Redis session store is closed');
+  }
+
+  #remember(id: string, raw: string | Buffer): void {
+    if (raw.length > RECENT_MAX_VALUE) return;
+    this.#forget(id);
+    this.#recent.set(id, raw);
+    this.#recentBytes += raw.length;
+    for (const [oldest, value] of this.#recent) {
+      if (this.#recentBytes <= RECENT_MAX_BYTES) break;
+      this.#recent.delete(oldest);
+      this.#recentBytes -= value.length;
+    }
+  }
+
+  #forget(id: string): string | Buffer | undefined {
+    const raw = this.#recent.get(id);
+    if (raw !== undefined) {
+      this.#recent.delete(id);
+      this.#recentBytes -= raw.length;
+    }
+    return raw;
+  }
+
+  #decode(id: string, raw: string | Buffer): SessionData | undefined {
+    let value: unknown;
+    try {
+      value = this.#serializer.parse(raw);
+    } catch {
+      return this.#invalid(id);
+    }
+    return isSessionData(value) ? value : this.#invalid(id);
+  }
+
+  #encode(data: SessionData): string | Buffer {
+    if (!isSessionData(data)) throw new InvalidArgumentError('data', 'session data must be a plain object');
+    const payload = this.#serializer.stringify(data);
+    const bytes = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+    if (bytes > this.#maxValueBytes) {
+      throw new InvalidArgumentError('data', `session ${bytes} bytes long exceeds maxValueBytes ${this.#maxValueBytes}`);
+    }
+    return payload;
   }
 
   #invalid(id: string): undefined {
@@ -330,20 +449,35 @@ export class RedisStore extends EventEmitter implements SessionStore {
   }
 
   /**
-   * Sends a write and `WAIT n timeout` in one pipeline (so on the same connection, to the master
-   * that holds the key) and fails unless `n` replicas confirmed it.
+   * Runs a write; with `waitReplicas`, sends it and `WAIT n timeout` in one pipeline (so on the
+   * same connection, to the master that holds the key) and fails unless `n` replicas confirmed it.
+   * Resolves with the write's own reply.
    */
-  async #durable(operation: string, pipeline: ReturnType<RedisClient['pipeline']>): Promise<void> {
+  async #write<T>(operation: string, direct: () => Promise<T>, queued: (p: Pipeline) => unknown): Promise<T> {
+    if (this.#waitReplicas === 0) return this.#run(operation, direct());
+    const pipeline = this.client.pipeline() as Pipeline;
+    queued(pipeline);
     const timeoutMs = this.#commandTimeout + this.#waitTimeout;
     // WAIT blocks for up to waitTimeout on the server, so it carries its own, longer timer
     // (ioredis only sets the client's command timeout on a command that has none yet).
     const wait = new Command('wait', [this.#waitReplicas, this.#waitTimeout]);
     if (this.#clientTimesOut) wait.setTimeout(timeoutMs);
-    (pipeline as unknown as { sendCommand(c: Command): unknown }).sendCommand(wait);
+    pipeline.sendCommand(wait);
     const replies = this.#check(operation, await this.#run(operation, pipeline.exec(), timeoutMs));
     const acknowledged = Number(replies[replies.length - 1]?.[1]);
     if (!(acknowledged >= this.#waitReplicas)) {
       throw new ReplicaAckError(operation, Number.isFinite(acknowledged) ? acknowledged : 0, this.#waitReplicas, this.#waitTimeout);
     }
+    return replies[0]![1] as T;
   }
 }
+
+/** A pipeline with the store's scripts, and `sendCommand` for a command built here. */
+type Pipeline = ReturnType<RedisClient['pipeline']> & ScriptedClient & { sendCommand(c: Command): unknown };
+
+/** Values remembered from get() for a following patch: at most this many bytes in all, and none larger than the second. */
+const RECENT_MAX_BYTES = 4 * 1024 * 1024;
+const RECENT_MAX_VALUE = 64 * 1024;
+
+/** Reads and compare-and-set writes a patch may take when other requests keep changing the session. */
+const MAX_PATCH_ATTEMPTS = 8;
