@@ -129,6 +129,8 @@ export class Joiner {
   #peer: string | undefined;
   #next = 0;
   #sawPeer = false;
+  #stalled: string | undefined;
+  #stalledUntil = 0;
   #timer: NodeJS.Timeout | undefined;
   #settle: ((outcome: JoinOutcome) => void) | undefined;
   #abort: ((err: Error) => void) | undefined;
@@ -171,6 +173,8 @@ export class Joiner {
 
   #restart(why: string): void {
     debug('%s: restarting join: %s', this.#link.nodeId, why);
+    this.#stalled = this.#peer;
+    this.#stalledUntil = Date.now() + this.#discoveryWait;
     this.#link.counters.snapshotRestarts++;
     this.#hello();
   }
@@ -194,6 +198,8 @@ export class Joiner {
   found(from: string): void {
     if (!this.#settle || this.#peer !== undefined) return;
     this.#sawPeer = true;
+    // The peer that just stalled goes last: for one discovery wait, another one may take over.
+    if (from === this.#stalled && Date.now() < this.#stalledUntil) return;
     const reqId = this.#reqId;
     this.#peer = from;
     debug('%s: copying a snapshot from %s', this.#link.nodeId, from);

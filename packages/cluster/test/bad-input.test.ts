@@ -105,6 +105,27 @@ describe('ReplicatedStore misuse', () => {
     await store.close();
   });
 
+  it('gives up on a peer that stalls mid-join and copies another one', async function () {
+    this.timeout(15_000);
+    const bus = randomUUID();
+    const goodTransport = new InProcessTransport({ bus });
+    const good = new ReplicatedStore({ nodeId: 'good', secret: 's', transport: goodTransport, discoveryWait: 50 });
+    await good.start();
+    await good.set('kept', { v: 1 }, 60_000);
+    const mute = await mutePeer(bus, 's');
+    // The good node misses the HELLO, so the mute one is picked first.
+    goodTransport.disconnect();
+    const joiner = new ReplicatedStore({ nodeId: 'joiner', secret: 's', transport: new InProcessTransport({ bus }), discoveryWait: 300, readyTimeout: 10_000 });
+    const starting = joiner.start();
+    await new Promise((r) => setTimeout(r, 150));
+    goodTransport.reconnect();
+    await starting;
+    expect(joiner.stats().snapshotRestarts).to.be.at.least(1);
+    expect(joiner.stats().snapshotsReceived).to.equal(1);
+    expect(await joiner.get('kept')).to.deep.equal({ v: 1 });
+    await Promise.all([good.close(), joiner.close(), mute.close()]);
+  });
+
   it('rejects a pending start at once when closed', async () => {
     const bus = randomUUID();
     const mute = await mutePeer(bus, 's');
