@@ -150,8 +150,10 @@ export async function run(options: BenchOptions = {}): Promise<string> {
     throughputTable(rows),
     '',
     ...notes,
-    '- Per request, both Redis cases make the same round trips: a GET to load the session and a SET (with an expiry) to save it. ' +
+    '- Per request, both Redis cases make two round trips: a GET to load the session, then connect-redis SETs the whole session while `RedisStore` saves only the changed keys ' +
+      'by compare-and-set (one EVALSHA of a short Lua script against the value the GET read), so that concurrent requests changing different keys do not overwrite each other. ' +
       '`RedisStore` also bounds every call by its command timeout and maps failures to coded errors (a 503), and `@scaleout/express` finishes the save before the response goes out.',
+    '- req/s moves by a factor of two or more from round to round when other work shares the 2 cores; server CPU per request moves by about 10%, so the ratio by CPU is the one to read on a busy machine.',
     '- The Hazelcast row pays for the client protocol and the member on the JVM; it is the store to pick for its replication (backup-count), not for raw speed.',
   ].join('\n');
 }

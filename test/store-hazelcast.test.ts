@@ -18,7 +18,7 @@ describe('HazelcastStore', function () {
     await cluster?.stop();
   });
 
-  describeStoreContract('HazelcastStore', () => createStore(hazelcastConfig(cluster, 'contract')));
+  describeStoreContract('HazelcastStore', () => createStore(hazelcastConfig(cluster, 'contract')), { patch: true, lock: true });
 
   describe('bad input', () => {
     let store: HazelcastStore;
@@ -50,6 +50,21 @@ describe('HazelcastStore', function () {
       // A fresh write over a bad value repairs it.
       await store.set('garbage', { ok: true }, 60_000);
       expect(await store.get('garbage')).to.deep.equal({ ok: true });
+    });
+
+    it('patch and lock hold across two clients (two app processes)', async () => {
+      const other = await createStore(hazelcastConfig(cluster, 'bad-input'));
+      try {
+        await store.set('shared', { start: true }, 60_000);
+        await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? store : other).patch('shared', { set: { [`k${i}`]: i }, unset: [] }, 60_000)));
+        expect(Object.keys((await store.get('shared'))!).length).to.equal(13);
+        const release = await store.lock('shared', { ttlMs: 5000, waitMs: 100 });
+        await expect(other.lock('shared', { ttlMs: 5000, waitMs: 200 })).to.be.rejected.and.eventually.include({ code: ErrorCodes.LOCK_TIMEOUT });
+        await release();
+        await (await other.lock('shared', { ttlMs: 5000, waitMs: 1000 }))();
+      } finally {
+        await other.close();
+      }
     });
 
     it('rejects an unreachable cluster at start-up within connectTimeout, naming the addresses', async () => {

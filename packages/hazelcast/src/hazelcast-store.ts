@@ -2,17 +2,22 @@ import { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
 import { LifecycleState, Predicates, type IMap } from 'hazelcast-client';
 import {
+  applyPatch,
   checkSessionId,
   checkTtl,
   ErrorCodes,
   InvalidArgumentError,
   isSessionData,
+  LocalLocks,
+  LockTimeoutError,
   parseDuration,
   ScaleoutError,
   StoreUnavailableError,
   withTimeout,
   type Duration,
+  type LockOptions,
   type SessionData,
+  type SessionPatch,
   type SessionStore,
 } from '@scaleout/core';
 import type { HazelcastClient } from './hazelcast-client.js';
@@ -86,6 +91,9 @@ export class HazelcastStore extends EventEmitter implements SessionStore {
   readonly #onState: (state: LifecycleState) => void;
   #available: boolean;
   #closed: Promise<void> | undefined;
+  // IMap locks belong to the client, so two requests of this process would both hold one:
+  // within the process, these local locks take turns first.
+  readonly #local = new LocalLocks();
 
   /** Builds a store over the map `mapName` of an existing client. */
   static async fromClient(client: HazelcastClient, options: Omit<HazelcastStoreOptions, 'client' | 'map'> & { mapName?: string } = {}): Promise<HazelcastStore> {
@@ -168,6 +176,61 @@ export class HazelcastStore extends EventEmitter implements SessionStore {
     await this.#run('set', this.map.set(id, json, wholeSeconds(ttlMs)));
   }
 
+  /**
+   * Applies what one request changed (keys set and removed) under the entry's IMap lock, so that
+   * concurrent requests from any node changing different keys all survive. Resolves `false`,
+   * writing nothing, when the session is gone.
+   */
+  async patch(id: string, patch: SessionPatch, ttlMs: number): Promise<boolean> {
+    this.#checkOpen();
+    checkSessionId(id);
+    checkTtl(ttlMs);
+    const release = await this.#local.acquire(`patch:${id}`, { ttlMs: this.#commandTimeout * 4, waitMs: this.#commandTimeout * 4 });
+    try {
+      // The lease frees the entry if this process dies holding it.
+      await this.#run('patch', this.map.lock(id, this.#commandTimeout * 2));
+      try {
+        const current = await this.get(id);
+        if (!current) return false;
+        await this.set(id, applyPatch(current, patch), ttlMs);
+        return true;
+      } finally {
+        await this.#run('patch', this.map.unlock(id)).catch((err: unknown) => debug('unlock of %s failed: %s', id, (err as Error).message));
+      }
+    } finally {
+      await release();
+    }
+  }
+
+  /**
+   * Takes the session's lock across every node of the app: a local lock within this process,
+   * then the IMap lock of the key `lock:` + id (no entry is created), waiting up to `waitMs` in
+   * all and held at most `ttlMs`. Rejects with `ERR_SCALEOUT_LOCK_TIMEOUT` when the wait runs out.
+   */
+  async lock(id: string, { ttlMs, waitMs }: LockOptions): Promise<() => Promise<void>> {
+    this.#checkOpen();
+    checkSessionId(id);
+    checkTtl(ttlMs);
+    const started = Date.now();
+    const releaseLocal = await this.#local.acquire(id, { ttlMs, waitMs });
+    const key = `lock:${id}`;
+    const left = Math.max(0, waitMs - (Date.now() - started));
+    let held = false;
+    try {
+      held = await this.#run('lock', this.map.tryLock(key, left, Math.max(1, Math.ceil(ttlMs))), this.#commandTimeout + left);
+    } finally {
+      if (!held) await releaseLocal();
+    }
+    if (!held) throw new LockTimeoutError(waitMs);
+    return async () => {
+      try {
+        await this.#run('unlock', this.map.unlock(key));
+      } finally {
+        await releaseLocal();
+      }
+    };
+  }
+
   async touch(id: string, ttlMs: number): Promise<void> {
     this.#checkOpen();
     checkSessionId(id);
@@ -228,11 +291,11 @@ export class HazelcastStore extends EventEmitter implements SessionStore {
     return undefined;
   }
 
-  async #run<T>(operation: string, promise: Promise<T>): Promise<T> {
+  async #run<T>(operation: string, promise: Promise<T>, timeoutMs = this.#commandTimeout): Promise<T> {
     try {
-      return await withTimeout(promise, this.#commandTimeout, operation);
+      return await withTimeout(promise, timeoutMs, operation);
     } catch (err) {
-      throw toStoreError(err, operation, this.#commandTimeout);
+      throw toStoreError(err, operation, timeoutMs);
     }
   }
 }
