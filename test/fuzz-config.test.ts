@@ -108,6 +108,35 @@ describe('fuzz: config loaders', function () {
     });
   });
 
+  describe('credentials in refused values', function () {
+    // A password typed into a URL, raw or percent-encoded, must not come back in the error that
+    // refuses the URL (error messages end up in logs and tickets).
+    const pwChar = fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 !"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~');
+    const password = fc.string({ unit: pwChar, minLength: 6, maxLength: 24 }).map((p) => `Zq${p}`);
+    const broken = (url: string) => [
+      { secret: 's', strategy: 'store', store: { type: 'redis', url, nodes: ['127.0.0.1:7000'] } },
+      { secret: 's', strategy: 'store', store: { type: 'redis', url: `${url}x` } },
+      { secret: 's', strategy: 'cluster', cluster: { transport: { type: 'redis', url: url.replace(/:\d+$/, ':99999') } } },
+    ];
+
+    it('a ConfigError never shows a URL\'s password, raw or percent-encoded (FUZZ_RUNS runs)', async function () {
+      await fc.assert(
+        fc.asyncProperty(password, fc.boolean(), fc.constantFrom('', 'user'), async (pw, encode, user) => {
+          const shown = encode ? encodeURIComponent(pw) : pw;
+          for (const input of broken(`redis://${user}:${shown}@127.0.0.1:6379`)) {
+            const out = await configOrConfigError(() => parseConfig(input), input);
+            if (!(out instanceof ConfigError)) continue;
+            const text = `${out.message} ${String((out.cause as Error | undefined)?.message ?? '')}`;
+            for (const form of new Set([pw, shown, JSON.stringify(pw).slice(1, -1), JSON.stringify(shown).slice(1, -1)])) {
+              expect(text.includes(form), `${JSON.stringify(form)} shown in: ${text}`).to.equal(false);
+            }
+          }
+        }),
+        { numRuns: RUNS },
+      );
+    });
+  });
+
   describe('configFromEnv and loadConfig with environment maps', function () {
     const segment = fc.oneof(
       fc.constantFrom('SECRET', 'NODE_ID', 'STRATEGY', 'SESSION', 'TTL', 'COOKIE_NAME', 'STORE', 'TYPE', 'URL', 'WAIT_REPLICAS', 'CLUSTER', 'TRANSPORT', 'MEMBERS', 'PROTO', 'CONSTRUCTOR', 'PROTOTYPE', ''),
