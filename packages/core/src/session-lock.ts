@@ -65,10 +65,22 @@ export class LocalLocks {
 }
 
 /** The `lock` option of the Express and Koa layers. */
-export type LockOption = boolean | { ttl?: Duration; wait?: Duration };
+export type LockOption =
+  | boolean
+  | {
+      /** Longest a lock is held; a holder that dies frees it after this. @default "10s" */
+      ttl?: Duration;
+      /** Longest a request waits for the lock before a 503 `ERR_SCALEOUT_LOCK_TIMEOUT`. @default "5s" */
+      wait?: Duration;
+    };
 
 /** Defaults of the `lock` option: held at most 10 s, waited for at most 5 s. */
-export const DEFAULT_LOCK = { ttl: 10_000, wait: 5_000 } as const;
+export const DEFAULT_LOCK = {
+  /** ms; see {@link LockOption}. */
+  ttl: 10_000,
+  /** ms; see {@link LockOption}. */
+  wait: 5_000,
+} as const;
 
 /**
  * Resolves the HTTP layers' `lock` option against a store, or `undefined` when locking is off.

@@ -71,7 +71,6 @@ export class ExpressSessionStore extends Store {
     return typeof maxAge === 'number' && maxAge > 0 ? maxAge : this.#ttlMs;
   }
 
-  /** express-session's `get`: the session, or `null` when there is none. */
   /**
    * The raw stored session that `get` is handing to express-session at this moment, for `sid`.
    * express-session inflates the session and calls the next middleware synchronously inside the
@@ -82,6 +81,7 @@ export class ExpressSessionStore extends Store {
     return this.#handing?.sid === sid ? this.#handing.raw : undefined;
   }
 
+  /** express-session's `get`: the session, or `null` when there is none. */
   override get = (sid: string, cb: Callback<ExpressSessionData | null>): void => {
     let raw: SessionData | undefined;
     this.#run(
