@@ -148,6 +148,17 @@ describe('fuzz: replication frames', function () {
       expect(after.dropped.malformed + after.dropped.forged - before.dropped.malformed - before.dropped.forged).to.be.at.least(RUNS * 0.9);
     });
 
+    it('never throws on whatever a transport hands over, bytes or not', function () {
+      const digest = store.digest();
+      fc.assert(
+        fc.property(fc.anything({ withTypedArray: true, withMap: true, withSet: true }), (value) => {
+          store.receive(value as Uint8Array);
+        }),
+        { numRuns: RUNS },
+      );
+      expect(store.digest()).to.equal(digest);
+    });
+
     it('never applies a mutated copy of an authentic frame, nor a frame under an unlisted secret', async function () {
       const digest = store.digest();
       const applied = store.stats().applied;
