@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { expect } from 'chai';
 import { createProxy, type Proxy } from '@scaleout/proxy';
 import { startHttp, type RunningServer } from '../../../test/support/index.js';
@@ -95,4 +96,39 @@ describe('HTTP forwarding: headers the node and the client see', () => {
     const res = await fetch(`http://127.0.0.1:${proxy.port}/a/b?c=1&d=%20`, { method: 'DELETE' });
     expect(await res.json()).to.include({ url: '/a/b?c=1&d=%20', method: 'DELETE' });
   });
+
+  it('closes an idle keep-alive connection after timeouts.idle, and a request whose body outlasts timeouts.request', async () => {
+    const strict = createProxy({ listen: 0, targets: [{ id: 'n', url: node.url }], healthCheck: { enabled: false }, timeouts: { idle: '300ms', request: '1s', headers: '500ms' } });
+    await strict.listen();
+    try {
+      const idle = await new Promise<{ text: string; ms: number }>((resolve) => {
+        const s = connect({ port: strict.port!, host: '127.0.0.1' });
+        let text = '';
+        let answeredAt = 0;
+        s.on('data', (d) => {
+          text += d;
+          answeredAt ||= Date.now();
+        });
+        s.on('close', () => resolve({ text, ms: Date.now() - answeredAt }));
+        s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+      });
+      expect(idle.text).to.match(/^HTTP\/1\.1 200 /);
+      expect(idle.ms).to.be.within(200, 3000);
+      const slowBody = await new Promise<{ text: string; ms: number }>((resolve) => {
+        const started = Date.now();
+        const s = connect({ port: strict.port!, host: '127.0.0.1' });
+        let text = '';
+        s.on('data', (d) => (text += d));
+        s.on('error', () => {});
+        s.on('close', () => resolve({ text, ms: Date.now() - started }));
+        s.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n');
+        const drip = setInterval(() => (s.destroyed ? clearInterval(drip) : s.write('x')), 100);
+      });
+      expect(slowBody.ms).to.be.within(900, 5000);
+      expect(slowBody.text === '' || /HTTP\/1\.1 (408|502|504) /.test(slowBody.text), slowBody.text).to.equal(true);
+    } finally {
+      await strict.close();
+    }
+  });
 });
+
