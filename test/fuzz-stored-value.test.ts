@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
-import { decodeSession, isSessionData, type HazelcastStoreConfig, type RedisStoreConfig } from '@scaleout/core';
+import { applyPatch, decodeSession, diffSession, isSessionData, snapshotSession, type HazelcastStoreConfig, type RedisStoreConfig } from '@scaleout/core';
 import { createStore, type RedisStore } from '@scaleout/redis';
 import { createStore as createHazelcastStore, type HazelcastStore } from '@scaleout/hazelcast';
 import { startHazelcast, type HazelcastCluster } from './support/hazelcast.js';
@@ -59,6 +59,20 @@ describe('fuzz: stored values', function () {
     fc.assert(
       fc.property(fc.dictionary(fc.string(), fc.jsonValue()), (obj) => {
         expect(decodeSession(JSON.stringify(obj))).to.deep.equal(JSON.parse(JSON.stringify(obj)));
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('a patch computed against any stored object turns it into exactly the session the request saved', function () {
+    // Stored objects come back through JSON.parse, so keys such as "__proto__" are own keys.
+    const stored = fc.oneof(fc.dictionary(fc.string({ maxLength: 10 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 6 }).map((o) => JSON.parse(JSON.stringify(o)) as Record<string, unknown>),
+      fc.constantFrom('{"__proto__":{"admin":true},"a":1}', '{"constructor":{"prototype":{"x":1}}}', '{"toString":"x","a":1}', '{"valueOf":1}').map((t) => JSON.parse(t) as Record<string, unknown>));
+    fc.assert(
+      // A request cannot save an own "__proto__" key (assigning it sets the session's prototype).
+      fc.property(stored, stored.filter((o) => !Object.hasOwn(o, '__proto__')), (loaded, saved) => {
+        const out = applyPatch(loaded, diffSession(snapshotSession(loaded), saved));
+        expect(JSON.stringify(out)).to.equal(JSON.stringify(JSON.parse(JSON.stringify(saved))));
       }),
       { numRuns: RUNS },
     );
