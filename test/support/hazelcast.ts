@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { eventually, freePort } from './ports.js';
-import { startProcess, tempDir, writeFile, type ServerProcess } from './redis.js';
+import { startProcess, tempDir, writeFile, type ServerProcess } from './server-process.js';
 
 /** The member jar that `npm run provision` fetches, found from the repository root. */
 export const HAZELCAST_JAR = fileURLToPath(new URL('../../.cache/hazelcast/hazelcast-5.5.0.jar', import.meta.url));

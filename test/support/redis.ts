@@ -1,136 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { eventually, freePort, waitForPort } from './ports.js';
+import { eventually, freePort } from './ports.js';
+import { startProcess, tempDir, writeFile, type ServerProcess } from './server-process.js';
 
-const PROVISION_HINT = 'run: npm run provision';
-
-/** One server process (redis-server, redis-sentinel, a Hazelcast member) that a test can kill and bring back. */
-export interface ServerProcess {
-  readonly name: string;
-  readonly port: number;
-  /** True between start and exit. */
-  readonly alive: boolean;
-  readonly pid: number | undefined;
-  /** Sends `signal` and resolves once the process has exited. */
-  kill(signal?: NodeJS.Signals): Promise<void>;
-  /** Starts the process again with the same arguments (same port) and waits until it listens. */
-  restart(): Promise<void>;
-  /** Freezes it (SIGSTOP): it keeps its sockets open but answers nothing, like a hung server. */
-  pause(): void;
-  /** Lets a paused process run again (SIGCONT). */
-  resume(): void;
-  /** Stops it (SIGTERM, then SIGKILL after 3 s). Safe to call twice. */
-  stop(): Promise<void>;
-  /** The last lines it wrote, for failure messages. */
-  log(): string;
-}
-
-export interface ProcessSpec {
-  name: string;
-  command: string;
-  args: string[];
-  port: number;
-  cwd: string;
-  /** Resolves once the process serves; defaults to waiting for its TCP port. */
-  ready?: () => Promise<void>;
-  readyTimeoutMs?: number;
-}
-
-// Every child still running when the test process exits is killed, so a failed or interrupted
-// run never leaves servers behind on the machine.
-const running = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-});
-
-/** Spawns a server process and waits until it is ready; a missing binary says how to install it. */
-export async function startProcess(spec: ProcessSpec): Promise<ServerProcess> {
-  let child: ChildProcess | undefined;
-  let exited: Promise<void> = Promise.resolve();
-  let output = '';
-  let stopped = false;
-
-  const launch = async (): Promise<void> => {
-    output = '';
-    const proc = spawn(spec.command, spec.args, { cwd: spec.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    child = proc;
-    running.add(proc);
-    const keep = (chunk: Buffer) => {
-      output = (output + chunk.toString('utf8')).slice(-8000);
-    };
-    proc.stdout?.on('data', keep);
-    proc.stderr?.on('data', keep);
-    let spawnError: Error | undefined;
-    exited = new Promise<void>((resolve) => {
-      proc.once('error', (err) => {
-        spawnError = err;
-        running.delete(proc);
-        resolve();
-      });
-      proc.once('exit', () => {
-        running.delete(proc);
-        resolve();
-      });
-    });
-    const failed = exited.then(() => {
-      if ((spawnError as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
-        throw new Error(`${spec.command} is not installed (${spawnError?.message}); ${PROVISION_HINT}`);
-      }
-      throw new Error(`${spec.name} exited before it was ready${spawnError ? `: ${spawnError.message}` : ''}\n${output}`);
-    });
-    const ready = spec.ready ?? (() => waitForPort(spec.port, spec.readyTimeoutMs ?? 10_000));
-    try {
-      await Promise.race([ready(), failed]);
-    } catch (err) {
-      proc.kill('SIGKILL');
-      throw err;
-    }
-    failed.catch(() => undefined);
-  };
-
-  const kill = async (signal: NodeJS.Signals = 'SIGKILL'): Promise<void> => {
-    if (child && child.exitCode === null && child.signalCode === null) child.kill(signal);
-    await exited;
-  };
-
-  await launch();
-  return {
-    name: spec.name,
-    port: spec.port,
-    get alive() {
-      return child !== undefined && child.exitCode === null && child.signalCode === null;
-    },
-    get pid() {
-      return child?.pid;
-    },
-    kill,
-    pause: () => void child?.kill('SIGSTOP'),
-    resume: () => void child?.kill('SIGCONT'),
-    async restart() {
-      await kill('SIGKILL');
-      stopped = false;
-      await launch();
-    },
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      child?.kill('SIGCONT');
-      const timer = setTimeout(() => child?.kill('SIGKILL'), 3000);
-      await kill('SIGTERM');
-      clearTimeout(timer);
-    },
-    log: () => output,
-  };
-}
-
-/** A temporary folder removed by the returned function. */
-export function tempDir(prefix: string): { dir: string; remove(): void } {
-  const dir = mkdtempSync(join(tmpdir(), `scaleout-${prefix}-`));
-  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
-}
+export * from './server-process.js';
 
 /** Runs one command against a Redis server with a short-lived connection. */
 export async function redisCommand(port: number, password: string | undefined, command: string, ...args: (string | number)[]): Promise<unknown> {
@@ -265,12 +137,6 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
   }
 }
 
-/** Writes `text` to `name` inside `dir` and returns the path. */
-export function writeFile(dir: string, name: string, text: string): string {
-  const path = join(dir, name);
-  writeFileSync(path, text);
-  return path;
-}
 
 /** A Sentinel-monitored master with replicas, as started by {@link startRedisSentinel}. */
 export interface RedisSentinelSet extends AsyncDisposable {

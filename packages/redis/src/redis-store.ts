@@ -25,6 +25,7 @@ import { mastersOf, prefixPattern, scanNode } from './redis-scan.js';
 import { ReplicaAckError, toStoreError } from './errors.js';
 import { JSON_SERIALIZER, type Serializer } from './serializer.js';
 import { sha1, withScripts, type ScriptedClient } from './redis-scripts.js';
+import { RecentValues } from './recent-values.js';
 
 const debug = debuglog('scaleout:redis-store');
 
@@ -128,8 +129,7 @@ export class RedisStore extends EventEmitter implements SessionStore {
   readonly #patching = new Map<string, Promise<boolean>>();
   // The value each recent get() read, so that the patch of the same request can compare-and-set
   // against it without reading it again (one round trip per save, as a plain SET). Bounded.
-  readonly #recent = new Map<string, string | Buffer>();
-  #recentBytes = 0;
+  readonly #recent = new RecentValues();
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   readonly #listeners: [string, (...args: any[]) => void][];
 
@@ -226,7 +226,7 @@ export class RedisStore extends EventEmitter implements SessionStore {
     }
     if (raw === null) return undefined;
     const value = this.#decode(id, raw);
-    if (value) this.#remember(id, raw);
+    if (value) this.#recent.remember(id, raw);
     return value;
   }
 
@@ -235,7 +235,7 @@ export class RedisStore extends EventEmitter implements SessionStore {
     checkSessionId(id);
     checkTtl(ttlMs);
     const payload = this.#encode(data);
-    this.#forget(id);
+    this.#recent.take(id);
     const key = this.prefix + id;
     const px = Math.max(1, Math.ceil(ttlMs));
     await this.#write('set', () => this.client.set(key, payload as string, 'PX', px), (p) => p.set(key, payload as string, 'PX', px));
@@ -266,7 +266,7 @@ export class RedisStore extends EventEmitter implements SessionStore {
   async #patchOnce(id: string, patch: SessionPatch, ttlMs: number): Promise<boolean> {
     const key = this.prefix + id;
     const px = Math.max(1, Math.ceil(ttlMs));
-    let known = this.#forget(id);
+    let known = this.#recent.take(id);
     for (let attempt = 0; attempt < MAX_PATCH_ATTEMPTS; attempt++) {
       const raw = known ?? (await this.#run<string | Buffer | null>('patch', this.#serializer.binary ? this.client.getBuffer(key) : this.client.get(key)));
       known = undefined;
@@ -316,7 +316,7 @@ export class RedisStore extends EventEmitter implements SessionStore {
   async destroy(id: string): Promise<void> {
     this.#checkOpen();
     checkSessionId(id);
-    this.#forget(id);
+    this.#recent.take(id);
     const key = this.prefix + id;
     await this.#write('destroy', () => this.client.unlink(key), (p) => p.unlink(key));
   }
@@ -367,7 +367,6 @@ export class RedisStore extends EventEmitter implements SessionStore {
   async #shutdown(): Promise<void> {
     this.#available = false;
     this.#recent.clear();
-    this.#recentBytes = 0;
     if (this.#ownsClient) {
       // QUIT lets replies in flight arrive; a dead server must not hold close() up.
       await withTimeout(this.client.quit(), this.#commandTimeout, 'close').catch(() => undefined);
@@ -378,27 +377,6 @@ export class RedisStore extends EventEmitter implements SessionStore {
 
   #checkOpen(): void {
     if (this.#closed) throw new ScaleoutError(ErrorCodes.STORE_CLOSED, 'the Redis session store is closed');
-  }
-
-  #remember(id: string, raw: string | Buffer): void {
-    if (raw.length > RECENT_MAX_VALUE) return;
-    this.#forget(id);
-    this.#recent.set(id, raw);
-    this.#recentBytes += raw.length;
-    for (const [oldest, value] of this.#recent) {
-      if (this.#recentBytes <= RECENT_MAX_BYTES) break;
-      this.#recent.delete(oldest);
-      this.#recentBytes -= value.length;
-    }
-  }
-
-  #forget(id: string): string | Buffer | undefined {
-    const raw = this.#recent.get(id);
-    if (raw !== undefined) {
-      this.#recent.delete(id);
-      this.#recentBytes -= raw.length;
-    }
-    return raw;
   }
 
   #decode(id: string, raw: string | Buffer): SessionData | undefined {
@@ -474,10 +452,6 @@ export class RedisStore extends EventEmitter implements SessionStore {
 
 /** A pipeline with the store's scripts, and `sendCommand` for a command built here. */
 type Pipeline = ReturnType<RedisClient['pipeline']> & ScriptedClient & { sendCommand(c: Command): unknown };
-
-/** Values remembered from get() for a following patch: at most this many bytes in all, and none larger than the second. */
-const RECENT_MAX_BYTES = 4 * 1024 * 1024;
-const RECENT_MAX_VALUE = 64 * 1024;
 
 /** Reads and compare-and-set writes a patch may take when other requests keep changing the session. */
 const MAX_PATCH_ATTEMPTS = 8;
