@@ -270,4 +270,3 @@ export function targetAddress(url: string): { host: string; port: number } {
   return { host, port: u.port ? Number(u.port) : 80 };
 }
 
-export { isLoopback };
