@@ -300,4 +300,48 @@ describe('fuzz: proxy header handling', function () {
       expect(proxy.stats().algorithm).to.equal('round-robin');
     });
   });
+
+  describe('ip-hash through a real proxy that trusts no proxy (FUZZ_HTTP_RUNS requests)', function () {
+    const servers: Server[] = [];
+    let proxy: Proxy;
+
+    before(async function () {
+      const targets = [];
+      for (const id of ['node-a', 'node-b', 'node-c', 'node-d']) {
+        const server = createServer((_req, res) => res.end(id));
+        await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+        servers.push(server);
+        targets.push({ id, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+      }
+      proxy = createProxy({ listen: 0, algorithm: 'ip-hash', targets, healthCheck: { enabled: false } });
+      await proxy.listen();
+    });
+    after(async function () {
+      await proxy?.close();
+      await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+    });
+
+    it('sends a client to the node of its own address whatever X-Forwarded-For it claims', async function () {
+      const nodeOf = async (headers: Array<[string, string]>) => {
+        const res = await new Promise<string>((resolve, reject) => {
+          const socket = connect(proxy.port!, '127.0.0.1');
+          let text = '';
+          socket.setEncoding('latin1');
+          socket.on('data', (d: string) => (text += d));
+          socket.on('error', reject);
+          socket.on('end', () => resolve(text));
+          socket.write(`GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${headers.map(([n, v]) => `${n}: ${v}\r\n`).join('')}\r\n`);
+        });
+        return res.slice(res.indexOf('\r\n\r\n') + 4);
+      };
+      const home = await nodeOf([]);
+      expect(home).to.match(/^node-[a-d]$/);
+      await fc.assert(
+        fc.asyncProperty(fc.array(fc.tuple(fc.constantFrom('X-Forwarded-For', 'X-Real-IP', 'Forwarded'), fc.oneof(ipArb, xffValue, fc.constant('for=10.9.8.7'))), { minLength: 1, maxLength: 3 }), async (claims) => {
+          expect(await nodeOf(claims), JSON.stringify(claims)).to.equal(home);
+        }),
+        { numRuns: HTTP_RUNS },
+      );
+    });
+  });
 });
