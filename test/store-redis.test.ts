@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
-import { ErrorCodes, isUnavailable, type RedisStoreConfig, type ScaleoutError } from '@scaleout/core';
+import { createStrategy, ErrorCodes, isUnavailable, loadConfig, type RedisStoreConfig, type ScaleoutError } from '@scaleout/core';
 import { createStore, RedisStore, ReplicaAckError, type Serializer } from '@scaleout/redis';
-import { startRedis, type RedisServer } from './support/redis.js';
+import { startRedis, tempDir, writeFile, type RedisServer } from './support/redis.js';
 import { eventually, freePort } from './support/ports.js';
 
 const config = (shape: Partial<RedisStoreConfig>) => ({ type: 'redis', ...shape }) as RedisStoreConfig;
@@ -90,18 +90,15 @@ describe('RedisStore on a standalone Redis', function () {
     });
   });
 
-  it('patch: concurrent patches from two processes (two clients) all survive', async () => {
-    const a = await createStore(config({ url: redis.url, prefix: 'cas:' }));
-    const b = await createStore(config({ url: redis.url, prefix: 'cas:' }));
+  it('patch: concurrent patches from three processes (three clients) all survive', async () => {
+    const stores = await Promise.all([1, 2, 3].map(() => createStore(config({ url: redis.url, prefix: 'cas:' }))));
     try {
-      await a.set('shared', { start: true }, 60_000);
-      await Promise.all(
-        Array.from({ length: 12 }, (_, i) => (i % 2 ? a : b).patch('shared', { set: { [`k${i}`]: i }, unset: [] }, 60_000)),
-      );
-      const got = (await a.get('shared'))!;
-      expect(Object.keys(got).sort()).to.deep.equal(['start', ...Array.from({ length: 12 }, (_, i) => `k${i}`)].sort());
+      await stores[0]!.set('shared', { start: true }, 60_000);
+      await Promise.all(Array.from({ length: 45 }, (_, i) => stores[i % 3]!.patch('shared', { set: { [`k${i}`]: i }, unset: [] }, 60_000)));
+      const got = (await stores[0]!.get('shared'))!;
+      expect(Object.keys(got).sort()).to.deep.equal(['start', ...Array.from({ length: 45 }, (_, i) => `k${i}`)].sort());
     } finally {
-      await Promise.all([a.close(), b.close()]);
+      await Promise.all(stores.map((s) => s.close()));
     }
   });
 
@@ -161,6 +158,23 @@ describe('RedisStore on a standalone Redis', function () {
       expect(await store.get('acl')).to.equal(undefined);
     } finally {
       await store.close();
+    }
+  });
+
+  it('takes the password from the environment, the rest from the config file', async () => {
+    const { dir, remove } = tempDir('config');
+    try {
+      const file = writeFile(dir, 'scaleout.config.json', JSON.stringify({ strategy: 'store', secret: 's', store: { type: 'redis', url: `redis://127.0.0.1:${redis.port}`, prefix: 'env:' } }));
+      const strategy = await createStrategy(await loadConfig({ file, env: { SCALEOUT_STORE__PASSWORD: 'Secret pass#1' } }));
+      try {
+        await strategy.store.set('e', { from: 'env' }, 60_000);
+        expect(await raw.get('env:e')).to.equal('{"from":"env"}');
+      } finally {
+        await strategy.close();
+      }
+      await expect(createStrategy(await loadConfig({ file, env: {} }))).to.be.rejected.and.eventually.include({ code: ErrorCodes.STORE_UNAVAILABLE });
+    } finally {
+      remove();
     }
   });
 
