@@ -3,7 +3,7 @@ import { connect, isIP, type AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { parseCookies, routeTag } from '@scaleout/core';
-import { createProxy, readCookie, Stickiness, type Proxy } from '@scaleout/proxy';
+import { createProxy, parseProxyConfig, readCookie, Stickiness, type Proxy } from '@scaleout/proxy';
 import { clientAddress, requestHeaders, responseHeaders } from '../packages/proxy/src/headers.js';
 import { dropCookie } from '../packages/proxy/src/sticky.js';
 
@@ -188,6 +188,38 @@ describe('fuzz: proxy header handling', function () {
             expect(readCookie(left, name)).to.equal(undefined);
             expect(left.split(';').length).to.be.at.most(header.split(';').length);
           }
+        }),
+        { numRuns: RUNS },
+      );
+    });
+
+    it('insert mode writes an opaque, HttpOnly cookie, Secure when asked or when SameSite=None, for any accepted sticky config', function () {
+      const stickyArb = fc.record({
+        cookieName: fc.oneof(fc.constantFrom('lb', 'route', 'SERVERID'), token),
+        secure: fc.boolean(),
+        sameSite: fc.constantFrom('Lax', 'Strict', 'None'),
+        maxAge: fc.option(fc.oneof(fc.constantFrom('1h', '30m', '0'), fc.nat({ max: 10_000_000 })), { nil: undefined }),
+        nocache: fc.boolean(),
+      }, { requiredKeys: [] });
+      fc.assert(
+        fc.property(stickyArb, fc.option(fc.constantFrom('private', 'max-age=60', 'no-store'), { nil: undefined }), (sticky, cacheControl) => {
+          let config;
+          try {
+            config = parseProxyConfig({ secret: SECRET, targets: [{ id: 'node-a', url: 'http://127.0.0.1:1' }, { id: 'node-b', url: 'http://127.0.0.1:2' }], sticky: { mode: 'insert', ...sticky } });
+          } catch {
+            return; // refused by the config loader (checked in fuzz-config)
+          }
+          const out = new Stickiness(config).insertHeaders('node-b', undefined, cacheControl)!;
+          const cookie = out['set-cookie']!;
+          const attrs = cookie.split(';').map((a) => a.trim().toLowerCase());
+          expect(cookie.split(';')[0]).to.equal(`${config.sticky.cookieName}=${routeTag('node-b', SECRET[0]!)}`);
+          expect(cookie).to.not.include('node-b').and.not.include('127.0.0.1');
+          expect(attrs).to.include('httponly').and.include('path=/');
+          expect(attrs).to.include(`samesite=${config.sticky.sameSite.toLowerCase()}`);
+          if (config.sticky.secure || config.sticky.sameSite === 'None') expect(attrs).to.include('secure');
+          else expect(attrs).to.not.include('secure');
+          // As HAProxy's nocache: a shared cache must not hand the cookie to other clients.
+          if (config.sticky.nocache) expect(out['cache-control']).to.include('no-cache="set-cookie"');
         }),
         { numRuns: RUNS },
       );
