@@ -140,7 +140,23 @@ describe('RedisStore on a standalone Redis', function () {
       expect(() => new RedisStore({ client, maxValueBytes: 0 })).to.throw().with.property('field', 'maxValueBytes');
       expect(() => new RedisStore({ client, commandTimeout: 'soon' })).to.throw().with.property('field', 'commandTimeout');
       expect(() => new RedisStore({ client: {} as Redis })).to.throw().with.property('field', 'client');
+      expect(() => new RedisStore({ client, prefix: 's:', lockPrefix: 's:locks:' })).to.throw().with.property('field', 'lockPrefix');
     } finally {
+      client.disconnect();
+    }
+  });
+
+  it('with an empty prefix, keeps sessions working and refuses lock()', async () => {
+    const client = new Redis(redis.url, { db: 3 });
+    const store = new RedisStore({ client, prefix: '' });
+    try {
+      await store.set('bare', { ok: 1 }, 60_000);
+      expect(await store.get('bare')).to.deep.equal({ ok: 1 });
+      await expect(store.lock('bare', { ttlMs: 1000, waitMs: 10 })).to.be.rejected.and.eventually.include({ code: ErrorCodes.INVALID_ARGUMENT, field: 'prefix' });
+      await store.clear();
+      expect(await store.size()).to.equal(0);
+    } finally {
+      await store.close();
       client.disconnect();
     }
   });

@@ -145,7 +145,8 @@ export class RedisStore extends EventEmitter implements SessionStore {
     this.client = withScripts(o.client);
     this.prefix = o.prefix;
     this.lockPrefix = o.lockPrefix ?? `lock:${o.prefix}`;
-    if (typeof this.lockPrefix !== 'string' || this.lockPrefix === '' || this.lockPrefix.startsWith(o.prefix)) {
+    // With an empty prefix every key could be a session: lock() is then refused rather than this.
+    if (typeof this.lockPrefix !== 'string' || this.lockPrefix === '' || (o.prefix !== '' && this.lockPrefix.startsWith(o.prefix))) {
       throw new InvalidArgumentError('lockPrefix', `lockPrefix must be a non-empty string that does not start with prefix ${JSON.stringify(o.prefix)}, got ${JSON.stringify(this.lockPrefix)}`);
     }
     this.#pattern = prefixPattern(o.prefix);
@@ -290,6 +291,7 @@ export class RedisStore extends EventEmitter implements SessionStore {
     this.#checkOpen();
     checkSessionId(id);
     checkTtl(ttlMs);
+    if (this.prefix === '') throw new InvalidArgumentError('prefix', 'lock() needs a non-empty prefix: with an empty one, lock keys would be listed and cleared as sessions');
     const key = this.lockPrefix + id;
     const token = randomBytes(16).toString('base64url');
     const deadline = Date.now() + waitMs;
