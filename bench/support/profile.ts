@@ -11,6 +11,10 @@
  * - `compareProfiles(anchor, ours)`: µs per request by package and by function side by side,
  *   largest difference first — where a case spends the time its anchor does not.
  * - `latestProfile(dir)`: the newest main-thread `.cpuprofile` in a folder.
+ *
+ * Sample weights are wall-clock gaps between samples: on a machine busy with other work, time
+ * the thread spent descheduled lands on whatever ran next (often a syscall such as `writev`).
+ * Read shares within one profile; for totals trust CPU time (`measure()`, `inject.ts`).
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
