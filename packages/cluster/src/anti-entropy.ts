@@ -1,5 +1,6 @@
 import { debuglog } from 'node:util';
-import { MessageType, readEntries, readIds, readSummary, writeIds, writeSummaryItem, type SummaryItem } from './messages.js';
+import { compareVersions } from './hybrid-clock.js';
+import { kvHashOf, MessageType, readEntries, readIds, readSummary, writeIds, writeSummaryItem, type SummaryItem } from './messages.js';
 import { chunked, sendEntries, type NodeLink } from './node-link.js';
 import { bucketOf, compareStates, DIGEST_BUCKETS, type EntryState } from './replica-state.js';
 import { Reader, WireError, Writer } from './wire.js';
@@ -7,11 +8,32 @@ import { Reader, WireError, Writer } from './wire.js';
 const debug = debuglog('scaleout:anti-entropy');
 
 /** Bytes a SUMMARY item takes at most, beyond the id. */
-const SUMMARY_ITEM = 2 + 8 + 4 + 1 + 8 + 1;
+const SUMMARY_ITEM = 2 + 8 + 4 + 1 + 8 + 1 + 4;
 
 function asState(item: SummaryItem): EntryState {
   // Only the order matters here: a non-null marker stands for a live value.
   return { t: item.t, c: item.c, n: item.n, exp: item.exp, json: item.dead ? null : '' };
+}
+
+/** Wall time of the latest write in a state: its full write or a later patch. */
+function lastWrite(e: EntryState): number {
+  let t = e.t;
+  if (e.kv) for (const v of e.kv.values()) if (v.t > t) t = v.t;
+  return t;
+}
+
+/**
+ * How `mine` relates to what a peer summarized: positive when mine is newer, negative when
+ * theirs is, 0 when the same, and `NaN` when both hold patches the other lacks (each must send
+ * its state, and both end with the merge).
+ */
+function relation(mine: EntryState, theirs: SummaryItem): number {
+  const myHash = kvHashOf(mine);
+  if (mine.json !== null && !theirs.dead && (myHash !== 0 || theirs.kvHash !== 0)) {
+    const same = compareVersions(mine, theirs) === 0 && mine.exp === theirs.exp && myHash === theirs.kvHash;
+    return same ? 0 : NaN;
+  }
+  return compareStates(mine, asState(theirs));
 }
 
 /**
@@ -96,14 +118,16 @@ export class AntiEntropy {
     const give: Array<[string, EntryState]> = [];
     const want: string[] = [];
     for (const [id, mine] of this.#link.state.inBuckets(new Set(buckets), now)) {
-      if (mine.t > settled) continue;
+      if (lastWrite(mine) > settled) continue;
       const other = theirs.get(id);
-      if (!other || compareStates(mine, asState(other)) > 0) give.push([id, mine]);
+      const rel = other ? relation(mine, other) : 1;
+      if (rel > 0 || Number.isNaN(rel)) give.push([id, mine]);
     }
     for (const [id, item] of theirs) {
       if (item.exp <= now || item.t > settled) continue;
       const mine = this.#link.state.peek(id);
-      if (!mine || mine.exp <= now || compareStates(asState(item), mine) > 0) want.push(id);
+      const rel = mine && mine.exp > now ? relation(mine, item) : -1;
+      if (rel < 0 || Number.isNaN(rel)) want.push(id);
     }
     debug('%s: summary from %s: giving %d, wanting %d', this.#link.nodeId, from, give.length, want.length);
     if (give.length) sendEntries(this.#link, MessageType.ENTRIES, give, from).catch((err) => this.#link.fail(err));

@@ -1,5 +1,6 @@
 import type { Version } from './hybrid-clock.js';
-import type { EntryState } from './replica-state.js';
+import { kvFingerprint, type KeyVersion } from './key-versions.js';
+import { fnv1a, type EntryState } from './replica-state.js';
 import { Reader, WireError, Writer } from './wire.js';
 
 /** Frame types of the replication protocol. */
@@ -38,13 +39,20 @@ const MIN_ID = 2;
 
 export function writeEntry(w: Writer, id: string, e: EntryState): void {
   w.str16(id).f64(e.t).u32(e.c).str8(e.n).f64(e.exp);
-  if (e.json === null) w.u8(1);
-  else w.u8(0).str32(e.json);
+  if (e.json === null) {
+    w.u8(1);
+    return;
+  }
+  w.u8(0).str32(e.json);
+  w.u16(e.kv?.size ?? 0);
+  if (e.kv) for (const [k, v] of e.kv) w.str16(k).f64(v.t).u32(v.c).str8(v.n).u8(v.del ? 1 : 0);
 }
 
 /** Bytes {@link writeEntry} will take, to cut chunks before they grow past the frame limit. */
 export function entrySize(id: string, e: EntryState): number {
-  return 24 + Buffer.byteLength(id) + Buffer.byteLength(e.n) + (e.json === null ? 0 : 4 + Buffer.byteLength(e.json));
+  let kv = 0;
+  if (e.kv) for (const [k, v] of e.kv) kv += 16 + Buffer.byteLength(k) + Buffer.byteLength(v.n);
+  return 26 + Buffer.byteLength(id) + Buffer.byteLength(e.n) + (e.json === null ? 0 : 4 + Buffer.byteLength(e.json)) + kv;
 }
 
 export function readEntry(r: Reader): [string, EntryState] {
@@ -55,7 +63,13 @@ export function readEntry(r: Reader): [string, EntryState] {
   const exp = r.f64();
   const kind = r.u8();
   if (kind > 1) throw new WireError(`unknown entry kind ${kind}`);
-  return [id, { t, c, n, exp, json: kind === 1 ? null : r.str32() }];
+  if (kind === 1) return [id, { t, c, n, exp, json: null }];
+  const json = r.str32();
+  const count = r.u16();
+  if (count === 0) return [id, { t, c, n, exp, json }];
+  const kv = new Map<string, KeyVersion>();
+  for (let i = 0; i < count; i++) kv.set(r.str16(), { t: r.f64(), c: r.u32(), n: r.str8(), del: r.u8() === 1 });
+  return [id, { t, c, n, exp, json, kv }];
 }
 
 export function readEntries(r: Reader): Array<[string, EntryState]> {
@@ -88,14 +102,23 @@ export function readIds(r: Reader): string[] {
   return out;
 }
 
-/** A SUMMARY item: the version and expiry held for an id, and whether it is a tombstone. */
+/**
+ * A SUMMARY item: the version and expiry held for an id, whether it is a tombstone, and a hash of
+ * its patched keys' versions (0 when none).
+ */
 export interface SummaryItem extends Version {
   exp: number;
   dead: boolean;
+  kvHash: number;
+}
+
+/** The `kvHash` of a state. */
+export function kvHashOf(e: EntryState): number {
+  return e.json !== null && e.kv && e.kv.size > 0 ? fnv1a(kvFingerprint(e.kv)) || 1 : 0;
 }
 
 export function writeSummaryItem(w: Writer, id: string, e: EntryState): void {
-  w.str16(id).f64(e.t).u32(e.c).str8(e.n).f64(e.exp).u8(e.json === null ? 1 : 0);
+  w.str16(id).f64(e.t).u32(e.c).str8(e.n).f64(e.exp).u8(e.json === null ? 1 : 0).u32(kvHashOf(e));
 }
 
 export function readSummary(r: Reader): { buckets: number[]; items: Array<[string, SummaryItem]> } {
@@ -104,6 +127,6 @@ export function readSummary(r: Reader): { buckets: number[]; items: Array<[strin
   for (let i = 0; i < nb; i++) buckets.push(r.u16());
   const n = r.count(MIN_ENTRY);
   const items: Array<[string, SummaryItem]> = [];
-  for (let i = 0; i < n; i++) items.push([r.str16(), { t: r.f64(), c: r.u32(), n: r.str8(), exp: r.f64(), dead: r.u8() === 1 }]);
+  for (let i = 0; i < n; i++) items.push([r.str16(), { t: r.f64(), c: r.u32(), n: r.str8(), exp: r.f64(), dead: r.u8() === 1, kvHash: r.u32() }]);
   return { buckets, items };
 }

@@ -1,4 +1,5 @@
 import { compareVersions, type Version } from './hybrid-clock.js';
+import { dominates, join, kvFingerprint, type KeyVersions, type LiveState } from './key-versions.js';
 
 /** Buckets of the anti-entropy digest. A constant of the protocol: every node must agree on it. */
 export const DIGEST_BUCKETS = 256;
@@ -9,6 +10,8 @@ export interface EntryState extends Version {
   exp: number;
   /** The session as JSON, or `null` for a tombstone. */
   json: string | null;
+  /** Keys written by patches since the last full write (live states only). */
+  kv?: KeyVersions | undefined;
 }
 
 interface Entry extends EntryState {
@@ -82,8 +85,15 @@ export class ReplicaState {
   merge(id: string, state: EntryState, now = Date.now()): boolean {
     if (state.exp <= now) return false;
     const old = this.#entries.get(id);
-    if (old && compareStates(state, old) <= 0) return false;
-    this.#put(id, old, state.t, state.c, state.n, state.exp, state.json);
+    let next: EntryState = state;
+    if (old && old.json !== null && state.json !== null && (old.kv || state.kv)) {
+      // Two live states with patched keys: merge key by key (see key-versions.ts).
+      if (dominates(old as LiveState, state as LiveState)) return false;
+      if (!dominates(state as LiveState, old as LiveState)) next = join(old as LiveState, state as LiveState);
+    } else if (old && compareStates(state, old) <= 0) {
+      return false;
+    }
+    this.#put(id, old, next.t, next.c, next.n, next.exp, next.json, next.kv);
     return true;
   }
 
@@ -91,15 +101,17 @@ export class ReplicaState {
   extend(id: string, version: Version, exp: number): boolean {
     const old = this.#entries.get(id);
     if (!old || old.json === null || compareVersions(old, version) !== 0 || exp <= old.exp) return false;
-    this.#put(id, old, old.t, old.c, old.n, exp, old.json);
+    this.#put(id, old, old.t, old.c, old.n, exp, old.json, old.kv);
     return true;
   }
 
-  #put(id: string, old: Entry | undefined, t: number, c: number, n: string, exp: number, json: string | null): void {
+  #put(id: string, old: Entry | undefined, t: number, c: number, n: string, exp: number, json: string | null, kv: KeyVersions | undefined): void {
     let node = this.#nodeIds.get(n);
     if (node === undefined) this.#nodeIds.set(n, (node = n));
-    const key = `${id}\u0000${t}:${c}:${node}:${exp}:${json === null ? 'x' : 'l'}`;
+    const keyed = json !== null && kv !== undefined && kv.size > 0 ? kv : undefined;
+    const key = `${id}\u0000${t}:${c}:${node}:${exp}:${json === null ? 'x' : 'l'}${keyed ? `:${kvFingerprint(keyed)}` : ''}`;
     const entry: Entry = { t, c, n: node, exp, json, b: old ? old.b : bucketOf(id), h1: fnv1a(key), h2: fnv1a(key, 0x9747b28c) };
+    if (keyed) entry.kv = keyed;
     if (old) this.#forget(id, old);
     this.#entries.set(id, entry);
     this.#xor(entry);

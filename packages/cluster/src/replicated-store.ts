@@ -14,6 +14,7 @@ import { MessageType } from './messages.js';
 import { newCounters, type NodeLink, type ReplicationCounters } from './node-link.js';
 import { Outbox } from './outbox.js';
 import { resolveOptions, type ReplicatedStoreOptions, type ResolvedOptions } from './replicated-store-options.js';
+import { canonicalJson, type KeyVersion } from './key-versions.js';
 import { ReplicaState, type EntryState } from './replica-state.js';
 import { helloAckBody, Joiner, SnapshotServer } from './snapshot.js';
 import { Reader, WireError } from './wire.js';
@@ -177,10 +178,9 @@ export class ReplicatedStore extends EventEmitter implements SessionStore {
   }
 
   /**
-   * Applies only what a request changed to this node's copy, in one step (so concurrent requests
-   * on this node that change different keys all keep their change), and replicates the result.
-   * Resolves `false` when the session is gone. Across nodes a session is still one value: two
-   * nodes patching one session at the same moment keep the later write whole.
+   * Applies only what a request changed, in one step, and replicates it with a version per key
+   * written: concurrent requests that change different keys all keep their change, on one node
+   * or on several (same key: the later write wins). Resolves `false` when the session is gone.
    */
   async patch(id: string, patch: SessionPatch, ttlMs: number): Promise<boolean> {
     this.#checkOpen();
@@ -189,18 +189,32 @@ export class ReplicatedStore extends EventEmitter implements SessionStore {
     if (!patch || typeof patch !== 'object' || patch.set === null || typeof patch.set !== 'object' || Array.isArray(patch.set) || !Array.isArray(patch.unset) || patch.unset.some((k) => typeof k !== 'string')) {
       throw new InvalidArgumentError('patch', 'patch must be { set: plain object, unset: string[] }');
     }
+    const now = Date.now();
     const e = this.#state.peek(id);
-    const current = e && e.json !== null && e.exp > Date.now() ? decodeSession(e.json) : undefined;
-    if (!current) return false;
-    await this.#write(id, JSON.stringify(applyPatch(current, patch)), ttlMs);
+    const current = e && e.json !== null && e.exp > now ? decodeSession(e.json) : undefined;
+    if (!e || !current) return false;
+    const json = canonicalJson(applyPatch(current, patch));
+    this.#checkSize(json);
+    // Only the keys written get the new version: a concurrent patch of other keys on another
+    // node merges with this one instead of one replacing the other (see key-versions.ts).
+    const v = this.#clock.now();
+    const kv = new Map<string, KeyVersion>(e.kv);
+    for (const k of Object.keys(patch.set)) kv.set(k, { t: v.t, c: v.c, n: v.n, del: false });
+    for (const k of patch.unset) kv.set(k, { t: v.t, c: v.c, n: v.n, del: true });
+    this.#state.merge(id, { t: e.t, c: e.c, n: e.n, exp: Math.max(e.exp, this.#expiry(now + ttlMs)), json, kv }, now);
+    await this.#outbox.write(id);
     return true;
   }
 
-  #write(id: string, json: string, ttlMs: number): Promise<void> {
+  #checkSize(json: string): void {
     const limit = this.#o.maxMessageBytes - FRAME_OVERHEAD;
     if (json.length > limit / 3 && Buffer.byteLength(json) > limit) {
       throw new InvalidArgumentError('data', `session of ${Buffer.byteLength(json)} bytes exceeds what one replication frame carries (${limit}); raise cluster.maxMessageBytes`);
     }
+  }
+
+  #write(id: string, json: string, ttlMs: number): Promise<void> {
+    this.#checkSize(json);
     const now = Date.now();
     const v = this.#clock.now();
     this.#state.merge(id, { t: v.t, c: v.c, n: v.n, exp: this.#expiry(now + ttlMs), json }, now);
@@ -326,6 +340,7 @@ export class ReplicatedStore extends EventEmitter implements SessionStore {
   #apply(id: string, s: EntryState): void {
     if (id.length === 0 || id.length > 256 || s.n.length === 0) throw new WireError('entry with an invalid id or node');
     this.#clock.observe(s.t, s.c);
+    if (s.kv) for (const v of s.kv.values()) this.#clock.observe(v.t, v.c);
     if (this.#state.merge(id, s)) this.#counters.applied++;
   }
 
