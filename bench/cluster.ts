@@ -170,7 +170,7 @@ function gc(): () => void {
 }
 
 /** Heap bytes per 1 KB session: ReplicatedStore vs MemoryStore. */
-async function memory(count: number): Promise<{ replicated: number; memoryStore: number }> {
+async function memory(count: number): Promise<{ replicated: number; patched: number; memoryStore: number }> {
   const collect = gc();
   const value = { user: 'u', pad: 'x'.repeat(1000) };
   const measureStore = async (fill: (i: number) => Promise<void>) => {
@@ -183,12 +183,17 @@ async function memory(count: number): Promise<{ replicated: number; memoryStore:
   const transport = new InProcessTransport({ bus: `mem-${randomUUID()}` });
   const rs = new ReplicatedStore({ nodeId: 'mem', secret: SECRET, transport, discoveryWait: 10 });
   await rs.start();
-  const replicated = await measureStore((i) => rs.set(`sess-${String(i).padStart(8, '0')}-${'k'.repeat(22)}`, value, 3_600_000));
+  const id = (i: number) => `sess-${String(i).padStart(8, '0')}-${'k'.repeat(22)}`;
+  const replicated = await measureStore((i) => rs.set(id(i), value, 3_600_000));
+  // What the Express and Koa layers do on later requests: patch a key or two, which adds key versions.
+  const patched = await measureStore(async (i) => {
+    await rs.patch(id(i), { set: { count: i, seen: Date.now() }, unset: [] }, 3_600_000);
+  });
   await rs.close();
   const ms = new MemoryStore({ maxSessions: 0 });
   const memoryStore = await measureStore((i) => ms.set(`sess-${String(i).padStart(8, '0')}-${'k'.repeat(22)}`, value, 3_600_000));
   await ms.close();
-  return { replicated, memoryStore };
+  return { replicated, patched, memoryStore };
 }
 
 /** Runs every part; returns the markdown section. */
@@ -234,6 +239,7 @@ export async function run(options: BenchOptions = {}): Promise<string> {
         [
           [`snapshot: a new node joins ${snapshotSessions.toLocaleString('en')} sessions of 1 KB (HELLO → ready)`, `${fmt(snap.ms)} ms (${snap.sessions.toLocaleString('en')} sessions, ${fmt(snap.mb, 1)} MB streamed)`],
           ['heap per 1 KB session, ReplicatedStore', `${fmt(mem.replicated)} bytes`],
+          ['extra heap per session once patched (2 keys with their own versions)', `${fmt(mem.patched)} bytes`],
           ['heap per 1 KB session, core MemoryStore (reference)', `${fmt(mem.memoryStore)} bytes`],
         ],
       ),
