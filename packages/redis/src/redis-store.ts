@@ -31,7 +31,10 @@ const debug = debuglog('scaleout:redis-store');
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
-  /** The ioredis client (`Redis` or `Cluster`), connected or connecting. */
+  /**
+   * The ioredis client (`Redis` or `Cluster`), connected or connecting. The store defines two
+   * Lua commands on it (`scaleoutCompareAndSet`, `scaleoutReleaseLock`) for `patch` and `lock`.
+   */
   client: RedisClient;
   /**
    * Whether `close()` also closes the client. An app that hands over its own client keeps it.
