@@ -136,8 +136,8 @@ export class Load {
     return { requests: sum('requests'), ok: sum('ok'), non2xx: sum('non2xx'), noAnswer: sum('noAnswer'), hung: sum('hung'), sessionsLost: sum('sessionsLost'), updatesLost: sum('updatesLost'), landed: sum('landed') };
   }
 
-  /** Records what an acknowledged value says about the session; exported for the final check. */
-  judge(vu: VirtualUser, value: number, node: string, at: number): void {
+  /** Records what an acknowledged value says about the session. */
+  #judge(vu: VirtualUser, value: number, node: string, at: number): void {
     const last = vu.lastAck;
     if (last !== undefined && value !== last + 1) {
       if (value === 1) {
@@ -176,7 +176,7 @@ export class Load {
         if (res.status === 200) {
           const answer = JSON.parse(text) as CountAnswer;
           vu.ok++;
-          this.judge(vu, answer.count, answer.node, Date.now());
+          this.#judge(vu, answer.count, answer.node, Date.now());
           if (this.#injectedAt !== undefined && started >= this.#injectedAt) vu.recoveredAt ??= Date.now();
         } else {
           vu.non2xx++;

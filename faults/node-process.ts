@@ -73,8 +73,7 @@ export function nodeProcess(spec: NodeProcessSpec): NodeProcess {
     });
     child = proc;
     running.add(proc);
-    // The runner must not wait for its children to exit.
-    proc.unref();
+    // The child handle keeps the runner alive while it waits for an exit; the channel need not.
     (proc.channel as { unref?: () => void } | undefined)?.unref?.();
     exited = new Promise<void>((resolve) => {
       proc.once('exit', (code, signal) => {

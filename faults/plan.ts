@@ -28,7 +28,7 @@ export function shortPlan(): PlanEntry[] {
 
 /** Keeps the topologies and faults named in the filters (all when a filter is empty). */
 export function filterPlan(plan: PlanEntry[], topologies: string[], faults: string[]): PlanEntry[] {
-  for (const t of topologies) if (!(TOPOLOGY_NAMES as readonly string[]).includes(t)) throw new Error(`no topology ${JSON.stringify(t)}; the topologies are ${TOPOLOGY_NAMES.join(', ')}`);
+  for (const t of topologies) if (!(TOPOLOGY_NAMES as readonly string[]).includes(t)) throw new Error(`no topology ${JSON.stringify(t.slice(0, 40))}; the topologies are ${TOPOLOGY_NAMES.join(', ')}`);
   for (const f of faults) faultNamed(f);
   return plan
     .filter((e) => topologies.length === 0 || topologies.includes(e.topology))

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { describeRow, runScenario, SHORT, type MatrixRow } from '../faults/matrix.js';
+import { parseFaultArgs } from '../faults/options.js';
 import { shortPlan } from '../faults/plan.js';
 import { startTopology, TOPOLOGY_LABELS, type Topology } from '../faults/topology.js';
 
@@ -14,6 +15,34 @@ const HIT: Record<string, (row: MatrixRow, topology: Topology) => void> = {
   'sentinel-master-kill': (row) => expect(row.statuses['503'] ?? 0, 'writes refused with 503 while Sentinel promotes a replica').to.be.greaterThan(0),
   'hazelcast-member-kill': (_row, topology) => expect(topology.hazelcast!.members[1]!.alive, 'the killed member stays down').to.equal(false),
 };
+
+describe('npm run faults: command line', function () {
+  it('runs every applicable fault on every topology by default, and writes the table', function () {
+    const run = parseFaultArgs([]);
+    expect(run.plan.map((e) => e.topology)).to.deep.equal(['sticky', 'cluster-redis', 'store-sentinel', 'store-redis-cluster', 'store-hazelcast']);
+    expect(run.plan.reduce((n, e) => n + e.faults.length, 0)).to.equal(22);
+    expect(run.plan.find((e) => e.topology === 'sticky')!.faults.map((f) => f.name)).to.deep.equal(['app-node-kill', 'app-node-pause', 'proxy-restart']);
+    expect(run.write).to.equal(true);
+  });
+
+  it('filters by topology and fault, and then writes only when told', function () {
+    const run = parseFaultArgs(['--topologies', 'store-sentinel, cluster-redis', '--faults', 'redis-slow', '--vus', '3']);
+    expect(run.plan.map((e) => [e.topology, e.faults.map((f) => f.name)])).to.deep.equal([['cluster-redis', ['redis-slow']], ['store-sentinel', ['redis-slow']]]);
+    expect(run.options.vus).to.equal(3);
+    expect(run.write).to.equal(false);
+    expect(parseFaultArgs(['--short', '--write']).write).to.equal(true);
+  });
+
+  it('refuses unknown names, bad counts, stray arguments and filters that match nothing', function () {
+    expect(() => parseFaultArgs(['--topologies', 'mongodb'])).to.throw(/no topology "mongodb"; the topologies are sticky/);
+    expect(() => parseFaultArgs(['--faults', `${'x'.repeat(5000)}`])).to.throw(/no fault "x{40}"; the faults are/);
+    expect(() => parseFaultArgs(['--topologies', 'sticky', '--faults', 'sentinel-master-kill'])).to.throw(/no scenario matches/);
+    for (const vus of ['0', '-1', '1.5', 'abc', '1e3', '1001', '', ' 2']) expect(() => parseFaultArgs([`--vus=${vus}`]), vus).to.throw(/--vus: got .*; expected a whole number from 1 to 1000/);
+    expect(() => parseFaultArgs(['--vus'])).to.throw(/argument missing/);
+    expect(() => parseFaultArgs(['--bogus'])).to.throw(/Unknown option/);
+    expect(() => parseFaultArgs(['extra'])).to.throw(/Unexpected argument/);
+  });
+});
 
 describe('fault matrix (short): every strategy keeps its promises under real faults', function () {
   for (const entry of shortPlan()) {

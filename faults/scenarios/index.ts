@@ -20,7 +20,7 @@ export const FAULTS: readonly Fault[] = [appNodeKill, appNodePause, proxyRestart
 /** The fault named `name`, or an error listing the names. */
 export function faultNamed(name: string): Fault {
   const f = FAULTS.find((x) => x.name === name);
-  if (!f) throw new Error(`no fault ${JSON.stringify(name)}; the faults are ${FAULTS.map((x) => x.name).join(', ')}`);
+  if (!f) throw new Error(`no fault ${JSON.stringify(name.slice(0, 40))}; the faults are ${FAULTS.map((x) => x.name).join(', ')}`);
   return f;
 }
 
