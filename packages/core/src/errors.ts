@@ -119,6 +119,7 @@ export function describeValue(value: unknown, field = ''): string {
     text = Object.prototype.toString.call(value);
   }
   // URLs carry credentials (redis://user:password@host): never show the user-info part.
-  text = text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/@\s"]*@/gi, '$1[redacted]@');
+  // Greedy up to the last '@': a password may hold '/', quotes or spaces; over-redacting is safe.
+  text = text.replace(/([a-z][a-z0-9+.-]*:\/\/).*@/gis, '$1[redacted]@');
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

@@ -32,7 +32,7 @@ export function diffSession(loaded: SessionSnapshot, current: SessionData, alway
   for (const [k, v] of Object.entries(plain)) {
     if (always.includes(k) || loaded.get(k) !== JSON.stringify(v)) set[k] = v;
   }
-  const unset = [...loaded.keys()].filter((k) => !(k in plain));
+  const unset = [...loaded.keys()].filter((k) => !Object.hasOwn(plain, k));
   return { set, unset };
 }
 

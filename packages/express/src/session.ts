@@ -4,6 +4,7 @@ import expressSession, { type SessionOptions } from 'express-session';
 import {
   canPersist,
   dropCookie,
+  MAX_COOKIE_HEADER,
   generateSessionId,
   isUnavailable,
   parseCookies,
@@ -131,7 +132,11 @@ export function session(strategy: Strategy, options: ScaleoutExpressOptions = {}
     const id = unsignSessionId(raw, secrets);
     // Verified here in constant time (cookie-signature 1.2), so the older copy that
     // express-session pins (which compares with ==) only ever sees values that already verified.
-    if (raw !== undefined && id === undefined) req.headers.cookie = dropCookie(req.headers.cookie!, cookieName);
+    // An oversized header is not parsed (raw is undefined), so it is judged on its text.
+    const header = req.headers.cookie;
+    if (header && id === undefined && (raw !== undefined || (header.length > MAX_COOKIE_HEADER && header.includes(`${cookieName}=`)))) {
+      req.headers.cookie = dropCookie(header, cookieName);
+    }
     if (!canPersist(settings, isSecure(req))) skipStoring(req);
     if (!locking) return run(req, res, next);
     if (!id) return run(req, res, next);
