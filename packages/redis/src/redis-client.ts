@@ -97,11 +97,13 @@ export function createRedisClient(config: RedisStoreConfig): RedisClient {
 }
 
 const AUTH_FAILURE = /NOAUTH|WRONGPASS|invalid password|invalid username|AUTH failed|NOPERM/i;
+// A certificate that does not verify will not verify on the next attempt either.
+const TLS_FAILURE = /certificate|self[- ]signed|CERT_|wrong version number|ERR_SSL/i;
 
 /**
  * Connects `client` and resolves once it is ready, or rejects with a `StoreUnavailableError`
- * naming `target` after `timeoutMs` (at once on refused credentials). On failure the client is
- * disconnected, so nothing keeps retrying in the background.
+ * naming `target` after `timeoutMs` (at once on refused credentials or a certificate that does
+ * not verify). On failure the client is disconnected, so nothing keeps retrying in the background.
  */
 export function connectClient(client: RedisClient, target: string, timeoutMs: number): Promise<void> {
   if (client.status === 'ready') return Promise.resolve();
@@ -119,6 +121,9 @@ export function connectClient(client: RedisClient, target: string, timeoutMs: nu
     const onError = (err: Error) => {
       lastError = err;
       if (AUTH_FAILURE.test(err.message)) finish(new StoreUnavailableError(`${target} refused the credentials: ${err.message}`, { cause: err }));
+      else if (TLS_FAILURE.test(err.message) || TLS_FAILURE.test(String((err as NodeJS.ErrnoException).code))) {
+        finish(new StoreUnavailableError(`${target} failed TLS: ${err.message}`, { cause: err }));
+      }
     };
     const timer = setTimeout(() => {
       const why = lastError ? `: ${lastError.message}` : '';
