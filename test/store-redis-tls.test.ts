@@ -9,7 +9,14 @@ import { freePort } from './support/ports.js';
 
 /** A CA and a server certificate for 127.0.0.1, made with openssl in `dir`. */
 function makeCertificates(dir: string): { ca: string; cert: string; key: string; caFile: string } {
-  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+  const run = (...args: string[]) => {
+    try {
+      execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('openssl is not installed (apt-get install openssl); run: npm run provision');
+      throw err;
+    }
+  };
   run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=scaleout test CA');
   run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
   writeFile(dir, 'ext.cnf', 'subjectAltName=IP:127.0.0.1\n');
