@@ -5,6 +5,7 @@ import {
   applyPatch,
   checkSessionId,
   checkTtl,
+  decodeSession,
   ErrorCodes,
   InvalidArgumentError,
   isSessionData,
@@ -155,14 +156,7 @@ export class HazelcastStore extends EventEmitter implements SessionStore {
       throw err;
     }
     if (raw === null || raw === undefined) return undefined;
-    if (typeof raw !== 'string') return this.#invalid(id);
-    let value: unknown;
-    try {
-      value = JSON.parse(raw);
-    } catch {
-      return this.#invalid(id);
-    }
-    return isSessionData(value) ? value : this.#invalid(id);
+    return (typeof raw === 'string' && decodeSession(raw)) || this.#invalid(id);
   }
 
   async set(id: string, data: SessionData, ttlMs: number): Promise<void> {
