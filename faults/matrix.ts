@@ -1,7 +1,7 @@
 import { debuglog } from 'node:util';
 import { Load } from './load.js';
 import type { Fault, Injection } from './scenarios/index.js';
-import { TOPOLOGY_LABELS, type Topology, type TopologyName } from './topology.js';
+import { isContrast, TOPOLOGY_LABELS, type Topology, type TopologyName } from './topology.js';
 import { checkFinalCounters, type FinalCheck } from './verify.js';
 
 const debug = debuglog('scaleout:faults-matrix');
@@ -29,14 +29,14 @@ export interface ScenarioOptions {
 /** The CI matrix: a few VUs, a few seconds of load around each fault. */
 export const SHORT: ScenarioOptions = { vus: 8, thinkMs: 50, hangMs: 5000, beforeMs: 1000, afterMs: 2000, recoverTimeoutMs: 30_000, settleMs: 15_000 };
 /** `npm run faults`: more VUs and longer load. */
-export const FULL: ScenarioOptions = { vus: 24, thinkMs: 50, hangMs: 5000, beforeMs: 3000, afterMs: 5000, recoverTimeoutMs: 45_000, settleMs: 15_000 };
+export const FULL: ScenarioOptions = { vus: 24, thinkMs: 50, hangMs: 5000, beforeMs: 5000, afterMs: 5000, recoverTimeoutMs: 45_000, settleMs: 15_000 };
 
 /** What a strategy promises under a fault, as checked. */
 export interface Promised {
-  /** Sessions that may be lost: none, or the share of clients the failed node served. */
-  sessionsLost: 'none' | 'node share';
+  /** Sessions that may be lost: none, the share of clients the failed node served, or any (contrast). */
+  sessionsLost: 'none' | 'node share' | 'not promised';
   /** Acknowledged increments that may be lost. */
-  updatesLost: 'none';
+  updatesLost: 'none' | 'not promised';
   hung: 'none';
 }
 
@@ -71,8 +71,9 @@ export interface MatrixRow {
   events: string[];
 }
 
-/** What `strategy` promises under `fault`. */
-export function promiseFor(strategy: Topology['strategy'], injection: { victimNode?: string }): Promised {
+/** What `topology` (of `strategy`) promises under a fault that did `injection`. */
+export function promiseFor(topology: TopologyName, strategy: Topology['strategy'], injection: { victimNode?: string }): Promised {
+  if (isContrast(topology)) return { sessionsLost: 'not promised', updatesLost: 'not promised', hung: 'none' };
   // sticky keeps a session in one node's memory: a node that dies, or that the proxy gives up
   // on, takes its clients' sessions along, by design. Everything else promises no loss.
   return { sessionsLost: strategy === 'sticky' && injection.victimNode !== undefined ? 'node share' : 'none', updatesLost: 'none', hung: 'none' };
@@ -84,7 +85,7 @@ export function problemsOf(row: Omit<MatrixRow, 'problems'>): string[] {
   if (row.hung > 0) out.push(`${row.hung} request(s) hung past the timeout`);
   if (row.promise.sessionsLost === 'none' && row.sessionsLost > 0) out.push(`${row.sessionsLost} session(s) lost`);
   if (row.promise.sessionsLost === 'node share' && row.sessionsLost > (row.victimShare ?? 0)) out.push(`${row.sessionsLost} session(s) lost, more than the ${row.victimShare} the failed node held`);
-  if (row.updatesLost > 0) out.push(`${row.updatesLost} acknowledged update(s) lost`);
+  if (row.promise.updatesLost === 'none' && row.updatesLost > 0) out.push(`${row.updatesLost} acknowledged update(s) lost`);
   if (row.recoveryMs === undefined) out.push('some VU never got a 200 again');
   return out;
 }
@@ -142,7 +143,7 @@ export async function runScenario(topology: Topology, fault: Fault, options: Run
     landed: t.landed,
     victimShare,
     recoveryMs: load.recoveryMs(),
-    promise: promiseFor(topology.strategy, injection),
+    promise: promiseFor(topology.name, topology.strategy, injection),
     events: events.slice(0, 20),
   };
   const result = { ...row, problems: problemsOf(row) };

@@ -4,7 +4,8 @@ import { filterPlan, fullPlan, shortPlan, type PlanEntry } from './plan.js';
 
 export const USAGE = `Usage: npm run faults [-- options]
   --short               the CI matrix (fewer VUs, shorter load, the cheap scenarios)
-  --topologies a,b      only these (sticky, cluster-redis, store-sentinel, store-redis-cluster, store-hazelcast)
+  --topologies a,b      only these (sticky, cluster-redis, store-sentinel, store-redis-cluster, store-hazelcast,
+                        store-hazelcast-no-backup: no backups, for contrast)
   --faults x,y          only these (app-node-kill, app-node-pause, proxy-restart, pubsub-kill, redis-slow,
                         sentinel-master-kill, redis-cluster-master-kill, hazelcast-member-kill)
   --vus n               virtual users per scenario (1 to 1000)

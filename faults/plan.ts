@@ -1,7 +1,7 @@
 import { debuglog } from 'node:util';
 import { describeRow, promiseFor, runScenario, type MatrixRow, type ScenarioOptions } from './matrix.js';
 import { faultNamed, faultsFor, type Fault } from './scenarios/index.js';
-import { startTopology, TOPOLOGY_NAMES, type Topology, type TopologyName } from './topology.js';
+import { ALL_TOPOLOGIES, startTopology, type Topology, type TopologyName } from './topology.js';
 
 const debug = debuglog('scaleout:faults-plan');
 
@@ -11,9 +11,9 @@ export interface PlanEntry {
   faults: Fault[];
 }
 
-/** Every fault on every topology where it applies: what `npm run faults` runs. */
+/** Every fault on every topology where it applies, the contrast last: what `npm run faults` runs. */
 export function fullPlan(): PlanEntry[] {
-  return TOPOLOGY_NAMES.map((topology) => ({ topology, faults: faultsFor(topology) }));
+  return ALL_TOPOLOGIES.map((topology) => ({ topology, faults: faultsFor(topology) }));
 }
 
 /** The cheap scenarios the CI test runs. */
@@ -28,7 +28,7 @@ export function shortPlan(): PlanEntry[] {
 
 /** Keeps the topologies and faults named in the filters (all when a filter is empty). */
 export function filterPlan(plan: PlanEntry[], topologies: string[], faults: string[]): PlanEntry[] {
-  for (const t of topologies) if (!(TOPOLOGY_NAMES as readonly string[]).includes(t)) throw new Error(`no topology ${JSON.stringify(t.slice(0, 40))}; the topologies are ${TOPOLOGY_NAMES.join(', ')}`);
+  for (const t of topologies) if (!(ALL_TOPOLOGIES as readonly string[]).includes(t)) throw new Error(`no topology ${JSON.stringify(t.slice(0, 40))}; the topologies are ${ALL_TOPOLOGIES.join(', ')}`);
   for (const f of faults) faultNamed(f);
   return plan
     .filter((e) => topologies.length === 0 || topologies.includes(e.topology))
@@ -57,7 +57,7 @@ function failedRow(topology: TopologyName, strategy: Topology['strategy'], fault
     landed: 0,
     victimShare: undefined,
     recoveryMs: undefined,
-    promise: promiseFor(strategy, {}),
+    promise: promiseFor(topology, strategy, {}),
     problems: [`the scenario failed to run: ${message}`],
     events: [(err as Error).message.slice(0, 2000)],
   };
@@ -69,6 +69,7 @@ const STRATEGY_OF: Record<TopologyName, Topology['strategy']> = {
   'store-sentinel': 'store',
   'store-redis-cluster': 'store',
   'store-hazelcast': 'store',
+  'store-hazelcast-no-backup': 'store',
 };
 
 /**

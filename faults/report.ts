@@ -19,6 +19,7 @@ export interface RunInfo {
 const cell = (s: string | number) => String(s).replace(/\|/g, '\\|');
 
 function promiseText(row: MatrixRow): string {
+  if (row.promise.sessionsLost === 'not promised') return 'no durability (contrast); 0 hung';
   return row.promise.sessionsLost === 'node share' ? "≤ the node's share of sessions lost; 0 updates lost; 0 hung" : '0 lost; 0 hung';
 }
 
@@ -36,7 +37,8 @@ export function renderTable(rows: MatrixRow[]): string {
   const head = ['strategy and topology', 'fault', 'promise', 'requests', 'non-2xx', 'no answer', 'hung > 5 s', 'sessions lost', 'updates lost', 'recovery (ms)', 'result'];
   const lines = [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`];
   for (const r of rows) {
-    const result = r.problems.length === 0 ? 'kept' : `**broken**: ${r.problems.join('; ')}`;
+    const kept = r.promise.sessionsLost === 'not promised' ? 'no loss promised; 0 hung kept' : 'kept';
+    const result = r.problems.length === 0 ? kept : `**broken**: ${r.problems.join('; ')}`;
     lines.push(`| ${[TOPOLOGY_LABELS[r.topology], r.faultTitle, promiseText(r), r.requests, non2xxText(r), r.noAnswer, r.hung, sessionsText(r), r.updatesLost, r.recoveryMs ?? 'never', result].map(cell).join(' | ')} |`);
   }
   return lines.join('\n');

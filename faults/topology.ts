@@ -12,9 +12,17 @@ const debug = debuglog('scaleout:faults-topology');
 const APP_NODE = fileURLToPath(new URL('./app-node.ts', import.meta.url));
 const PROXY_CLI = fileURLToPath(new URL('../packages/proxy/bin/scaleout-proxy.js', import.meta.url));
 
-/** The strategy and store topologies the matrix covers. */
+/** The strategy and store topologies the matrix holds to their promises. */
 export const TOPOLOGY_NAMES = ['sticky', 'cluster-redis', 'store-sentinel', 'store-redis-cluster', 'store-hazelcast'] as const;
-export type TopologyName = (typeof TOPOLOGY_NAMES)[number];
+/** Topologies that promise no durability, run for contrast: they show the matrix does see losses. */
+export const CONTRAST_TOPOLOGIES = ['store-hazelcast-no-backup'] as const;
+export const ALL_TOPOLOGIES = [...TOPOLOGY_NAMES, ...CONTRAST_TOPOLOGIES] as const;
+export type TopologyName = (typeof ALL_TOPOLOGIES)[number];
+
+/** True for a topology run for contrast, which promises nothing about losses. */
+export function isContrast(name: TopologyName): boolean {
+  return (CONTRAST_TOPOLOGIES as readonly string[]).includes(name);
+}
 
 /** What each topology is, as the report's table names it. */
 export const TOPOLOGY_LABELS: Record<TopologyName, string> = {
@@ -23,6 +31,7 @@ export const TOPOLOGY_LABELS: Record<TopologyName, string> = {
   'store-sentinel': 'store on Redis Sentinel (2 replicas, waitReplicas 1)',
   'store-redis-cluster': 'store on Redis Cluster (3 masters × 2 replicas, waitReplicas 1)',
   'store-hazelcast': 'store on Hazelcast (2 members, backup-count 1)',
+  'store-hazelcast-no-backup': 'for contrast: store on Hazelcast (2 members, backup-count 0)',
 };
 
 /** The app nodes: two Express, one Koa, as in the sample cluster. */
@@ -105,8 +114,9 @@ async function startBackends(name: TopologyName): Promise<Backends> {
         stop: () => redisCluster.stop(),
       };
     }
-    case 'store-hazelcast': {
-      const hazelcast = await startHazelcast({ members: 2, backupCount: 1, clusterName: 'faults' });
+    case 'store-hazelcast':
+    case 'store-hazelcast-no-backup': {
+      const hazelcast = await startHazelcast({ members: 2, backupCount: name === 'store-hazelcast' ? 1 : 0, clusterName: 'faults' });
       return {
         config: { strategy: 'store', store: { type: 'hazelcast', members: hazelcast.addresses, clusterName: hazelcast.clusterName, map: 'faults-sessions' } },
         hazelcast,

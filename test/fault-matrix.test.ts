@@ -19,8 +19,9 @@ const HIT: Record<string, (row: MatrixRow, topology: Topology) => void> = {
 describe('npm run faults: command line', function () {
   it('runs every applicable fault on every topology by default, and writes the table', function () {
     const run = parseFaultArgs([]);
-    expect(run.plan.map((e) => e.topology)).to.deep.equal(['sticky', 'cluster-redis', 'store-sentinel', 'store-redis-cluster', 'store-hazelcast']);
-    expect(run.plan.reduce((n, e) => n + e.faults.length, 0)).to.equal(22);
+    expect(run.plan.map((e) => e.topology)).to.deep.equal(['sticky', 'cluster-redis', 'store-sentinel', 'store-redis-cluster', 'store-hazelcast', 'store-hazelcast-no-backup']);
+    expect(run.plan.reduce((n, e) => n + e.faults.length, 0)).to.equal(23);
+    expect(run.plan.at(-1)!.faults.map((f) => f.name)).to.deep.equal(['hazelcast-member-kill']);
     expect(run.plan.find((e) => e.topology === 'sticky')!.faults.map((f) => f.name)).to.deep.equal(['app-node-kill', 'app-node-pause', 'proxy-restart']);
     expect(run.write).to.equal(true);
   });

@@ -1,8 +1,8 @@
 import { TOPOLOGY_NAMES } from '../topology.js';
 import { sleep, VICTIM_NODE, type Fault } from './fault.js';
 
-/** How long the node stays frozen: longer than the proxy takes to call it down (2 × 500 ms). */
-export const PAUSE_MS = 3000;
+/** How long the node stays frozen: longer than the proxy waits for an answer (3 s), so it gives up on the requests the node holds. */
+export const PAUSE_MS = 5000;
 
 /**
  * SIGSTOP, then SIGCONT 3 s later: a node frozen (a long GC pause, a stalled VM) with its
