@@ -189,7 +189,7 @@ export class HazelcastStore extends EventEmitter implements SessionStore {
         await this.set(id, applyPatch(current, patch), ttlMs);
         return true;
       } finally {
-        await this.#run('patch', this.map.unlock(id)).catch((err: unknown) => debug('unlock of %s failed: %s', id, (err as Error).message));
+        await this.#run('patch', this.map.unlock(id)).catch((err: unknown) => debug('unlock after a patch failed: %s', (err as Error).message));
       }
     } finally {
       await release();
@@ -280,7 +280,8 @@ export class HazelcastStore extends EventEmitter implements SessionStore {
 
   #invalid(id: string): undefined {
     this.invalidValues++;
-    debug('stored value of %s is not a session', id);
+    // The id is a bearer credential: it goes to 'invalid' listeners, never to the log.
+    debug('a stored value is not a session (%d so far)', this.invalidValues);
     this.emit('invalid', id);
     return undefined;
   }

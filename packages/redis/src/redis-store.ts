@@ -406,7 +406,8 @@ export class RedisStore extends EventEmitter implements SessionStore {
 
   #invalid(id: string): undefined {
     this.invalidValues++;
-    debug('stored value of %s is not a session', id);
+    // The id is a bearer credential: it goes to 'invalid' listeners, never to the log.
+    debug('a stored value is not a session (%d so far)', this.invalidValues);
     this.emit('invalid', id);
     return undefined;
   }
