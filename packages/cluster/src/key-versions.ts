@@ -54,7 +54,7 @@ export function join(a: LiveState, b: LiveState): LiveState {
   const objA = parse(a.json);
   const objB = parse(b.json);
   const keys = new Set([...Object.keys(objA), ...Object.keys(objB), ...(a.kv?.keys() ?? []), ...(b.kv?.keys() ?? [])]);
-  const out: Record<string, unknown> = {};
+  const out = Object.create(null) as Record<string, unknown>;
   const kv = new Map<string, KeyVersion>();
   for (const k of keys) {
     const va = keyVersion(a, k);
@@ -74,7 +74,8 @@ export function join(a: LiveState, b: LiveState): LiveState {
  * same state hold the same bytes however they came by it (a local patch or a merge).
  */
 export function canonicalJson(obj: Record<string, unknown>): string {
-  const out: Record<string, unknown> = {};
+  // No prototype: a session key named "__proto__" stays a plain key.
+  const out = Object.create(null) as Record<string, unknown>;
   for (const k of Object.keys(obj).sort()) out[k] = obj[k];
   return JSON.stringify(out);
 }
