@@ -1,0 +1,62 @@
+// The lost update behind the broken SIGSTOP rows of docs/reliability.md, made deterministic:
+// a request reads its session on node B and takes a while; its client gives up (as the proxy
+// does after its server timeout, answering 504) and goes on on node A, where two increments are
+// acknowledged; then the abandoned request saves what it computed from its stale read, and the
+// acknowledged increments are gone. No SIGSTOP needed: a slow handler is enough.
+//
+//   node --conditions=source --import tsx faults/abandoned-request.ts
+//
+// Prints what each strategy did and exits 1 while an acknowledged update is lost.
+import { randomBytes } from 'node:crypto';
+import { createStrategy, type ScaleoutConfigInput, type Strategy } from '@scaleout/core';
+import { buildApp } from '../test/support/apps.js';
+import { startHttp, type RunningServer } from '../test/support/http.js';
+import { startRedis } from '../test/support/redis.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs the sequence against nodes A and B; resolves with the counter values seen, in order. */
+async function sequence(a: RunningServer, b: RunningServer): Promise<number[]> {
+  let cookie = '';
+  const count = async (url: string): Promise<number> => {
+    const res = await fetch(`${url}/count`, { headers: cookie ? { cookie } : {}, signal: AbortSignal.timeout(5000) });
+    const set = res.headers.getSetCookie().find((c) => c.startsWith('sid='));
+    if (set) cookie = set.split(';')[0]!;
+    if (res.status !== 200) throw new Error(`GET /count: ${res.status} ${await res.text()}`);
+    return ((await res.json()) as { count: number }).count;
+  };
+  const seen = [await count(a.url)];
+  await sleep(100); // replication (cluster) reaches B
+  // Reads the session, then works for 1 s; the client gives up after 200 ms.
+  await fetch(`${b.url}/count?delay=1000`, { headers: { cookie }, signal: AbortSignal.timeout(200) }).catch(() => undefined);
+  seen.push(await count(a.url), await count(a.url));
+  await sleep(1500); // the abandoned request saves, and (cluster) its write replicates to A
+  seen.push(await count(a.url));
+  return seen;
+}
+
+async function run(name: string, config: (nodeId: string) => ScaleoutConfigInput): Promise<boolean> {
+  const strategies: Strategy[] = [await createStrategy(config('a')), await createStrategy(config('b'))];
+  const servers = await Promise.all(strategies.map((s) => startHttp(buildApp('express', s))));
+  try {
+    const seen = await sequence(servers[0]!, servers[1]!);
+    const lost = seen[3]! <= seen[2]!;
+    console.log(`${name}: acknowledged ${seen.join(', ')} — ${lost ? `LOST: ${seen[2]} was acknowledged, the next increment answered ${seen[3]}` : 'no acknowledged update lost'}`);
+    return lost;
+  } finally {
+    await Promise.all(servers.map((s) => s.close()));
+    await Promise.all(strategies.map((s) => s.close()));
+  }
+}
+
+const redis = await startRedis({ replicas: 1 });
+const secret = randomBytes(16).toString('hex');
+const bus = `abandoned-${randomBytes(4).toString('hex')}`;
+let lost = 0;
+try {
+  if (await run('store on Redis (waitReplicas 1)', (nodeId) => ({ strategy: 'store', nodeId, secret, store: { type: 'redis', url: redis.url, waitReplicas: 1 } }))) lost++;
+  if (await run('cluster (in-process transport)', (nodeId) => ({ strategy: 'cluster', nodeId, secret, cluster: { transport: { type: 'in-process', bus } } }))) lost++;
+} finally {
+  await redis.stop();
+}
+process.exit(lost > 0 ? 1 : 0);
