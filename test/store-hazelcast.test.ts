@@ -1,9 +1,11 @@
 import { expect } from 'chai';
-import { ErrorCodes, isUnavailable, type HazelcastStoreConfig, type ScaleoutError } from '@scaleout/core';
+import { createStrategy, ErrorCodes, type HazelcastStoreConfig, type ScaleoutError, type Strategy } from '@scaleout/core';
 import { createStore, HazelcastStore } from '@scaleout/hazelcast';
 import { describeStoreContract } from './support/store-contract.js';
 import { startHazelcast, type HazelcastCluster } from './support/hazelcast.js';
 import { eventually, freePort } from './support/ports.js';
+import { startSessionApp } from './support/write-load.js';
+import type { RunningServer } from './support/http.js';
 
 const hazelcastConfig = (cluster: HazelcastCluster, map: string, more: Partial<HazelcastStoreConfig> = {}) =>
   ({ type: 'hazelcast', members: cluster.addresses, clusterName: cluster.clusterName, map, ...more }) as HazelcastStoreConfig;
@@ -86,38 +88,46 @@ describe('HazelcastStore', function () {
   });
 });
 
-describe('HazelcastStore when the whole cluster goes down and comes back', function () {
+describe('HazelcastStore when the whole cluster goes down and comes back, through Koa', function () {
   this.timeout(90_000);
   let cluster: HazelcastCluster;
+  let strategy: Strategy;
   let store: HazelcastStore;
+  let app: RunningServer;
   const events: string[] = [];
   before(async () => {
     cluster = await startHazelcast({ members: 1, clusterName: 'outage' });
-    store = await createStore(hazelcastConfig(cluster, 'outage', { commandTimeout: 1000 }));
+    strategy = await createStrategy({ strategy: 'store', secret: 'outage', store: hazelcastConfig(cluster, 'outage', { commandTimeout: 1000 }) });
+    store = strategy.store as HazelcastStore;
     store.on('down', () => events.push('down'));
     store.on('up', () => events.push('up'));
+    app = await startSessionApp(strategy, 'koa');
   });
   after(async () => {
-    await store?.close();
+    await app?.close();
+    await strategy?.close();
     await cluster?.stop();
   });
 
-  it('fails fast while offline, then reconnects by itself to the member restarted on the same port', async () => {
+  it('fails fast while offline (503 over HTTP), then reconnects by itself to the member restarted on the same port', async () => {
     await store.set('before', { v: 1 }, 60_000);
     await cluster.members[0]!.kill('SIGKILL');
     await eventually(() => store.available === false, 10_000, 'store reported down');
     for (let i = 0; i < 3; i++) {
       const started = Date.now();
       const err = (await expect(store.get('before')).to.be.rejected) as ScaleoutError;
-      expect(isUnavailable(err), err.message).to.equal(true);
+      // By code: this store came through createStrategy's import(), so its error classes are the
+      // ES module copy of @scaleout/core, not the one this spec file was loaded with.
+      expect(err.code, err.message).to.equal(ErrorCodes.STORE_UNAVAILABLE);
       expect(Date.now() - started).to.be.lessThan(1500);
+      const res = await fetch(`${app.url}/write?n=${i}`, { method: 'POST', signal: AbortSignal.timeout(5000) });
+      expect(res.status).to.equal(503);
+      expect(Date.now() - started).to.be.lessThan(3000);
     }
     await cluster.members[0]!.restart();
     await eventually(() => store.available, 30_000, 'store reported up');
-    await eventually(async () => {
-      await store.set('after', { v: 2 }, 60_000);
-      return true;
-    }, 10_000, 'writes succeed again');
+    await eventually(async () => (await fetch(`${app.url}/write?n=9`, { method: 'POST' })).status === 200, 10_000, 'HTTP writes succeed again');
+    await store.set('after', { v: 2 }, 60_000);
     expect(await store.get('after')).to.deep.equal({ v: 2 });
     expect(events.slice(0, 2)).to.deep.equal(['down', 'up']);
   });
