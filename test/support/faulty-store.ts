@@ -9,6 +9,11 @@ export class FaultyStore extends MemoryStore {
   failWrites = false;
   hangWrites = false;
 
+  // Not local: its writes can hang, so the HTTP layers must time them.
+  override get local(): boolean {
+    return false;
+  }
+
   override get available(): boolean {
     return !this.#down && super.available;
   }

@@ -88,6 +88,11 @@ export class MemoryStore extends EventEmitter implements SessionStore {
     return !this.#closed;
   }
 
+  /** In-process: operations cannot hang, so callers need no timers around them. */
+  get local(): boolean {
+    return true;
+  }
+
   async get(id: string): Promise<SessionData | undefined> {
     this.#checkOpen();
     checkSessionId(id);

@@ -12,13 +12,35 @@ export interface SessionPatch {
   unset: string[];
 }
 
-/** The JSON of each top-level key of a session as it was loaded. */
-export type SessionSnapshot = Map<string, string>;
+/**
+ * Each top-level key of a session as it was loaded: primitives as they are, objects as JSON.
+ * It runs on every request, so it serializes only what cannot be compared with `===`.
+ */
+export type SessionSnapshot = Map<string, unknown>;
 
-/** Records a loaded session key by key, to diff against at save time. */
-export function snapshotSession(data: SessionData): SessionSnapshot {
+/** Marks an object value's JSON in a snapshot (a string value stays a plain string). */
+class Json {
+  constructor(readonly text: string) {}
+}
+
+/** A value as JSON would store it: `undefined` and functions are absent, -0 is 0, NaN and Infinity are null. */
+function jsonPrimitive(v: unknown): unknown {
+  if (typeof v === 'number') return Number.isFinite(v) ? v + 0 : null;
+  return v;
+}
+
+function isAbsent(v: unknown): boolean {
+  return v === undefined || typeof v === 'function' || typeof v === 'symbol';
+}
+
+/** Records a loaded session key by key, to diff against at save time. Keys in `skip` are not recorded (they are always written). */
+export function snapshotSession(data: SessionData, skip: readonly string[] = []): SessionSnapshot {
   const out: SessionSnapshot = new Map();
-  for (const [k, v] of Object.entries(data)) if (v !== undefined) out.set(k, JSON.stringify(v));
+  for (const k of Object.keys(data)) {
+    const v = data[k];
+    if (isAbsent(v) || skip.includes(k)) continue;
+    out.set(k, v !== null && typeof v === 'object' ? new Json(JSON.stringify(v)) : jsonPrimitive(v));
+  }
   return out;
 }
 
@@ -27,12 +49,23 @@ export function snapshotSession(data: SessionData): SessionSnapshot {
  * written even when unchanged (framework bookkeeping such as the cookie's expiry).
  */
 export function diffSession(loaded: SessionSnapshot, current: SessionData, always: readonly string[] = []): SessionPatch {
-  const plain = JSON.parse(JSON.stringify(current)) as SessionData;
   const set: SessionData = {};
-  for (const [k, v] of Object.entries(plain)) {
-    if (always.includes(k) || loaded.get(k) !== JSON.stringify(v)) set[k] = v;
+  const present = new Set<string>();
+  for (const k of Object.keys(current)) {
+    const v = current[k];
+    if (isAbsent(v)) continue;
+    present.add(k);
+    if (v !== null && typeof v === 'object') {
+      const text = JSON.stringify(v);
+      const before = loaded.get(k);
+      if (always.includes(k) || !(before instanceof Json) || before.text !== text) set[k] = JSON.parse(text) as unknown;
+    } else {
+      const value = jsonPrimitive(v);
+      if (always.includes(k) || !loaded.has(k) || loaded.get(k) !== value) set[k] = value;
+    }
   }
-  const unset = [...loaded.keys()].filter((k) => !Object.hasOwn(plain, k));
+  const unset: string[] = [];
+  for (const k of loaded.keys()) if (!present.has(k)) unset.push(k);
   return { set, unset };
 }
 

@@ -32,6 +32,11 @@ export interface SessionStore extends EventEmitter {
   /** `false` while the backend is known to be unreachable (between `down` and `up`). */
   readonly available?: boolean;
   /**
+   * `true` when operations run in this process and cannot hang (memory): the HTTP layers then
+   * skip their per-operation timers.
+   */
+  readonly local?: boolean;
+  /**
    * Optional: applies only what a request changed, atomically, and moves the expiry to `ttlMs`
    * from now. Resolves `false`, writing nothing, when the session does not exist (expired or
    * destroyed meanwhile): a late save must not bring a destroyed session back.

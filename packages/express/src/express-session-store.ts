@@ -1,7 +1,7 @@
 import { debuglog } from 'node:util';
 import { Store, type SessionData as ExpressSessionData } from 'express-session';
-import { diffSession, withTimeout, withoutForeignKeys, type SessionStore, type SessionData } from '@scaleout/core';
-import { loadedOf, storingSkipped, trackerOf } from './save-tracker.js';
+import { diffSession, storeCall, withoutForeignKeys, type SessionStore, type SessionData } from '@scaleout/core';
+import { trackerOf } from './save-tracker.js';
 
 const debug = debuglog('scaleout:express-store');
 
@@ -56,7 +56,7 @@ export class ExpressSessionStore extends Store {
   #run<T>(op: string, work: () => Promise<T>, cb: Callback<T> | undefined): void {
     let p: Promise<T>;
     try {
-      p = withTimeout(work(), this.#timeoutMs, op);
+      p = storeCall(this.store, work(), this.#timeoutMs, op);
     } catch (err) {
       p = Promise.reject(err);
     }
@@ -120,11 +120,12 @@ export class ExpressSessionStore extends Store {
   // Only what the request changed is written when the store can patch and the request loaded
   // this session: two concurrent requests that set different keys then both survive.
   async #save(sid: string, sess: ExpressSessionData): Promise<void> {
-    if (storingSkipped(sess)) {
+    const tracker = trackerOf(sess);
+    if (tracker?.noStore) {
       debug('session.secure is true but the request is not HTTPS: its cookie cannot be sent, so it is not stored (trust the TLS proxy: app.set("trust proxy", ...))');
       return;
     }
-    const loaded = loadedOf(sess);
+    const loaded = tracker?.loaded;
     const ttl = this.#ttlOf(sess);
     if (loaded && loaded.id === sid && this.store.patch) {
       await this.store.patch(sid, diffSession(loaded.fields, sess as unknown as SessionData, ['cookie']), ttl);

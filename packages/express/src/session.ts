@@ -17,7 +17,7 @@ import {
   type Strategy,
 } from '@scaleout/core';
 import { ExpressSessionStore } from './express-session-store.js';
-import { rememberLoaded, SaveTracker, skipStoring } from './save-tracker.js';
+import { SaveTracker } from './save-tracker.js';
 
 const debug = debuglog('scaleout:express');
 
@@ -91,8 +91,7 @@ export function session(strategy: Strategy, options: ScaleoutExpressOptions = {}
   }) as unknown as Middleware;
   const route = strategy.route;
 
-  function run(req: IncomingMessage, res: ServerResponse, next: Next): void {
-    const tracker = new SaveTracker(req, res, sendUnavailable);
+  function run(req: IncomingMessage, res: ServerResponse, next: Next, tracker: SaveTracker): void {
     let continued = false;
     inner(req, res, (err) => {
       if (err !== undefined && err !== null) {
@@ -113,7 +112,7 @@ export function session(strategy: Strategy, options: ScaleoutExpressOptions = {}
       continued = true;
       const id = (req as { sessionID?: string }).sessionID;
       const raw = id && store instanceof ExpressSessionStore ? store.loadedNow(id) : undefined;
-      if (id && raw) rememberLoaded(req, { id, fields: snapshotSession(raw) });
+      if (id && raw) tracker.loaded = { id, fields: snapshotSession(raw, ['cookie']) };
       next();
     });
   }
@@ -137,9 +136,10 @@ export function session(strategy: Strategy, options: ScaleoutExpressOptions = {}
     if (header && id === undefined && (raw !== undefined || (header.length > MAX_COOKIE_HEADER && header.includes(`${cookieName}=`)))) {
       req.headers.cookie = dropCookie(header, cookieName);
     }
-    if (!canPersist(settings, isSecure(req))) skipStoring(req);
-    if (!locking) return run(req, res, next);
-    if (!id) return run(req, res, next);
+    const tracker = new SaveTracker(req, res, sendUnavailable);
+    if (!canPersist(settings, isSecure(req))) tracker.noStore = true;
+    if (!locking) return run(req, res, next, tracker);
+    if (!id) return run(req, res, next, tracker);
     strategy.store.lock!(id, locking).then(
       (release) => {
         let released = false;
@@ -150,7 +150,7 @@ export function session(strategy: Strategy, options: ScaleoutExpressOptions = {}
         };
         res.once('finish', free);
         res.once('close', free);
-        run(req, res, next);
+        run(req, res, next, tracker);
       },
       (err: unknown) => {
         if (res.headersSent) return;

@@ -1,4 +1,4 @@
-import { diffSession, snapshotSession, withTimeout, withoutForeignKeys, type SessionSnapshot, type SessionStore, type SessionData } from '@scaleout/core';
+import { diffSession, snapshotSession, storeCall, withoutForeignKeys, type SessionSnapshot, type SessionStore, type SessionData } from '@scaleout/core';
 
 const kLoaded = Symbol('scaleout.loadedSnapshot');
 const kNoStore = Symbol('scaleout.noStore');
@@ -38,10 +38,10 @@ export function koaSessionStore(store: SessionStore, options: KoaSessionStoreOpt
   const ttlOf = (maxAge: number | 'session' | undefined) => (typeof maxAge === 'number' && maxAge > 0 ? maxAge : fallbackTtl);
   return {
     async get(key, _maxAge, { ctx }) {
-      const data = await withTimeout(store.get(key), timeoutMs, 'get');
+      const data = await storeCall(store, store.get(key), timeoutMs, 'get');
       if (!data) return undefined;
       // What this request loaded, key by key: its save then writes only what it changed.
-      if (ctx && typeof ctx === 'object') (ctx as WithLoaded)[kLoaded] = { key, fields: snapshotSession(data) };
+      if (ctx && typeof ctx === 'object') (ctx as WithLoaded)[kLoaded] = { key, fields: snapshotSession(data, ['_expire', '_maxAge']) };
       return withoutForeignKeys(data, 'koa');
     },
     async set(key, sess, maxAge, { ctx }) {
@@ -51,13 +51,13 @@ export function koaSessionStore(store: SessionStore, options: KoaSessionStoreOpt
       const own = typeof sess._maxAge === 'number' ? sess._maxAge : maxAge;
       const loaded = ctx && typeof ctx === 'object' ? (ctx as WithLoaded)[kLoaded] : undefined;
       if (loaded && loaded.key === key && store.patch) {
-        await withTimeout(store.patch(key, diffSession(loaded.fields, sess, ['_expire', '_maxAge']), ttlOf(own)), timeoutMs, 'set');
+        await storeCall(store, store.patch(key, diffSession(loaded.fields, sess, ['_expire', '_maxAge']), ttlOf(own)), timeoutMs, 'set');
         return;
       }
-      await withTimeout(store.set(key, sess, ttlOf(own)), timeoutMs, 'set');
+      await storeCall(store, store.set(key, sess, ttlOf(own)), timeoutMs, 'set');
     },
     async destroy(key) {
-      await withTimeout(store.destroy(key), timeoutMs, 'destroy');
+      await storeCall(store, store.destroy(key), timeoutMs, 'destroy');
     },
   };
 }
