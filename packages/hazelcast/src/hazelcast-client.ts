@@ -56,7 +56,8 @@ export function clientConfig(config: HazelcastStoreConfig): ClientConfig {
 
 /**
  * An asynchronously started client is CONNECTED before it knows the members and the partition
- * table, and until then calls routed by key stall; the synchronous start waited for both.
+ * table; until then its calls go through whichever member it reached, one hop more. The
+ * synchronous start waited for both, and so does this.
  */
 async function untilRouting(client: HazelcastClient): Promise<void> {
   while (client.getCluster().getMembers().length === 0 || client.getPartitionService().getPartitionCount() === 0) {
