@@ -20,7 +20,12 @@ export async function burst(server: RunningServer, cookie: string, paths: string
  * concurrent requests of one session that each set their own key all survive; with
  * `lock: true`, 100 concurrent increments of one key end at exactly 100.
  */
-export function describeConcurrency(label: string, makeStrategy: () => Promise<Strategy>, frameworks: readonly Framework[] = FRAMEWORKS): void {
+export function describeConcurrency(
+  label: string,
+  makeStrategy: () => Promise<Strategy>,
+  options: { frameworks?: readonly Framework[]; lock?: boolean } = {},
+): void {
+  const { frameworks = FRAMEWORKS, lock = true } = options;
   for (const framework of frameworks) {
     describe(`${label}: concurrent requests of one session through ${framework}`, function () {
       let strategy: Strategy;
@@ -55,6 +60,13 @@ export function describeConcurrency(label: string, makeStrategy: () => Promise<S
         const res = await request(server.server).get('/peek').set('Cookie', cookie).expect(200);
         expect(res.body.count).to.be.below(21);
       });
+
+      if (!lock) {
+        it('refuses lock: true at start-up with a ConfigError naming the option', async function () {
+          expect(() => buildApp(framework, strategy, { lock: true })).to.throw(/lock/).with.property('code', 'ERR_SCALEOUT_CONFIG');
+        });
+        return;
+      }
 
       it('counts exactly 100 for 100 concurrent increments with lock: true', async function () {
         const server = await serve({ lock: { ttl: '10s', wait: '20s' } });

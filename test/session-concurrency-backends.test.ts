@@ -1,0 +1,39 @@
+import { createStrategy } from '@scaleout/core';
+import { describeConcurrency } from './support/concurrency.js';
+import { startHazelcast, type HazelcastCluster } from './support/hazelcast.js';
+import { startRedis, type RedisServer } from './support/redis.js';
+
+// The lost-update guarantees on every backend that holds sessions outside node memory, through
+// Express and Koa: per-key saves keep concurrent writes to different keys, and lock: true
+// serializes increments (Redis SET NX PX with a token, a Hazelcast map lock). The cluster
+// strategy has no cluster-wide lock and refuses lock: true.
+describe('concurrent requests on real backends', function () {
+  this.timeout(120_000);
+  let redis: RedisServer;
+  let hazelcast: HazelcastCluster;
+  let bus = 0;
+
+  before(async function () {
+    [redis, hazelcast] = await Promise.all([startRedis(), startHazelcast({ members: 1, clusterName: 'concurrency' })]);
+  });
+  after(async function () {
+    await Promise.all([redis?.stop(), hazelcast?.stop()]);
+  });
+
+  describeConcurrency('store on Redis', () =>
+    createStrategy({ strategy: 'store', nodeId: 'n1', secret: 'k', store: { type: 'redis', url: redis.url, prefix: `cc${++bus}:` } }),
+  );
+  describeConcurrency('store on Hazelcast', () =>
+    createStrategy({ strategy: 'store', nodeId: 'n1', secret: 'k', store: { type: 'hazelcast', members: hazelcast.addresses, clusterName: 'concurrency', map: `cc${++bus}` } }),
+  );
+  describeConcurrency(
+    'cluster over Redis pub/sub',
+    () => createStrategy({ strategy: 'cluster', nodeId: `n${++bus}`, secret: 'k', cluster: { transport: { type: 'redis', url: redis.url, channel: `cc${bus}` }, discoveryWait: 100 } }),
+    { lock: false },
+  );
+  describeConcurrency(
+    'cluster in process',
+    () => createStrategy({ strategy: 'cluster', nodeId: `n${++bus}`, secret: 'k', cluster: { transport: { type: 'in-process', bus: `cc${bus}` }, discoveryWait: 50 } }),
+    { lock: false },
+  );
+});
