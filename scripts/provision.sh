@@ -18,6 +18,7 @@ command -v nginx >/dev/null 2>&1 || need+=(nginx)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v java >/dev/null 2>&1 || need+=(default-jre-headless)
 command -v mvn >/dev/null 2>&1 || need+=(maven)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)   # the Redis TLS test makes its own CA
 
 if [ "${#need[@]}" -gt 0 ]; then
   SUDO=""

@@ -101,12 +101,14 @@ export class LockTimeoutError extends ScaleoutError {
   }
 }
 
-/** True when `err` is a scaleout error meaning the backend is unreachable or too slow. */
+/**
+ * True when `err` is a scaleout error meaning the backend is unreachable or too slow. Decided by
+ * `code`, not `instanceof`: an app may hold two copies of this package (a CommonJS and an ES
+ * module one, or two versions), and an error from one must still be recognised by the other.
+ */
 export function isUnavailable(err: unknown): err is ScaleoutError {
-  return (
-    err instanceof ScaleoutError &&
-    (err.code === ErrorCodes.STORE_UNAVAILABLE || err.code === ErrorCodes.STORE_TIMEOUT || err.code === ErrorCodes.STORE_CLOSED)
-  );
+  const code = (err as { code?: unknown } | null | undefined)?.code;
+  return err instanceof Error && (code === ErrorCodes.STORE_UNAVAILABLE || code === ErrorCodes.STORE_TIMEOUT || code === ErrorCodes.STORE_CLOSED);
 }
 
 /** Shows a value in an error message without leaking secrets or flooding the log. */
