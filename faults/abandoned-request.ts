@@ -6,10 +6,12 @@
 //
 //   node --conditions=source --import tsx faults/abandoned-request.ts
 //
-// Prints what each strategy did and exits 1 while an acknowledged update is lost.
+// Prints what each strategy and layer did and exits 1 while an acknowledged update is lost. With
+// `lock: true` the Koa layer keeps the update (it holds the lock until its save is done); the
+// Express layer loses it too, since it frees the lock when the client goes away.
 import { randomBytes } from 'node:crypto';
 import { createStrategy, type ScaleoutConfigInput, type Strategy } from '@scaleout/core';
-import { buildApp } from '../test/support/apps.js';
+import { buildApp, type Framework } from '../test/support/apps.js';
 import { startHttp, type RunningServer } from '../test/support/http.js';
 import { startRedis } from '../test/support/redis.js';
 
@@ -35,9 +37,9 @@ async function sequence(a: RunningServer, b: RunningServer): Promise<number[]> {
   return seen;
 }
 
-async function run(name: string, config: (nodeId: string) => ScaleoutConfigInput): Promise<boolean> {
+async function run(name: string, framework: Framework, config: (nodeId: string) => ScaleoutConfigInput, layerOptions: Record<string, unknown> = {}): Promise<boolean> {
   const strategies: Strategy[] = [await createStrategy(config('a')), await createStrategy(config('b'))];
-  const servers = await Promise.all(strategies.map((s) => startHttp(buildApp('express', s))));
+  const servers = await Promise.all(strategies.map((s) => startHttp(buildApp(framework, s, layerOptions))));
   try {
     const seen = await sequence(servers[0]!, servers[1]!);
     const lost = seen[3]! <= seen[2]!;
@@ -52,10 +54,15 @@ async function run(name: string, config: (nodeId: string) => ScaleoutConfigInput
 const redis = await startRedis({ replicas: 1 });
 const secret = randomBytes(16).toString('hex');
 const bus = `abandoned-${randomBytes(4).toString('hex')}`;
+const store = (nodeId: string): ScaleoutConfigInput => ({ strategy: 'store', nodeId, secret, store: { type: 'redis', url: redis.url, waitReplicas: 1 } });
+const cluster = (nodeId: string): ScaleoutConfigInput => ({ strategy: 'cluster', nodeId, secret, cluster: { transport: { type: 'in-process', bus } } });
 let lost = 0;
 try {
-  if (await run('store on Redis (waitReplicas 1)', (nodeId) => ({ strategy: 'store', nodeId, secret, store: { type: 'redis', url: redis.url, waitReplicas: 1 } }))) lost++;
-  if (await run('cluster (in-process transport)', (nodeId) => ({ strategy: 'cluster', nodeId, secret, cluster: { transport: { type: 'in-process', bus } } }))) lost++;
+  if (await run('store on Redis (waitReplicas 1), Express', 'express', store)) lost++;
+  if (await run('store on Redis (waitReplicas 1), Koa', 'koa', store)) lost++;
+  if (await run('cluster (in-process transport), Express', 'express', cluster)) lost++;
+  if (await run('store on Redis (waitReplicas 1), Express, lock: true', 'express', store, { lock: true })) lost++;
+  if (await run('store on Redis (waitReplicas 1), Koa, lock: true', 'koa', store, { lock: true })) lost++;
 } finally {
   await redis.stop();
 }

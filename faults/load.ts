@@ -18,6 +18,11 @@ export interface LoadOptions {
   hangMs?: number;
   /** Pause between the end of one request of a VU and the start of its next. @default 50 */
   thinkMs?: number;
+  /**
+   * Time the app spends between reading the session and saving it (`GET /count?delay=`), as a
+   * handler that calls a service: what a frozen node can be caught in the middle of. @default 0
+   */
+  workMs?: number;
 }
 
 /** One virtual user: a browser that keeps clicking "count". */
@@ -78,7 +83,7 @@ export class Load {
   readonly #url: string;
 
   constructor(baseUrl: string, options: LoadOptions) {
-    this.#url = `${baseUrl}/count`;
+    this.#url = `${baseUrl}/count${options.workMs ? `?delay=${options.workMs}` : ''}`;
     this.hangMs = options.hangMs ?? 5000;
     this.thinkMs = options.thinkMs ?? 50;
     this.vus = Array.from({ length: options.vus }, (_, i) => new VirtualUser(i));

@@ -14,6 +14,8 @@ export interface ScenarioOptions {
   vus: number;
   /** Pause between one VU's requests, in ms. */
   thinkMs: number;
+  /** Time the app works between reading a session and saving it, in ms. */
+  workMs: number;
   /** A request with no answer within this long is hung. */
   hangMs: number;
   /** Steady load before the fault, once every VU has its session. */
@@ -27,9 +29,9 @@ export interface ScenarioOptions {
 }
 
 /** The CI matrix: a few VUs, a few seconds of load around each fault. */
-export const SHORT: ScenarioOptions = { vus: 8, thinkMs: 50, hangMs: 5000, beforeMs: 1000, afterMs: 2000, recoverTimeoutMs: 30_000, settleMs: 15_000 };
+export const SHORT: ScenarioOptions = { vus: 8, thinkMs: 50, workMs: 20, hangMs: 5000, beforeMs: 1000, afterMs: 2000, recoverTimeoutMs: 30_000, settleMs: 15_000 };
 /** `npm run faults`: more VUs and longer load. */
-export const FULL: ScenarioOptions = { vus: 24, thinkMs: 50, hangMs: 5000, beforeMs: 5000, afterMs: 5000, recoverTimeoutMs: 45_000, settleMs: 15_000 };
+export const FULL: ScenarioOptions = { vus: 24, thinkMs: 50, workMs: 20, hangMs: 5000, beforeMs: 5000, afterMs: 5000, recoverTimeoutMs: 45_000, settleMs: 15_000 };
 
 /** What a strategy promises under a fault, as checked. */
 export interface Promised {
@@ -102,7 +104,7 @@ export interface RunScenarioOptions extends ScenarioOptions {
  */
 export async function runScenario(topology: Topology, fault: Fault, options: RunScenarioOptions): Promise<MatrixRow> {
   if (!fault.appliesTo.includes(topology.name)) throw new Error(`${fault.name} does not apply to ${topology.name}`);
-  const load = new Load(topology.url, { vus: options.vus, hangMs: options.hangMs, thinkMs: options.thinkMs });
+  const load = new Load(topology.url, { vus: options.vus, hangMs: options.hangMs, thinkMs: options.thinkMs, workMs: options.workMs });
   load.start();
   let injection: Injection | undefined;
   let final: FinalCheck;

@@ -57,7 +57,7 @@ export function renderSection(rows: MatrixRow[], info: RunInfo): string {
   const o = info.options;
   return [
     `Measured ${info.date.toISOString().slice(0, 16).replace('T', ' ')} UTC with \`${info.command}\` in ${Math.round(info.durationMs / 60_000)} min: ` +
-      `${o.vus} VUs per scenario, ${o.thinkMs} ms between one VU's requests, a request hung after ${o.hangMs} ms, ` +
+      `${o.vus} VUs per scenario, each request working ${o.workMs} ms between reading and saving its session, ${o.thinkMs} ms between one VU's requests, a request hung after ${o.hangMs} ms, ` +
       `${o.beforeMs / 1000} s of load before the fault and ${o.afterMs / 1000} s after every VU recovered. ${info.environment}`,
     '',
     renderTable(rows),
