@@ -19,9 +19,9 @@ export function fullPlan(): PlanEntry[] {
 /** The cheap scenarios the CI test runs. */
 export function shortPlan(): PlanEntry[] {
   return [
-    { topology: 'sticky', faults: [faultNamed('app-node-kill')] },
-    { topology: 'cluster-redis', faults: [faultNamed('app-node-kill'), faultNamed('pubsub-kill')] },
-    { topology: 'store-sentinel', faults: [faultNamed('app-node-kill'), faultNamed('sentinel-master-kill')] },
+    { topology: 'sticky', faults: [faultNamed('app-node-kill'), faultNamed('proxy-restart')] },
+    { topology: 'cluster-redis', faults: [faultNamed('app-node-kill'), faultNamed('pubsub-kill'), faultNamed('redis-slow')] },
+    { topology: 'store-sentinel', faults: [faultNamed('app-node-kill'), faultNamed('redis-slow'), faultNamed('sentinel-master-kill')] },
     { topology: 'store-hazelcast', faults: [faultNamed('hazelcast-member-kill')] },
   ];
 }
