@@ -5,6 +5,12 @@ import { trackerOf } from './save-tracker.js';
 
 const debug = debuglog('scaleout:express-store');
 
+/** True when the connection of the request a session belongs to is already closed. */
+function clientGone(sess: unknown): boolean {
+  const req = (sess as { req?: { socket?: { destroyed?: boolean } } } | undefined)?.req;
+  return req?.socket?.destroyed === true;
+}
+
 type Callback<T = void> = (err?: unknown, value?: T) => void;
 
 /** Options of {@link ExpressSessionStore}. */
@@ -121,6 +127,12 @@ export class ExpressSessionStore extends Store {
   // this session: two concurrent requests that set different keys then both survive.
   async #save(sid: string, sess: ExpressSessionData): Promise<void> {
     const tracker = trackerOf(sess);
+    if (clientGone(sess)) {
+      // The client gave up (a balancer's timeout): nobody will see this answer, and a save
+      // computed from what the request read long ago would overwrite updates acknowledged since.
+      debug('the client left before the save: not saved');
+      return;
+    }
     if (tracker?.noStore) {
       debug('session.secure is true but the request is not HTTPS: its cookie cannot be sent, so it is not stored (trust the TLS proxy: app.set("trust proxy", ...))');
       return;

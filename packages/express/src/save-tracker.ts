@@ -54,6 +54,8 @@ export class SaveTracker {
   loaded: LoadedSnapshot | undefined;
   /** The session's cookie cannot reach the client (secure cookie on plain HTTP): store nothing. */
   noStore = false;
+  /** Called once the response has been sent (or answered 503) after every save: frees the lock. */
+  onSettled: (() => void) | undefined;
   readonly held: Held[] = [];
   endArgs: unknown[] | undefined;
   /** The response's own writeHead, write and end, as they were before the tracker. */
@@ -102,10 +104,12 @@ export class SaveTracker {
       res.write = body as ServerResponse['write'];
       res.end = finish as ServerResponse['end'];
       this.#onFailure(res, this.failure);
+      this.onSettled?.();
       return;
     }
     for (const h of this.held.splice(0)) (h.head ? head : body).apply(res, h.args);
     finish.apply(res, this.endArgs);
+    this.onSettled?.();
   }
 }
 

@@ -148,8 +148,10 @@ export function session(strategy: Strategy, options: ScaleoutExpressOptions = {}
           released = true;
           release().catch((err: unknown) => debug('lock release failed: %s', (err as Error).message));
         };
-        res.once('finish', free);
-        res.once('close', free);
+        // Freed once the save is done, not when the client leaves: a handler that outlives its
+        // client still saves, and must hold the lock until then (its ttl bounds a handler that
+        // never ends).
+        tracker.onSettled = free;
         run(req, res, next, tracker);
       },
       (err: unknown) => {

@@ -46,6 +46,9 @@ export function koaSessionStore(store: SessionStore, options: KoaSessionStoreOpt
     },
     async set(key, sess, maxAge, { ctx }) {
       if (ctx && typeof ctx === 'object' && (ctx as Record<symbol, boolean>)[kNoStore]) return;
+      // The client gave up (a balancer's timeout): a save computed from what the request read
+      // long ago would overwrite updates acknowledged since, and nobody will see this answer.
+      if ((ctx as { req?: { socket?: { destroyed?: boolean } } } | undefined)?.req?.socket?.destroyed === true) return;
       // koa-session adds 10 s to maxAge so the entry outlives the cookie; the session's own
       // `_maxAge` keeps the store's expiry equal to Express's for the same config.
       const own = typeof sess._maxAge === 'number' ? sess._maxAge : maxAge;
