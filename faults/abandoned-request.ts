@@ -2,7 +2,8 @@
 // a request reads its session on node B and takes a while; its client gives up (as the proxy
 // does after its server timeout, answering 504) and goes on on node A, where two increments are
 // acknowledged; then the abandoned request saves what it computed from its stale read, and the
-// acknowledged increments are gone. No SIGSTOP needed: a slow handler is enough.
+// acknowledged increments are gone. A slow handler is enough; a node frozen (SIGSTOP) in the middle
+// of its work, woken once its client left, is the case the matrix hit.
 //
 //   node --conditions=source --import tsx faults/abandoned-request.ts
 //
@@ -11,14 +12,25 @@
 // Express layer loses it too, since it frees the lock when the client goes away.
 import { randomBytes } from 'node:crypto';
 import { createStrategy, type ScaleoutConfigInput, type Strategy } from '@scaleout/core';
+import { fileURLToPath } from 'node:url';
 import { buildApp, type Framework } from '../test/support/apps.js';
-import { startHttp, type RunningServer } from '../test/support/http.js';
-import { startRedis } from '../test/support/redis.js';
+import { startHttp } from '../test/support/http.js';
+import { freePort } from '../test/support/ports.js';
+import { startRedis, tempDir, writeFile } from '../test/support/redis.js';
+import { nodeProcess, type NodeProcess } from './node-process.js';
+
+const APP_NODE = fileURLToPath(new URL('./app-node.ts', import.meta.url));
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Freezes and wakes node B, when it is a process of its own. */
+interface Freezer {
+  pause(): void;
+  resume(): void;
+}
+
 /** Runs the sequence against nodes A and B; resolves with the counter values seen, in order. */
-async function sequence(a: RunningServer, b: RunningServer): Promise<number[]> {
+async function sequence(a: { url: string }, b: { url: string }, freezer?: Freezer): Promise<number[]> {
   let cookie = '';
   const count = async (url: string): Promise<number> => {
     const res = await fetch(`${url}/count`, { headers: cookie ? { cookie } : {}, signal: AbortSignal.timeout(5000) });
@@ -29,9 +41,15 @@ async function sequence(a: RunningServer, b: RunningServer): Promise<number[]> {
   };
   const seen = [await count(a.url)];
   await sleep(100); // replication (cluster) reaches B
-  // Reads the session, then works for 1 s; the client gives up after 200 ms.
-  await fetch(`${b.url}/count?delay=1000`, { headers: { cookie }, signal: AbortSignal.timeout(200) }).catch(() => undefined);
+  // Reads the session, then works (1 s, or 300 ms and frozen 100 ms in); the client gives up after 200 ms.
+  const abandoned = fetch(`${b.url}/count?delay=${freezer ? 300 : 1000}`, { headers: { cookie }, signal: AbortSignal.timeout(200) }).catch(() => undefined);
+  if (freezer) {
+    await sleep(100);
+    freezer.pause();
+  }
+  await abandoned;
   seen.push(await count(a.url), await count(a.url));
+  freezer?.resume();
   await sleep(1500); // the abandoned request saves, and (cluster) its write replicates to A
   seen.push(await count(a.url));
   return seen;
@@ -41,13 +59,35 @@ async function run(name: string, framework: Framework, config: (nodeId: string) 
   const strategies: Strategy[] = [await createStrategy(config('a')), await createStrategy(config('b'))];
   const servers = await Promise.all(strategies.map((s) => startHttp(buildApp(framework, s, layerOptions))));
   try {
-    const seen = await sequence(servers[0]!, servers[1]!);
-    const lost = seen[3]! <= seen[2]!;
-    console.log(`${name}: acknowledged ${seen.join(', ')} — ${lost ? `LOST: ${seen[2]} was acknowledged, the next increment answered ${seen[3]}` : 'no acknowledged update lost'}`);
-    return lost;
+    return report(name, await sequence(servers[0]!, servers[1]!));
   } finally {
     await Promise.all(servers.map((s) => s.close()));
     await Promise.all(strategies.map((s) => s.close()));
+  }
+}
+
+function report(name: string, seen: number[]): boolean {
+  const lost = seen[3]! <= seen[2]!;
+  console.log(`${name}: acknowledged ${seen.join(', ')} — ${lost ? `LOST: ${seen[2]} was acknowledged, the next increment answered ${seen[3]}` : 'no acknowledged update lost'}`);
+  return lost;
+}
+
+/** The same with A and B as app node processes, B frozen with SIGSTOP while it works. */
+async function runFrozen(name: string, framework: Framework, config: ScaleoutConfigInput): Promise<boolean> {
+  const tmp = tempDir('abandoned');
+  const file = writeFile(tmp.dir, 'scaleout.config.json', JSON.stringify(config));
+  const nodes: NodeProcess[] = [];
+  try {
+    for (const id of ['a', 'b']) {
+      const port = await freePort();
+      const env = { ...process.env, SCALEOUT_CONFIG: file, SCALEOUT_NODE_ID: id, PORT: String(port), FAULTS_FRAMEWORK: framework };
+      nodes.push(nodeProcess({ name: id, script: APP_NODE, env, port, ready: /^READY \d+$/m }));
+    }
+    await Promise.all(nodes.map((n) => n.start()));
+    return report(name, await sequence(nodes[0]!, nodes[1]!, nodes[1]!));
+  } finally {
+    await Promise.all(nodes.map((n) => n.stop()));
+    tmp.remove();
   }
 }
 
@@ -63,6 +103,9 @@ try {
   if (await run('cluster (in-process transport), Express', 'express', cluster)) lost++;
   if (await run('store on Redis (waitReplicas 1), Express, lock: true', 'express', store, { lock: true })) lost++;
   if (await run('store on Redis (waitReplicas 1), Koa, lock: true', 'koa', store, { lock: true })) lost++;
+  const { nodeId: _, ...shared } = store('x') as ScaleoutConfigInput & { nodeId: string };
+  if (await runFrozen('store on Redis (waitReplicas 1), Express, node frozen while it works', 'express', shared)) lost++;
+  if (await runFrozen('store on Redis (waitReplicas 1), Koa, node frozen while it works', 'koa', shared)) lost++;
 } finally {
   await redis.stop();
 }
