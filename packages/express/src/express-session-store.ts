@@ -127,6 +127,10 @@ export class ExpressSessionStore extends Store {
   // this session: two concurrent requests that set different keys then both survive.
   async #save(sid: string, sess: ExpressSessionData): Promise<void> {
     const tracker = trackerOf(sess);
+    // One turn of the event loop first, so that a client's close that is already queued is seen:
+    // a process that was frozen (SIGSTOP, a long GC or VM pause) runs its due timers, and so
+    // this save, before it reads the close its balancer sent meanwhile.
+    if (!this.store.local) await new Promise<void>((resolve) => setImmediate(resolve));
     if (clientGone(sess)) {
       // The client gave up (a balancer's timeout): nobody will see this answer, and a save
       // computed from what the request read long ago would overwrite updates acknowledged since.
