@@ -175,7 +175,7 @@ export class SampleCluster {
           // A store outage makes every node answer 503 for a moment; ejecting them all for it would
           // only stretch the outage. Dead nodes are found by the health checks and retried away from.
           passive: { consecutiveErrors: 50, ejectTime: '2s' },
-          timeouts: { connect: '500ms', shutdown: '1s' },
+          timeouts: { connect: '500ms', server: '3s', shutdown: '1s' }, // a frozen node answers 504 in 3 s, not after the 30 s default
           retries: 2,
         },
         {
