@@ -27,7 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
 import type { BenchOptions } from './support/options.js';
-import { flag } from './support/options.js';
+import { flag, sessionLoadSettings } from './support/options.js';
 import { startServerChild, type ServerHandle } from './support/server.js';
 import { measure, requestsWithCookies, type MeasuredResult } from './support/load.js';
 import { createSessions, getJson } from './support/sessions.js';
@@ -143,12 +143,7 @@ async function injectedTable(cases: readonly Case[], rounds: number, count: numb
 
 /** Runs the benchmark; returns its markdown section. */
 export async function run(options: BenchOptions = {}): Promise<string> {
-  const duration = options.duration ?? 8;
-  const warmup = options.warmup ?? 2;
-  const connections = options.connections ?? 50;
-  const rounds = options.rounds ?? 3;
-  const sessions = Number(flag(options, 'sessions', '500'));
-  if (!Number.isInteger(sessions) || sessions < 1) throw new Error(`--sessions: expected a whole number >= 1, got ${sessions}`);
+  const { duration, warmup, connections, rounds, sessions } = sessionLoadSettings(options);
   const cases = pickCases(options);
   if (options.profile) await rm(PROFILE_DIR, { recursive: true, force: true });
 

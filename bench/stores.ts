@@ -20,7 +20,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import { RedisStore as ConnectRedisStore } from 'connect-redis';
 import type { BenchOptions } from './support/options.js';
-import { benchOptions, flag, parseArgs } from './support/options.js';
+import { benchOptions, parseArgs, sessionLoadSettings } from './support/options.js';
 import { startServerChild, type ServerHandle } from './support/server.js';
 import { measure, requestsWithCookies, type MeasuredResult } from './support/load.js';
 import { createSessions, getJson } from './support/sessions.js';
@@ -79,12 +79,7 @@ function log(line: string): void {
 
 /** Runs the benchmark; returns its markdown section. */
 export async function run(options: BenchOptions = {}): Promise<string> {
-  const duration = options.duration ?? 8;
-  const warmup = options.warmup ?? 2;
-  const connections = options.connections ?? 50;
-  const rounds = options.rounds ?? 3;
-  const sessions = Number(flag(options, 'sessions', '500'));
-  if (!Number.isInteger(sessions) || sessions < 1) throw new Error(`--sessions: expected a whole number >= 1, got ${sessions}`);
+  const { duration, warmup, connections, rounds, sessions } = sessionLoadSettings(options);
 
   const [redis, hazelcast] = await Promise.all([startRedis(), startHazelcast({ members: 1, clusterName: 'bench' })]);
   const env = { redisUrl: redis.url, members: hazelcast.addresses };

@@ -81,3 +81,20 @@ export function flag(options: BenchOptions, key: string, fallback: string): stri
   const v = options.flags?.[key];
   return typeof v === 'string' ? v : fallback;
 }
+
+/** The load settings of the session benchmarks (middleware, stores), with their defaults. */
+export interface SessionLoadSettings {
+  duration: number;
+  warmup: number;
+  connections: number;
+  rounds: number;
+  /** Sessions created before measuring, whose cookies are sent round-robin (`--sessions`). */
+  sessions: number;
+}
+
+/** Resolves {@link SessionLoadSettings} from the options; `--sessions` must be a whole number >= 1. */
+export function sessionLoadSettings(options: BenchOptions): SessionLoadSettings {
+  const sessions = Number(flag(options, 'sessions', '500'));
+  if (!Number.isInteger(sessions) || sessions < 1) throw new Error(`--sessions: expected a whole number >= 1, got ${sessions}`);
+  return { duration: options.duration ?? 8, warmup: options.warmup ?? 2, connections: options.connections ?? 50, rounds: options.rounds ?? 3, sessions };
+}

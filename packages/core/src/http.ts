@@ -68,8 +68,8 @@ export function cookieOptions(settings: SessionSettings, secureRequest: boolean)
 }
 
 /** The `Set-Cookie` value for a node's route cookie, or `undefined` when the client's is current. */
-export function routeSetCookie(route: RouteCookie, cookieHeader: string | undefined, settings: SessionSettings, secureRequest: boolean): string | undefined {
-  const current = parseCookies(cookieHeader)[route.name];
+export function routeSetCookie(route: RouteCookie, cookies: Record<string, string | undefined>, settings: SessionSettings, secureRequest: boolean): string | undefined {
+  const current = cookies[route.name];
   if (!route.needsSet(current)) return undefined;
   return serialize(route.name, route.value, cookieOptions(settings, secureRequest));
 }
@@ -113,4 +113,16 @@ export function withoutForeignKeys<T extends Record<string, unknown>>(data: T, r
   const out = { ...data };
   for (const k of keys) delete out[k];
   return out;
+}
+
+/**
+ * True when the client of a request has gone (its connection is closed), so that a save computed
+ * from what the request read long ago must not overwrite updates acknowledged since. For a
+ * network store one turn of the event loop passes first, so that a close already queued is seen:
+ * a process that was frozen (SIGSTOP, a long GC or VM pause) runs its due timers, and so the
+ * save, before it reads the close its balancer sent meanwhile.
+ */
+export async function clientLeft(store: { readonly local?: boolean }, socket: { readonly destroyed?: boolean } | undefined): Promise<boolean> {
+  if (!store.local) await new Promise<void>((resolve) => setImmediate(resolve));
+  return socket?.destroyed === true;
 }

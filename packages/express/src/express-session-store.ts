@@ -1,15 +1,9 @@
 import { debuglog } from 'node:util';
 import { Store, type SessionData as ExpressSessionData } from 'express-session';
-import { diffSession, storeCall, withoutForeignKeys, type SessionStore, type SessionData } from '@scaleout/core';
+import { clientLeft, diffSession, storeCall, withoutForeignKeys, type SessionStore, type SessionData } from '@scaleout/core';
 import { trackerOf } from './save-tracker.js';
 
 const debug = debuglog('scaleout:express-store');
-
-/** True when the connection of the request a session belongs to is already closed. */
-function clientGone(sess: unknown): boolean {
-  const req = (sess as { req?: { socket?: { destroyed?: boolean } } } | undefined)?.req;
-  return req?.socket?.destroyed === true;
-}
 
 type Callback<T = void> = (err?: unknown, value?: T) => void;
 
@@ -127,11 +121,7 @@ export class ExpressSessionStore extends Store {
   // this session: two concurrent requests that set different keys then both survive.
   async #save(sid: string, sess: ExpressSessionData): Promise<void> {
     const tracker = trackerOf(sess);
-    // One turn of the event loop first, so that a client's close that is already queued is seen:
-    // a process that was frozen (SIGSTOP, a long GC or VM pause) runs its due timers, and so
-    // this save, before it reads the close its balancer sent meanwhile.
-    if (!this.store.local) await new Promise<void>((resolve) => setImmediate(resolve));
-    if (clientGone(sess)) {
+    if (await clientLeft(this.store, (sess as unknown as { req?: { socket?: { destroyed?: boolean } } }).req?.socket)) {
       // The client gave up (a balancer's timeout): nobody will see this answer, and a save
       // computed from what the request read long ago would overwrite updates acknowledged since.
       debug('the client left before the save: not saved');

@@ -118,8 +118,9 @@ export function session(strategy: Strategy, options: ScaleoutExpressOptions = {}
   }
 
   return function scaleoutSession(req, res, next) {
+    const cookies = parseCookies(req.headers.cookie);
     if (route) {
-      const setCookie = routeSetCookie(route, req.headers.cookie, settings, isSecure(req));
+      const setCookie = routeSetCookie(route, cookies, settings, isSecure(req));
       if (setCookie) res.appendHeader('set-cookie', setCookie);
     }
     if (strategy.store.available === false) {
@@ -127,7 +128,7 @@ export function session(strategy: Strategy, options: ScaleoutExpressOptions = {}
       if (onStoreDown === 'bypass') return next();
       return sendUnavailable(res);
     }
-    const raw = parseCookies(req.headers.cookie)[cookieName];
+    const raw = cookies[cookieName];
     const id = unsignSessionId(raw, secrets);
     // Verified here in constant time (cookie-signature 1.2), so the older copy that
     // express-session pins (which compares with ==) only ever sees values that already verified.

@@ -1,4 +1,4 @@
-import { diffSession, snapshotSession, storeCall, withoutForeignKeys, type SessionSnapshot, type SessionStore, type SessionData } from '@scaleout/core';
+import { clientLeft, diffSession, snapshotSession, storeCall, withoutForeignKeys, type SessionSnapshot, type SessionStore, type SessionData } from '@scaleout/core';
 
 const kLoaded = Symbol('scaleout.loadedSnapshot');
 const kNoStore = Symbol('scaleout.noStore');
@@ -48,10 +48,7 @@ export function koaSessionStore(store: SessionStore, options: KoaSessionStoreOpt
       if (ctx && typeof ctx === 'object' && (ctx as Record<symbol, boolean>)[kNoStore]) return;
       // The client gave up (a balancer's timeout): a save computed from what the request read
       // long ago would overwrite updates acknowledged since, and nobody will see this answer.
-      // One loop turn first, so a close already queued is seen (a process that was frozen runs
-      // its due timers, and so this save, before it reads the close its balancer sent meanwhile).
-      if (!store.local) await new Promise<void>((resolve) => setImmediate(resolve));
-      if ((ctx as { req?: { socket?: { destroyed?: boolean } } } | undefined)?.req?.socket?.destroyed === true) return;
+      if (await clientLeft(store, (ctx as { req?: { socket?: { destroyed?: boolean } } } | undefined)?.req?.socket)) return;
       // koa-session adds 10 s to maxAge so the entry outlives the cookie; the session's own
       // `_maxAge` keeps the store's expiry equal to Express's for the same config.
       const own = typeof sess._maxAge === 'number' ? sess._maxAge : maxAge;

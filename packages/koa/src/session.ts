@@ -6,6 +6,7 @@ import {
   cookieOptions,
   generateSessionId,
   isUnavailable,
+  parseCookies,
   routeSetCookie,
   signSessionId,
   unavailableResponse,
@@ -102,7 +103,7 @@ export function session(strategy: Strategy, app: Koa, options: ScaleoutKoaOption
 
   return async function scaleoutSession(ctx, next) {
     if (route) {
-      const setCookie = routeSetCookie(route, ctx.get('cookie') || undefined, settings, ctx.secure);
+      const setCookie = routeSetCookie(route, parseCookies(ctx.get('cookie') || undefined), settings, ctx.secure);
       if (setCookie) ctx.append('set-cookie', setCookie);
     }
     if (!canPersist(settings, ctx.secure)) skipStoring(ctx);
