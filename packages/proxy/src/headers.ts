@@ -116,6 +116,22 @@ export function requestHeaders(req: IncomingMessage, info: ForwardInfo): string[
   return out;
 }
 
+/**
+ * Why a request must be refused with 400 before any node is chosen, or `undefined` when it is
+ * well-formed. RFC 9110 §7.2 and RFC 9112 §3.2: more than one `Host` line (even with equal
+ * values) is a 400, and so is an HTTP/1.1 request with none. Such a request is the client's
+ * fault: forwarding it would let undici refuse it and the refusal be charged to the node
+ * (as nginx "client sent duplicate host header", the proxy answers it itself).
+ */
+export function malformedRequest(req: IncomingMessage): string | undefined {
+  const raw = req.rawHeaders;
+  let hosts = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') hosts++;
+  if (hosts > 1) return 'duplicate Host header';
+  if (hosts === 0 && req.httpVersionMajor === 1 && req.httpVersionMinor >= 1) return 'missing Host header';
+  return undefined;
+}
+
 /** True when the request carries a body (RFC 7230 §3.3.3: a length other than 0, or chunked). */
 export function hasBody(req: IncomingMessage): boolean {
   const len = req.headers['content-length'];

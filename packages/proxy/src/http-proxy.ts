@@ -5,7 +5,7 @@ import { debuglog } from 'node:util';
 import type { Endpoint } from '@scaleout/balancer';
 import type { ProxyConfig } from './config.js';
 import { badGateway, gatewayTimeout, noBackend, ProxyError } from './errors.js';
-import { clientAddress, hasBody, originForm, requestHeaders, responseHeaders } from './headers.js';
+import { clientAddress, hasBody, malformedRequest, originForm, requestHeaders, responseHeaders } from './headers.js';
 import type { TargetPool } from './pool.js';
 import type { Stickiness } from './sticky.js';
 import type { Upstreams } from './upstreams.js';
@@ -82,18 +82,30 @@ class LazyBody extends Readable {
 // undici's codes for "the answer did not come in time".
 const TIMEOUTS = new Set(['UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
 
-const BAD_TARGET = '400 Bad Request: unusable request URL\n';
+// undici's codes for a request it refuses to send as given (a header it cannot carry, a body
+// shorter than its Content-Length): the client's fault, answered 400 and never charged to a node.
+const REQUEST_FAULTS = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED', 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH']);
+
+/** Why the request cannot be forwarded at all (answered 400 before a node is chosen), or `undefined`. */
+export function refusal(req: IncomingMessage): string | undefined {
+  return originForm(req.url) === undefined ? 'unusable request URL' : malformedRequest(req);
+}
+
+/** Answers a malformed request with 400 and closes the connection (the rest of it cannot be trusted). */
+export function sendBadRequest(res: ServerResponse, why: string): void {
+  if (res.headersSent || res.destroyed) return void res.destroy();
+  const body = `400 Bad Request: ${why}\n`;
+  res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body);
+}
 
 function noop(): void {}
 
 /** Forwards one HTTP request to a node, retrying once on another node after a connect failure. */
 export function forward(ctx: ForwardContext, req: IncomingMessage, res: ServerResponse): void {
   const { config, pool, sticky } = ctx;
-  const path = originForm(req.url);
-  if (path === undefined) {
-    res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8', 'content-length': BAD_TARGET.length, connection: 'close' }).end(BAD_TARGET);
-    return;
-  }
+  const why = refusal(req);
+  if (why !== undefined) return sendBadRequest(res, why);
+  const path = originForm(req.url)!;
   // Only ip-hash reads the client address; the other algorithms skip the X-Forwarded-For walk.
   const hashKey = pool.algorithm === 'ip-hash' ? clientAddress(req, config.trustProxy) : '';
   const pinnedTo = sticky.pinned(req.headers);
@@ -181,6 +193,13 @@ export function forward(ctx: ForwardContext, req: IncomingMessage, res: ServerRe
         res.off('drain', onDrain);
         const ms = latencyMs || performance.now() - started;
         if (clientGone) return release({ ok: true, latencyMs: ms, cancelled: true });
+        if (REQUEST_FAULTS.has(err.code ?? '') && !answered) {
+          debug('%s %s refused as a client fault: %s', req.method, req.url, err.message);
+          release({ ok: true, latencyMs: ms, cancelled: true });
+          sendBadRequest(res, 'the request cannot be forwarded as sent');
+          if (withBody && !req.complete) req.resume();
+          return;
+        }
         if (answered && res.headersSent) {
           // The node broke off mid-response: the client must not see a clean end.
           debug('response from %s broke: %s', endpoint.id, err.message);

@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import { debuglog } from 'node:util';
 import type { Endpoint } from '@scaleout/balancer';
 import { badGateway, gatewayTimeout, noBackend, type ProxyError } from './errors.js';
-import { clientAddress, originForm, requestHeaders, responseHeaders } from './headers.js';
+import { clientAddress, malformedRequest, originForm, requestHeaders, responseHeaders } from './headers.js';
 import type { ForwardContext } from './http-proxy.js';
 
 const debug = debuglog('scaleout:proxy-upgrade');
@@ -28,7 +28,8 @@ function refuseSocket(socket: Duplex, err: ProxyError): void {
 export function forwardUpgrade(ctx: ForwardContext, req: IncomingMessage, socket: Duplex, first: Buffer): void {
   const { config, pool, sticky } = ctx;
   const path = originForm(req.url);
-  if (path === undefined) return void socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+  // Refused before a node is chosen, as on the HTTP path: a malformed handshake is the client's fault.
+  if (path === undefined || malformedRequest(req) !== undefined) return void socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
   const hashKey = clientAddress(req, config.trustProxy);
   const pinnedTo = sticky.pinned(req.headers);
   const headers = requestHeaders(req, {
