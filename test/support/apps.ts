@@ -13,7 +13,8 @@ export type Framework = (typeof FRAMEWORKS)[number];
  * The same small app in Express and in Koa, so one suite proves both behave alike:
  * GET /count[?delay=ms] (increments), GET /peek (reads only), POST /login[?keep=1] (regenerate), POST /logout
  * (destroy), GET /set?key=K[&gate=name:n] (sets one key), GET /keys (keys starting with k), PUT /big?bytes=N
- * (a large session value), GET /healthz.
+ * (a large session value), POST /expire?ms=N (sets the session's lifetime to N ms: Express's
+ * `req.session.cookie.maxAge`, Koa's `ctx.session.maxAge`; 0 or less ends it), GET /healthz.
  */
 export function buildApp(framework: Framework, strategy: Strategy, options: Record<string, unknown> = {}): RequestListener {
   return framework === 'express' ? expressApp(strategy, options as ScaleoutExpressOptions) : koaApp(strategy, options as ScaleoutKoaOptions);
@@ -66,6 +67,10 @@ function expressApp(strategy: Strategy, options: ScaleoutExpressOptions): Reques
   app.post('/logout', (req, res, next) => {
     req.session.destroy((err) => (err ? next(err) : res.json({ ok: true })));
   });
+  app.post('/expire', (req, res) => {
+    req.session.cookie.maxAge = Number(req.query.ms);
+    res.json({ ok: true });
+  });
   app.get('/set', async (req, res) => {
     await passGate(req.query.gate);
     (req.session as unknown as Sess)[String(req.query.key)] = 1;
@@ -107,6 +112,9 @@ function koaApp(strategy: Strategy, options: ScaleoutKoaOptions): RequestListene
       ctx.body = { ok: true };
     } else if (ctx.method === 'POST' && ctx.path === '/logout') {
       ctx.session = null;
+      ctx.body = { ok: true };
+    } else if (ctx.method === 'POST' && ctx.path === '/expire') {
+      s!.maxAge = Number(ctx.query.ms);
       ctx.body = { ok: true };
     } else if (ctx.method === 'GET' && ctx.path === '/set') {
       await passGate(ctx.query.gate);

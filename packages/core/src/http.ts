@@ -74,6 +74,42 @@ export function routeSetCookie(route: RouteCookie, cookies: Record<string, strin
   return serialize(route.name, route.value, cookieOptions(settings, secureRequest));
 }
 
+/** A session cookie's record as express-session keeps it (a `Cookie`, or its stored JSON). */
+export interface CookieRecord {
+  expires?: Date | string | null | false;
+  maxAge?: number | null;
+  originalMaxAge?: number | null;
+}
+
+/**
+ * Milliseconds a session has left by its cookie: until `expires` when the cookie has one (the
+ * cookie's own clock, as express-session's MemoryStore and connect-redis read it), else its
+ * `maxAge`, else `fallbackMs` (a browser-session cookie). Zero or less means the session has
+ * expired: the app ended it (`cookie.maxAge = 0` at logout) and it must be deleted, not kept.
+ */
+export function cookieLifetime(cookie: CookieRecord | null | undefined, fallbackMs: number, now = Date.now()): number {
+  if (!cookie || typeof cookie !== 'object') return fallbackMs;
+  const expires = cookie.expires;
+  if (expires instanceof Date || typeof expires === 'string') {
+    const at = new Date(expires).getTime();
+    if (Number.isFinite(at)) return at - now;
+  }
+  const maxAge = cookie.maxAge;
+  if (typeof maxAge === 'number' && Number.isFinite(maxAge)) return maxAge;
+  return fallbackMs;
+}
+
+/**
+ * True when a stored session has expired by its own record, whichever framework wrote it:
+ * express-session's `cookie.expires` or koa-session's `_expire` is in the past. Such a session
+ * reads as none, and is deleted, even while the backend still holds it.
+ */
+export function sessionExpired(data: Record<string, unknown>, now = Date.now()): boolean {
+  if (typeof data._expire === 'number' && data._expire <= now) return true;
+  const cookie = data.cookie;
+  return cookie !== null && typeof cookie === 'object' && cookieLifetime(cookie as CookieRecord, 1, now) <= 0;
+}
+
 /** The answer a request gets when the session backend cannot serve it. */
 export interface UnavailableResponse {
   /** Always 503 Service Unavailable. */

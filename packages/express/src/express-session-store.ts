@@ -1,6 +1,6 @@
 import { debuglog } from 'node:util';
 import { Store, type SessionData as ExpressSessionData } from 'express-session';
-import { clientLeft, diffSession, storeCall, withoutForeignKeys, type SessionStore, type SessionData } from '@scaleout/core';
+import { clientLeft, cookieLifetime, diffSession, sessionExpired, storeCall, withoutForeignKeys, type CookieRecord, type SessionStore, type SessionData } from '@scaleout/core';
 import { trackerOf } from './save-tracker.js';
 
 const debug = debuglog('scaleout:express-store');
@@ -66,9 +66,9 @@ export class ExpressSessionStore extends Store {
     );
   }
 
+  /** What the session has left by its cookie's `expires` (or `maxAge`); zero or less: expired. */
   #ttlOf(sess: ExpressSessionData | undefined): number {
-    const maxAge = sess?.cookie?.maxAge;
-    return typeof maxAge === 'number' && maxAge > 0 ? maxAge : this.#ttlMs;
+    return cookieLifetime(sess?.cookie as CookieRecord | undefined, this.#ttlMs);
   }
 
   /**
@@ -89,6 +89,12 @@ export class ExpressSessionStore extends Store {
       async () => {
         const data = await this.store.get(sid);
         if (!data) return null;
+        // A session whose cookie has expired is gone, whatever the store still holds (as
+        // express-session's MemoryStore): a replayed cookie must not bring it back.
+        if (sessionExpired(data)) {
+          await this.store.destroy(sid);
+          return null;
+        }
         raw = data;
         const out = withoutForeignKeys(data, 'express') as unknown as ExpressSessionData;
         // A session first written by a Koa node has no cookie record; express-session needs one.
@@ -133,6 +139,11 @@ export class ExpressSessionStore extends Store {
     }
     const loaded = tracker?.loaded;
     const ttl = this.#ttlOf(sess);
+    if (ttl <= 0) {
+      // The app expired the session (`cookie.maxAge = 0`, or an `expires` in the past): delete it.
+      await this.store.destroy(sid);
+      return;
+    }
     if (loaded && loaded.id === sid && this.store.patch) {
       await this.store.patch(sid, diffSession(loaded.fields, sess as unknown as SessionData, ['cookie']), ttl);
       return;
@@ -142,7 +153,18 @@ export class ExpressSessionStore extends Store {
 
   /** express-session's `touch`: moves the expiry. A failure loses no data, so it is emitted as `touchError` rather than failing the request. */
   override touch = (sid: string, sess: ExpressSessionData, cb?: Callback): void => {
-    this.#run('touch', () => this.store.touch(sid, this.#ttlOf(sess)), (err) => {
+    const ttl = this.#ttlOf(sess);
+    if (ttl <= 0) {
+      // The app expired the session without changing it: delete it, and hold the response until
+      // it is gone so a replay of the cookie right after cannot load it.
+      const done = trackerOf(sess)?.begin();
+      this.#run('destroy', () => this.store.destroy(sid), (err) => {
+        done?.(err);
+        cb?.(err);
+      });
+      return;
+    }
+    this.#run('touch', () => this.store.touch(sid, ttl), (err) => {
       // A failed touch loses no data (the session was read a moment ago); it is reported, not fatal.
       if (err) this.emit('touchError', err);
       cb?.();

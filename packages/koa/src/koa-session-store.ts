@@ -1,4 +1,4 @@
-import { clientLeft, diffSession, snapshotSession, storeCall, withoutForeignKeys, type SessionSnapshot, type SessionStore, type SessionData } from '@scaleout/core';
+import { clientLeft, diffSession, sessionExpired, snapshotSession, storeCall, withoutForeignKeys, type SessionSnapshot, type SessionStore, type SessionData } from '@scaleout/core';
 
 const kLoaded = Symbol('scaleout.loadedSnapshot');
 const kNoStore = Symbol('scaleout.noStore');
@@ -40,6 +40,12 @@ export function koaSessionStore(store: SessionStore, options: KoaSessionStoreOpt
     async get(key, _maxAge, { ctx }) {
       const data = await storeCall(store, store.get(key), timeoutMs, 'get');
       if (!data) return undefined;
+      // Expired by its own record (a past `_expire` or cookie expiry): gone, and a replayed
+      // cookie must not bring it back while the backend still holds it.
+      if (sessionExpired(data)) {
+        await storeCall(store, store.destroy(key), timeoutMs, 'destroy');
+        return undefined;
+      }
       // What this request loaded, key by key: its save then writes only what it changed.
       if (ctx && typeof ctx === 'object') (ctx as WithLoaded)[kLoaded] = { key, fields: snapshotSession(data, ['_expire', '_maxAge']) };
       return withoutForeignKeys(data, 'koa');
@@ -52,6 +58,13 @@ export function koaSessionStore(store: SessionStore, options: KoaSessionStoreOpt
       // koa-session adds 10 s to maxAge so the entry outlives the cookie; the session's own
       // `_maxAge` keeps the store's expiry equal to Express's for the same config.
       const own = typeof sess._maxAge === 'number' ? sess._maxAge : maxAge;
+      // A lifetime of zero or less ends the session (koa-session itself reads `maxAge: 0` as
+      // one day; the app that sets it means "expire now", as `cookie.maxAge = 0` in Express).
+      const asked = (ctx as { sessionOptions?: { maxAge?: unknown } } | undefined)?.sessionOptions?.maxAge;
+      if ((typeof own === 'number' && own <= 0) || (typeof asked === 'number' && asked <= 0)) {
+        await storeCall(store, store.destroy(key), timeoutMs, 'destroy');
+        return;
+      }
       const loaded = ctx && typeof ctx === 'object' ? (ctx as WithLoaded)[kLoaded] : undefined;
       if (loaded && loaded.key === key && store.patch) {
         await storeCall(store, store.patch(key, diffSession(loaded.fields, sess, ['_expire', '_maxAge']), ttlOf(own)), timeoutMs, 'set');

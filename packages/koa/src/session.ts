@@ -87,9 +87,13 @@ export function session(strategy: Strategy, app: Koa, options: ScaleoutKoaOption
         set: (ctx: Koa.Context, key: string) => {
           // Cookies refuses a Secure cookie on plain HTTP; such a session is not stored either.
           if (!canPersist(settings, ctx.secure)) return;
+          // The cookie lives as long as koa-session's `maxAge` says (`ctx.session.maxAge` or the
+          // option); `'session'` (left undefined by koa-session) makes a browser-session cookie.
+          const maxAge = (ctx as { sessionOptions?: { maxAge?: unknown } }).sessionOptions?.maxAge;
           ctx.cookies.set(name, encodeURIComponent(signSessionId(key, settings.secret)), {
             ...cookieOptions(settings, ctx.secure),
-            maxAge: settings.ttlMs,
+            // Cookies reads a maxAge of 0 as "no expiry": an ended session gets a past date.
+            ...(typeof maxAge === 'number' ? (maxAge > 0 ? { maxAge } : { expires: new Date(0) }) : {}),
             signed: false,
             overwrite: true,
           });
