@@ -1,7 +1,6 @@
 import { debuglog } from 'node:util';
 import { Store, type SessionData as ExpressSessionData } from 'express-session';
-import { clientLeft, cookieLifetime, diffSession, sessionExpired, storeCall, withoutForeignKeys, type CookieRecord, type SessionStore, type SessionData } from '@scaleout/core';
-import { trackerOf } from './save-tracker.js';
+import { cookieLifetime, sessionExpired, storeCall, withoutForeignKeys, type CookieRecord, type SessionStore, type SessionData } from '@scaleout/core';
 
 const debug = debuglog('scaleout:express-store');
 
@@ -30,8 +29,9 @@ export const DEFAULT_EXPRESS_STORE_OPTIONS = {
 } as const;
 
 /**
- * An express-session `Store` over any scaleout `SessionStore`: the one place where the
- * promise API meets express-session's callback contract. The store's `down`/`up` events become
+ * An express-session `Store` over any scaleout `SessionStore`, for apps that keep express-session
+ * itself: the one place where the promise API meets express-session's callback contract. Every
+ * method also returns a promise, as connect-redis's do (`await store.set(...)` waits). The store's `down`/`up` events become
  * express-session's `disconnect`/`connect`, so its outage path is taken.
  */
 export class ExpressSessionStore extends Store {
@@ -39,7 +39,6 @@ export class ExpressSessionStore extends Store {
   readonly store: SessionStore;
   readonly #timeoutMs: number;
   readonly #ttlMs: number;
-  #handing: { sid: string; raw: SessionData } | undefined;
 
   constructor(store: SessionStore, options: ExpressSessionStoreOptions = {}) {
     super();
@@ -53,16 +52,25 @@ export class ExpressSessionStore extends Store {
     store.on('up', () => this.emit('connect'));
   }
 
-  #run<T>(op: string, work: () => Promise<T>, cb: Callback<T> | undefined): void {
+  // Every method answers both ways, as connect-redis does: through the callback when one is
+  // given (the promise then resolves, errors go to the callback), else through the promise.
+  #run<T>(op: string, work: () => Promise<T>, cb: Callback<T> | undefined): Promise<T | undefined> {
     let p: Promise<T>;
     try {
       p = storeCall(this.store, work(), this.#timeoutMs, op);
     } catch (err) {
       p = Promise.reject(err);
     }
-    p.then(
-      (v) => cb?.(null, v),
-      (err: unknown) => cb?.(err),
+    if (!cb) return p;
+    return p.then(
+      (v) => {
+        cb(null, v);
+        return v;
+      },
+      (err: unknown) => {
+        cb(err);
+        return undefined;
+      },
     );
   }
 
@@ -71,20 +79,9 @@ export class ExpressSessionStore extends Store {
     return cookieLifetime(sess?.cookie as CookieRecord | undefined, this.#ttlMs);
   }
 
-  /**
-   * The raw stored session that `get` is handing to express-session at this moment, for `sid`.
-   * express-session inflates the session and calls the next middleware synchronously inside the
-   * `get` callback, so the scaleout layer reads this there to remember what the request loaded.
-   * @internal
-   */
-  loadedNow(sid: string): SessionData | undefined {
-    return this.#handing?.sid === sid ? this.#handing.raw : undefined;
-  }
-
   /** express-session's `get`: the session, or `null` when there is none. */
-  override get = (sid: string, cb: Callback<ExpressSessionData | null>): void => {
-    let raw: SessionData | undefined;
-    this.#run(
+  override get = (sid: string, cb?: Callback<ExpressSessionData | null>): Promise<ExpressSessionData | null | undefined> => {
+    return this.#run(
       'get',
       async () => {
         const data = await this.store.get(sid);
@@ -95,7 +92,6 @@ export class ExpressSessionStore extends Store {
           await this.store.destroy(sid);
           return null;
         }
-        raw = data;
         const out = withoutForeignKeys(data, 'express') as unknown as ExpressSessionData;
         // A session first written by a Koa node has no cookie record; express-session needs one.
         if (!out.cookie || typeof out.cookie !== 'object') {
@@ -103,68 +99,31 @@ export class ExpressSessionStore extends Store {
         }
         return out;
       },
-      (err, value) => {
-        this.#handing = raw && !err ? { sid, raw } : undefined;
-        try {
-          cb(err, value);
-        } finally {
-          this.#handing = undefined;
-        }
-      },
+      cb,
     );
   };
 
-  /** express-session's `set`: writes what the request changed (or the whole session); the response waits for it. */
-  override set = (sid: string, sess: ExpressSessionData, cb?: Callback): void => {
-    const done = trackerOf(sess)?.begin();
-    this.#run('set', () => this.#save(sid, sess), (err) => {
-      done?.(err);
-      cb?.(err);
-    });
+  /** express-session's `set`: writes the session, to expire when its cookie does. */
+  override set = (sid: string, sess: ExpressSessionData, cb?: Callback): Promise<void> => {
+    return this.#run('set', () => this.#save(sid, sess), cb);
   };
 
-  // Only what the request changed is written when the store can patch and the request loaded
-  // this session: two concurrent requests that set different keys then both survive.
   async #save(sid: string, sess: ExpressSessionData): Promise<void> {
-    const tracker = trackerOf(sess);
-    if (await clientLeft(this.store, (sess as unknown as { req?: { socket?: { destroyed?: boolean } } }).req?.socket)) {
-      // The client gave up (a balancer's timeout): nobody will see this answer, and a save
-      // computed from what the request read long ago would overwrite updates acknowledged since.
-      debug('the client left before the save: not saved');
-      return;
-    }
-    if (tracker?.noStore) {
-      debug('session.secure is true but the request is not HTTPS: its cookie cannot be sent, so it is not stored (trust the TLS proxy: app.set("trust proxy", ...))');
-      return;
-    }
-    const loaded = tracker?.loaded;
     const ttl = this.#ttlOf(sess);
     if (ttl <= 0) {
       // The app expired the session (`cookie.maxAge = 0`, or an `expires` in the past): delete it.
       await this.store.destroy(sid);
       return;
     }
-    if (loaded && loaded.id === sid && this.store.patch) {
-      await this.store.patch(sid, diffSession(loaded.fields, sess as unknown as SessionData, ['cookie']), ttl);
-      return;
-    }
     await this.store.set(sid, sess as unknown as SessionData, ttl);
   }
 
   /** express-session's `touch`: moves the expiry. A failure loses no data, so it is emitted as `touchError` rather than failing the request. */
-  override touch = (sid: string, sess: ExpressSessionData, cb?: Callback): void => {
+  override touch = async (sid: string, sess: ExpressSessionData, cb?: Callback): Promise<void> => {
     const ttl = this.#ttlOf(sess);
-    if (ttl <= 0) {
-      // The app expired the session without changing it: delete it, and hold the response until
-      // it is gone so a replay of the cookie right after cannot load it.
-      const done = trackerOf(sess)?.begin();
-      this.#run('destroy', () => this.store.destroy(sid), (err) => {
-        done?.(err);
-        cb?.(err);
-      });
-      return;
-    }
-    this.#run('touch', () => this.store.touch(sid, ttl), (err) => {
+    // The app expired the session without changing it: delete it.
+    if (ttl <= 0) return this.#run('destroy', () => this.store.destroy(sid), cb);
+    await this.#run('touch', () => this.store.touch(sid, ttl), (err) => {
       // A failed touch loses no data (the session was read a moment ago); it is reported, not fatal.
       if (err) this.emit('touchError', err);
       cb?.();
@@ -172,19 +131,22 @@ export class ExpressSessionStore extends Store {
   };
 
   /** express-session's `destroy`. */
-  override destroy = (sid: string, cb?: Callback): void => {
-    this.#run('destroy', () => this.store.destroy(sid), cb);
+  override destroy = (sid: string, cb?: Callback): Promise<void> => {
+    return this.#run('destroy', () => this.store.destroy(sid), cb);
   };
 
-  /** express-session's `all`: every live session by id, read one by one over the streamed ids. */
-  override all = (cb: Callback<ExpressSessionData[] | { [sid: string]: ExpressSessionData } | null>): void => {
-    this.#run(
+  /**
+   * Every live session, read one by one over the streamed ids, as an array of sessions that each
+   * carry their `id` (connect-redis's shape; express-session allows an array or an object).
+   */
+  override all = (cb?: Callback<ExpressSessionData[]>): Promise<ExpressSessionData[] | undefined> => {
+    return this.#run(
       'all',
       async () => {
-        const out: Record<string, ExpressSessionData> = {};
+        const out: ExpressSessionData[] = [];
         for await (const id of this.store.ids()) {
           const data = await this.store.get(id);
-          if (data) out[id] = withoutForeignKeys(data, 'express') as unknown as ExpressSessionData;
+          if (data && !sessionExpired(data)) out.push({ ...(withoutForeignKeys(data, 'express') as unknown as ExpressSessionData), id } as ExpressSessionData);
         }
         return out;
       },
@@ -192,13 +154,26 @@ export class ExpressSessionStore extends Store {
     );
   };
 
+  /** Every live session id (connect-redis's `ids()`). */
+  ids = (cb?: Callback<string[]>): Promise<string[] | undefined> => {
+    return this.#run(
+      'ids',
+      async () => {
+        const out: string[] = [];
+        for await (const id of this.store.ids()) out.push(id);
+        return out;
+      },
+      cb,
+    );
+  };
+
   /** express-session's `length`: how many live sessions there are. */
-  override length = (cb: Callback<number>): void => {
-    this.#run('length', () => this.store.size(), cb);
+  override length = (cb?: Callback<number>): Promise<number | undefined> => {
+    return this.#run('length', () => this.store.size(), cb);
   };
 
   /** express-session's `clear`: removes every session of the store. */
-  override clear = (cb?: Callback): void => {
-    this.#run('clear', () => this.store.clear(), cb);
+  override clear = (cb?: Callback): Promise<void> => {
+    return this.#run('clear', () => this.store.clear(), cb);
   };
 }

@@ -4,5 +4,7 @@
  */
 
 export { session, type ScaleoutExpressOptions, type Middleware } from './session.js';
+export { ExpressSession } from './express-session-object.js';
 export { ExpressSessionStore, DEFAULT_EXPRESS_STORE_OPTIONS, type ExpressSessionStoreOptions } from './express-session-store.js';
+export { CallbackStoreAdapter, type CallbackStore } from './callback-store.js';
 export { regenerate, type RegenerateOptions } from './regenerate.js';

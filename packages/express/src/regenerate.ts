@@ -1,4 +1,5 @@
 import type { Request } from 'express';
+import { attach, kState, type ExpressSession } from './express-session-object.js';
 
 /** Options of {@link regenerate}. */
 export interface RegenerateOptions {
@@ -14,16 +15,9 @@ export interface RegenerateOptions {
  * Gives the session a new id (the defence against session fixation, to call on login), as a
  * promise. With `keep: true` the data survives the change of id.
  */
-export function regenerate(req: Request, options: RegenerateOptions = {}): Promise<void> {
-  const session = req.session;
-  if (!session) return Promise.reject(new TypeError('regenerate: req.session is missing; is the session middleware installed?'));
-  const carried = options.keep ? (JSON.parse(JSON.stringify(session)) as Record<string, unknown>) : undefined;
-  if (carried) delete carried.cookie;
-  return new Promise((resolve, reject) => {
-    session.regenerate((err: unknown) => {
-      if (err) return reject(err);
-      if (carried) Object.assign(req.session, carried);
-      resolve();
-    });
-  });
+export async function regenerate(req: Request, options: RegenerateOptions = {}): Promise<void> {
+  const state = (req.session as unknown as ExpressSession | undefined)?.[kState];
+  if (!state) throw new TypeError('regenerate: req.session is missing; is the session middleware of @scaleout/express installed?');
+  await state.regenerate(options.keep === true);
+  attach(req, state);
 }

@@ -1,23 +1,19 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { debuglog } from 'node:util';
-import expressSession, { type SessionOptions } from 'express-session';
 import {
-  canPersist,
-  dropCookie,
-  MAX_COOKIE_HEADER,
-  generateSessionId,
   isUnavailable,
   parseCookies,
-  routeSetCookie,
-  snapshotSession,
+  SessionEngine,
   unavailableResponse,
-  unsignSessionId,
-  resolveLockOption,
   type LockOption,
+  type RequestIO,
+  type SessionCookieOptions,
+  type SessionState,
+  type SessionStore,
   type Strategy,
 } from '@scaleout/core';
-import { ExpressSessionStore } from './express-session-store.js';
-import { SaveTracker } from './save-tracker.js';
+import { CallbackStoreAdapter, isCallbackStore, type CallbackStore } from './callback-store.js';
+import { attach, expressBinding } from './express-session-object.js';
 
 const debug = debuglog('scaleout:express');
 
@@ -25,138 +21,159 @@ type Next = (err?: unknown) => void;
 /** A connect-style middleware, as Express 4 and 5 take it. */
 export type Middleware = (req: IncomingMessage, res: ServerResponse, next: Next) => void;
 
-/** Options of {@link session}: express-session's own, which override the strategy's config, plus these. */
-export interface ScaleoutExpressOptions extends Partial<SessionOptions> {
-  /**
-   * While the store is down: `fail` answers 503 with `ERR_SCALEOUT_STORE_UNAVAILABLE`;
-   * `bypass` calls the next handler with no `req.session` (express-session's own behaviour).
-   * @default the config's `session.onStoreDown` ("fail")
-   */
+/** Options of {@link session}: express-session's own names, which override the strategy's config, plus scaleout's. */
+export interface ScaleoutExpressOptions {
+  /** The session cookie's name. @default the config's `session.cookieName` ("sid") */
+  name?: string;
+  /** express-session's deprecated alias of `name`; `name` wins when both are given. */
+  key?: string;
+  /** Secrets, newest first. @default the config's `secret` */
+  secret?: string | string[];
+  /** Cookie attributes, or a function of `req` returning them (express-session 1.19). */
+  cookie?: SessionCookieOptions | ((req: IncomingMessage) => SessionCookieOptions);
+  /** Makes a session id from `req`. @default 144 random bits */
+  genid?: (req: IncomingMessage) => string;
+  /** @default true (express-session: false) */
+  rolling?: boolean;
+  /** @default false */
+  resave?: boolean;
+  /** @default false (express-session: true) */
+  saveUninitialized?: boolean;
+  /** What `delete req.session` / `req.session = null` does. @default "keep" */
+  unset?: 'keep' | 'destroy';
+  /** Trust `X-Forwarded-Proto` for `secure` cookies: `true`, `false`, or Express's `trust proxy` when unset. */
+  proxy?: boolean;
+  /** Another store: a scaleout `SessionStore`, or an express-session `Store` (connect-redis, ...). @default the strategy's */
+  store?: SessionStore | CallbackStore;
+  /** While the store is down: 503 (`fail`) or no `req.session` (`bypass`). @default the config's `session.onStoreDown` */
   onStoreDown?: 'fail' | 'bypass';
-  /**
-   * Serialize the requests of one session across all nodes, for apps whose concurrent requests
-   * change the same key (a counter). The lock is held from load to save, expires after `ttl`
-   * (a dead holder frees it), and a request that cannot have it within `wait` gets a 503 with
-   * `ERR_SCALEOUT_LOCK_TIMEOUT`. Requests that change different keys need no lock: only
-   * changed keys are saved.
-   * @default false
-   */
+  /** Serialize the requests of one session across all nodes (see `LockOption`). @default false */
   lock?: LockOption;
+  /** Move an unchanged session's stored expiry at most this often. @default min(60 s, ttl / 10) */
+  touchAfter?: number | string;
 }
 
-function isSecure(req: IncomingMessage): boolean {
-  return Boolean((req.socket as { encrypted?: boolean }).encrypted) || (req as { secure?: boolean }).secure === true;
+type Req = IncomingMessage & { session?: unknown; sessionID?: string; sessionStore?: SessionStore; secure?: boolean };
+
+const kHold = Symbol('scaleout.hold');
+
+/** The engine's view of an Express request. */
+class ExpressIO implements RequestIO {
+  constructor(
+    readonly req: Req,
+    readonly res: ServerResponse,
+    readonly proxy: boolean | undefined,
+  ) {}
+  cookieHeader(): string | undefined {
+    return this.req.headers.cookie;
+  }
+  isSecure(): boolean {
+    if ((this.req.socket as { encrypted?: boolean }).encrypted) return true;
+    if (this.proxy === undefined) return this.req.secure === true;
+    if (!this.proxy) return false;
+    const proto = this.req.headers['x-forwarded-proto'];
+    return typeof proto === 'string' && proto.split(',', 1)[0]!.trim().toLowerCase() === 'https';
+  }
+  socket(): { destroyed?: boolean } {
+    return this.req.socket;
+  }
+  setCookie(line: string): void {
+    this.res.appendHeader('set-cookie', line);
+  }
+}
+
+interface Hold {
+  state: SessionState;
+  unset: 'keep' | 'destroy';
+  end: ServerResponse['end'];
+  writeHead: ServerResponse['writeHead'];
 }
 
 function sendUnavailable(res: ServerResponse, err?: unknown): void {
   const r = unavailableResponse(err);
   for (const name of res.getHeaderNames()) res.removeHeader(name);
-  res.writeHead(r.status, r.headers);
-  res.end(r.body);
+  res.writeHead(r.status, r.headers).end(r.body);
+}
+
+// `delete req.session` (or `= null`) hands the session back to `unset`.
+function finish(h: Hold): Promise<void> {
+  const { state } = h;
+  if ((state.io.req as Req).session !== state.data && state.data) {
+    state.data = null;
+    state.destroyOnCommit = h.unset === 'destroy';
+  }
+  return state.commit();
+}
+
+// The one interception point: the response is about to start. `end` waits for the save, so a
+// failed save becomes a 503 before any byte leaves; a response that starts streaming first
+// (`write` before `end`) starts the save with its head and is cut if the save fails.
+function holdingEnd(this: ServerResponse, ...args: unknown[]): ServerResponse {
+  const h = (this as unknown as Record<symbol, Hold>)[kHold]!;
+  if (h.state.committed) return (h.end as (...a: unknown[]) => ServerResponse).apply(this, args);
+  finish(h).then(
+    () => (h.end as (...a: unknown[]) => ServerResponse).apply(this, args),
+    (err: unknown) => {
+      debug('save failed: %s', (err as Error).message);
+      this.writeHead = h.writeHead;
+      this.end = h.end;
+      if (this.headersSent) this.destroy();
+      else sendUnavailable(this, err);
+    },
+  );
+  return this;
+}
+
+function startingHead(this: ServerResponse, ...args: unknown[]): ServerResponse {
+  const h = (this as unknown as Record<symbol, Hold>)[kHold]!;
+  if (!h.state.committed) {
+    finish(h).catch((err: unknown) => {
+      debug('save of a streamed response failed: %s', (err as Error).message);
+      this.destroy();
+    });
+  }
+  return (h.writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
 }
 
 /**
- * express-session wired to a scaleout strategy. Secure defaults: `resave: false`,
- * `saveUninitialized: false`, HttpOnly, SameSite=Lax, ids of 144 random bits, sliding expiry
- * (`rolling`). Differences from express-session alone, each on purpose:
- *
- * - the save finishes before the response goes out, and a failed save is a 503, not a 200;
- * - a store that is down or slow gives a 503 with a coded body, never a hang;
- * - with the `sticky` strategy, the route cookie that pins the client to this node is set.
+ * `req.session` for Express 4 and 5 over a scaleout strategy, with express-session's API.
+ * Secure defaults: `resave: false`, `saveUninitialized: false`, `rolling: true`, HttpOnly,
+ * SameSite=Lax, 144-bit ids. Differences from express-session, each on purpose: the save
+ * finishes before the response goes out (a failed save is a 503, never a 200); a store that is
+ * down or slow gives a 503 with a code; only the keys a request changed are saved; with the
+ * `sticky` strategy, the route cookie is set too.
  */
 export function session(strategy: Strategy, options: ScaleoutExpressOptions = {}): Middleware {
-  const settings = strategy.session;
-  const { onStoreDown = settings.onStoreDown, lock, ...sessionOptions } = options;
-  const locking = resolveLockOption(lock, strategy.store, strategy.kind);
-  const cookieName = sessionOptions.name ?? settings.cookieName;
-  const secrets = (sessionOptions.secret === undefined ? settings.secret : ([] as unknown[]).concat(sessionOptions.secret)) as string[];
-  const store = (sessionOptions.store as ExpressSessionStore | undefined) ?? new ExpressSessionStore(strategy.store, { timeoutMs: settings.storeTimeoutMs, ttlMs: settings.ttlMs });
-  const inner = expressSession({
-    secret: settings.secret,
-    name: settings.cookieName,
-    resave: false,
-    saveUninitialized: false,
-    rolling: true,
-    genid: () => generateSessionId(),
-    ...sessionOptions,
-    store,
-    cookie: {
-      httpOnly: true,
-      sameSite: settings.sameSite,
-      secure: settings.secure,
-      maxAge: settings.ttlMs,
-      path: '/',
-      ...sessionOptions.cookie,
-    },
-  }) as unknown as Middleware;
-  const route = strategy.route;
+  const { store: given, key, proxy, ...rest } = options;
+  const store = given === undefined ? strategy.store : isCallbackStore(given) ? new CallbackStoreAdapter(given) : given;
+  const engine = new SessionEngine({ ...strategy, store }, { ...rest, name: rest.name ?? key } as never, expressBinding);
+  const { onStoreDown, unset, lock } = engine.options;
 
-  function run(req: IncomingMessage, res: ServerResponse, next: Next, tracker: SaveTracker): void {
-    let continued = false;
-    inner(req, res, (err) => {
-      if (err !== undefined && err !== null) {
-        // After the tracker answered 503, express-session still reports the save error.
-        if (tracker.answered) return;
-        if (isUnavailable(err)) {
-          debug('store error: %s', (err as Error).message);
-          if (res.headersSent) return;
-          if (onStoreDown === 'bypass' && !continued) {
-            continued = true;
-            return next();
-          }
-          return sendUnavailable(res, err);
-        }
-        return next(err);
-      }
-      if (continued) return;
-      continued = true;
-      const id = (req as { sessionID?: string }).sessionID;
-      const raw = id && store instanceof ExpressSessionStore ? store.loadedNow(id) : undefined;
-      if (id && raw) tracker.loaded = { id, fields: snapshotSession(raw, ['cookie']) };
-      next();
-    });
-  }
-
-  return function scaleoutSession(req, res, next) {
+  return function scaleoutSession(req: Req, res, next) {
+    if (req.session) return next();
+    const io = new ExpressIO(req, res, proxy);
     const cookies = parseCookies(req.headers.cookie);
-    if (route) {
-      const setCookie = routeSetCookie(route, cookies, settings, isSecure(req));
-      if (setCookie) res.appendHeader('set-cookie', setCookie);
-    }
-    if (strategy.store.available === false) {
+    engine.route(io, cookies);
+    req.sessionStore = store;
+    if (!engine.available) {
       debug('store down: %s', onStoreDown);
-      if (onStoreDown === 'bypass') return next();
-      return sendUnavailable(res);
+      return onStoreDown === 'bypass' ? next() : sendUnavailable(res);
     }
-    const raw = cookies[cookieName];
-    const id = unsignSessionId(raw, secrets);
-    // Verified here in constant time (cookie-signature 1.2), so the older copy that
-    // express-session pins (which compares with ==) only ever sees values that already verified.
-    // An oversized header is not parsed (raw is undefined), so it is judged on its text.
-    const header = req.headers.cookie;
-    if (header && id === undefined && (raw !== undefined || (header.length > MAX_COOKIE_HEADER && header.includes(`${cookieName}=`)))) {
-      req.headers.cookie = dropCookie(header, cookieName);
-    }
-    const tracker = new SaveTracker(req, res, sendUnavailable);
-    if (!canPersist(settings, isSecure(req))) tracker.noStore = true;
-    if (!locking) return run(req, res, next, tracker);
-    if (!id) return run(req, res, next, tracker);
-    strategy.store.lock!(id, locking).then(
-      (release) => {
-        let released = false;
-        const free = () => {
-          if (released) return;
-          released = true;
-          release().catch((err: unknown) => debug('lock release failed: %s', (err as Error).message));
-        };
-        // Freed once the save is done, not when the client leaves: a handler that outlives its
-        // client still saves, and must hold the lock until then (its ttl bounds a handler that
-        // never ends).
-        tracker.onSettled = free;
-        run(req, res, next, tracker);
+    engine.open(io, cookies).then(
+      (state) => {
+        attach(req, state);
+        (res as unknown as Record<symbol, Hold>)[kHold] = { state, unset, end: res.end, writeHead: res.writeHead };
+        res.end = holdingEnd as ServerResponse['end'];
+        res.writeHead = startingHead as ServerResponse['writeHead'];
+        // A lock is freed when the save is done, or when the request ends without one.
+        if (lock) res.once('close', () => state.release());
+        next();
       },
       (err: unknown) => {
-        if (res.headersSent) return;
+        debug('load failed: %s', (err as Error).message);
+        const code = (err as { code?: unknown })?.code;
+        if (!isUnavailable(err) && code !== 'ERR_SCALEOUT_LOCK_TIMEOUT') return next(err);
+        if (onStoreDown === 'bypass' && isUnavailable(err)) return next();
         sendUnavailable(res, err);
       },
     );

@@ -41,10 +41,14 @@ describe('ExpressSessionStore with plain express-session', function () {
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await request(server.server).get('/count').expect(200)).body.id);
     expect(await call<number>((cb) => store.length(cb))).to.equal(3);
-    const all = await call<Record<string, { count: number; cookie: unknown }>>((cb) => store.all(cb as never));
-    expect(Object.keys(all).sort()).to.deep.equal([...ids].sort());
-    expect(all[ids[0]!]!.count).to.equal(1);
-    expect(all[ids[0]!]!.cookie).to.be.an('object');
+    const all = await call<{ id: string; count: number; cookie: unknown }[]>((cb) => store.all(cb as never));
+    expect(all.map((s) => s.id).sort()).to.deep.equal([...ids].sort());
+    expect(all[0]!.count).to.equal(1);
+    expect(all[0]!.cookie).to.be.an('object');
+    // connect-redis's API: the same calls without a callback are promises
+    expect((await store.ids())!.sort()).to.deep.equal([...ids].sort());
+    expect(await store.length()).to.equal(3);
+    expect((await store.all())!.map((s) => (s as { id?: string }).id).sort()).to.deep.equal([...ids].sort());
     await call((cb) => store.clear(cb));
     expect(await call<number>((cb) => store.length(cb))).to.equal(0);
   });
@@ -56,6 +60,15 @@ describe('ExpressSessionStore with plain express-session', function () {
     await agent.get('/peek').expect(200); // touches with the cookie's maxAge (60 s)
     await new Promise((r) => setTimeout(r, 300));
     expect((await agent.get('/peek').expect(200)).body.count).to.equal(1);
+  });
+
+  it('get, set and destroy also answer as promises: await store.set() waits for the write', async function () {
+    await store.set('p1', { cookie: { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000).toISOString() }, n: 7 } as never);
+    expect(await backing.get('p1')).to.deep.include({ n: 7 });
+    expect(await store.get('p1')).to.deep.include({ n: 7 });
+    await store.destroy('p1');
+    expect(await store.get('p1')).to.equal(null);
+    await expect(store.get('x'.repeat(10_000))).to.be.rejectedWith(/session id/);
   });
 
   it('get, set and destroy answer through callbacks, with null for a missing session', async function () {

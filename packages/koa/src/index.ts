@@ -4,5 +4,6 @@
  */
 
 export { session, type ScaleoutKoaOptions } from './session.js';
+export { KoaSession } from './koa-session-object.js';
 export { koaSessionStore, type KoaExternalStore, type KoaSessionStoreOptions } from './koa-session-store.js';
 export { regenerate, type RegenerateOptions } from './regenerate.js';

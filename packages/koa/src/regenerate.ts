@@ -1,4 +1,5 @@
 import type Koa from 'koa';
+import { kState, type KoaSession } from './koa-session-object.js';
 
 /** Options of {@link regenerate}. */
 export interface RegenerateOptions {
@@ -15,8 +16,7 @@ export interface RegenerateOptions {
  * id is destroyed. With `keep: true` the data survives the change of id.
  */
 export async function regenerate(ctx: Koa.Context, options: RegenerateOptions = {}): Promise<void> {
-  const session = ctx.session as (Record<string, unknown> & { regenerate(): Promise<void> }) | null;
-  if (!session) throw new TypeError('regenerate: ctx.session is missing; is the session middleware installed?');
-  if (!options.keep) for (const k of Object.keys(session)) if (k !== 'isNew' && !k.startsWith('_')) delete session[k];
-  await session.regenerate();
+  const state = (ctx.session as unknown as KoaSession | null)?.[kState];
+  if (!state) throw new TypeError('regenerate: ctx.session is missing; is the session middleware of @scaleout/koa installed?');
+  await state.regenerate(options.keep === true);
 }

@@ -1,55 +1,61 @@
 import { debuglog } from 'node:util';
 import type Koa from 'koa';
-import createSession from 'koa-session';
-import {
-  canPersist,
-  cookieOptions,
-  generateSessionId,
-  isUnavailable,
-  parseCookies,
-  routeSetCookie,
-  signSessionId,
-  unavailableResponse,
-  unsignSessionId,
-  resolveLockOption,
-  type LockOption,
-  type Strategy,
-} from '@scaleout/core';
-import { koaSessionStore, skipStoring } from './koa-session-store.js';
+import { generateSessionId, isUnavailable, parseCookies, SessionEngine, unavailableResponse, type LockOption, type RequestIO, type SameSite, type SessionData, type SessionState, type Strategy } from '@scaleout/core';
+import { kState, koaBinding } from './koa-session-object.js';
 
 const debug = debuglog('scaleout:koa');
 
-/** Options of {@link session}: koa-session's own, which override the strategy's config, plus these. */
-export interface ScaleoutKoaOptions extends Record<string, unknown> {
-  /**
-   * While the store is down: `fail` answers 503 with `ERR_SCALEOUT_STORE_UNAVAILABLE`;
-   * `bypass` runs the next middleware with no session.
-   * @default the config's `session.onStoreDown` ("fail")
-   */
+/** Options of {@link session}: koa-session's own names, which override the strategy's config, plus scaleout's. */
+export interface ScaleoutKoaOptions {
+  /** The session cookie's name. @default the config's `session.cookieName` ("sid") */
+  key?: string;
+  /** Lifetime in ms, or `'session'` for a browser-session cookie. @default the config's `session.ttl` */
+  maxAge?: number | 'session';
+  /** Send the cookie on every response. @default true (koa-session: false) */
+  rolling?: boolean;
+  /** Save and re-send the cookie when less than half the lifetime is left. @default false */
+  renew?: boolean;
+  /** @default true */
+  httpOnly?: boolean;
+  /** koa-session signs with Keygrip when true; scaleout always signs its cookie (HMAC, rotation), so this is accepted and ignored. */
+  signed?: boolean;
+  /** @default the config's `session.secure` */
+  secure?: boolean;
+  /** @default the config's `session.sameSite` */
+  sameSite?: SameSite;
+  domain?: string;
+  /** @default "/" */
+  path?: string;
+  /** Commit when the middleware chain returns; `false`: the app calls `ctx.session.manuallyCommit()`. @default true */
+  autoCommit?: boolean;
+  /** Makes a session id from `ctx`. @default 144 random bits */
+  genid?: (ctx: Koa.Context) => string;
+  /** Put before every generated id (koa-session's `prefix`). */
+  prefix?: string;
+  /** While the store is down: 503 (`fail`) or `ctx.session === null` (`bypass`). @default the config's `session.onStoreDown` */
   onStoreDown?: 'fail' | 'bypass';
-  /**
-   * Serialize the requests of one session across all nodes (see `@scaleout/express`'s `lock`):
-   * held from load to save, expiring after `ttl`, waited for at most `wait` (then a 503 with
-   * `ERR_SCALEOUT_LOCK_TIMEOUT`).
-   * @default false
-   */
+  /** Serialize the requests of one session across all nodes (see `LockOption`). @default false */
   lock?: LockOption;
+  /** Move an unchanged session's stored expiry at most this often. @default min(60 s, ttl / 10) */
+  touchAfter?: number | string;
 }
 
-// koa-session defines `ctx.session` as a getter that makes an empty session on demand; a
-// bypassed request must see no session at all, as in Express.
-function withoutSession(ctx: Koa.Context, next: Koa.Next): Promise<unknown> {
-  Object.defineProperty(ctx, 'session', { value: null, configurable: true, writable: true });
-  return next();
-}
+type Ctx = Koa.Context & { [kState]?: SessionState | null };
 
-// express-session URL-encodes its cookie value (cookie.serialize); the Cookies module does not.
-function decodeCookieValue(value: string | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    return undefined;
+/** The engine's view of a Koa request. */
+class KoaIO implements RequestIO {
+  constructor(readonly req: Koa.Context) {}
+  cookieHeader(): string | undefined {
+    return this.req.headers.cookie;
+  }
+  isSecure(): boolean {
+    return this.req.secure;
+  }
+  socket(): { destroyed?: boolean } {
+    return this.req.req.socket;
+  }
+  setCookie(line: string): void {
+    this.req.append('Set-Cookie', line);
   }
 }
 
@@ -61,78 +67,83 @@ function answerUnavailable(ctx: Koa.Context, err?: unknown): void {
   ctx.body = r.body;
 }
 
+const defined = new WeakSet<object>();
+
+// `ctx.session` on every context of the app, as koa-session defines it: `null` without a session,
+// `= null` destroys it (and clears the cookie), `= {...}` replaces its data.
+function defineSession(app: Koa): void {
+  if (defined.has(app.context)) return;
+  defined.add(app.context);
+  Object.defineProperty(app.context, 'session', {
+    configurable: true,
+    get(this: Ctx) {
+      return this[kState]?.data ?? null;
+    },
+    set(this: Ctx, value: unknown) {
+      const state = this[kState];
+      if (!state) return;
+      if (value === null || value === undefined) {
+        state.data = null;
+        state.clearCookie = true;
+        state.destroyOnCommit = true;
+      } else if (typeof value === 'object') {
+        state.data = koaBinding.wrap(state, value as SessionData);
+      }
+    },
+  });
+}
+
 /**
- * koa-session wired to a scaleout strategy, with the same behaviour as `@scaleout/express`:
- * the same signed cookie format (so Express and Koa nodes of one fleet share sessions), secure
- * defaults, the route cookie for `sticky`, a 503 when the store is down or a save fails.
+ * `ctx.session` for Koa 2 and 3 over a scaleout strategy, with koa-session's API for an external
+ * store and the same behaviour as `@scaleout/express`: one cookie format (an Express and Koa
+ * fleet shares sessions), secure defaults, the route cookie of `sticky`, the save finished before
+ * the response, and a 503 when the store is down or a save fails.
  */
 export function session(strategy: Strategy, app: Koa, options: ScaleoutKoaOptions = {}): Koa.Middleware {
-  const settings = strategy.session;
-  const { onStoreDown = settings.onStoreDown, lock, ...koaOptions } = options;
-  const locking = resolveLockOption(lock, strategy.store, strategy.kind);
-  const name = (koaOptions.key as string | undefined) ?? settings.cookieName;
-  const inner = createSession(
+  const { key, maxAge, httpOnly, secure, sameSite, domain, path, genid, prefix = '', autoCommit = true, signed: _signed, ...rest } = options;
+  const engine = new SessionEngine(
+    strategy,
     {
-      key: name,
-      maxAge: settings.ttlMs,
-      httpOnly: true,
-      signed: false,
-      sameSite: settings.sameSite,
-      renew: true,
-      store: koaSessionStore(strategy.store, { timeoutMs: settings.storeTimeoutMs, ttlMs: settings.ttlMs }),
-      genid: () => generateSessionId(),
-      // express-session's cookie format (`s:<id>.<hmac>`), verified under every secret.
-      externalKey: {
-        get: (ctx: Koa.Context) => unsignSessionId(decodeCookieValue(ctx.cookies.get(name, { signed: false })), settings.secret) as string,
-        set: (ctx: Koa.Context, key: string) => {
-          // Cookies refuses a Secure cookie on plain HTTP; such a session is not stored either.
-          if (!canPersist(settings, ctx.secure)) return;
-          // The cookie lives as long as koa-session's `maxAge` says (`ctx.session.maxAge` or the
-          // option); `'session'` (left undefined by koa-session) makes a browser-session cookie.
-          const maxAge = (ctx as { sessionOptions?: { maxAge?: unknown } }).sessionOptions?.maxAge;
-          ctx.cookies.set(name, encodeURIComponent(signSessionId(key, settings.secret)), {
-            ...cookieOptions(settings, ctx.secure),
-            // Cookies reads a maxAge of 0 as "no expiry": an ended session gets a past date.
-            ...(typeof maxAge === 'number' ? (maxAge > 0 ? { maxAge } : { expires: new Date(0) }) : {}),
-            signed: false,
-            overwrite: true,
-          });
-        },
-      },
-      ...koaOptions,
-    } as Parameters<typeof createSession>[0],
-    app,
-  ) as Koa.Middleware;
-  const route = strategy.route;
+      ...rest,
+      name: key,
+      genid: genid ? (ctx) => prefix + genid(ctx as Koa.Context) : prefix ? () => prefix + generateSessionId() : undefined,
+      cookie: { ...(maxAge !== undefined && { maxAge: maxAge === 'session' ? null : maxAge }), httpOnly, secure, sameSite, domain, path },
+    },
+    koaBinding,
+  );
+  const { onStoreDown } = engine.options;
+  defineSession(app);
 
-  return async function scaleoutSession(ctx, next) {
-    if (route) {
-      const setCookie = routeSetCookie(route, parseCookies(ctx.get('cookie') || undefined), settings, ctx.secure);
-      if (setCookie) ctx.append('set-cookie', setCookie);
-    }
-    if (!canPersist(settings, ctx.secure)) skipStoring(ctx);
-    if (strategy.store.available === false) {
+  return async function scaleoutSession(ctx: Ctx, next) {
+    const io = new KoaIO(ctx);
+    const cookies = parseCookies(ctx.headers.cookie);
+    engine.route(io, cookies);
+    if (!engine.available) {
       debug('store down: %s', onStoreDown);
-      if (onStoreDown === 'bypass') return withoutSession(ctx, next);
+      if (onStoreDown === 'bypass') return next();
       return answerUnavailable(ctx);
     }
-    let entered = false;
-    let release: (() => Promise<void>) | undefined;
+    let state: SessionState;
     try {
-      const id = locking && unsignSessionId(decodeCookieValue(ctx.cookies.get(name, { signed: false })), settings.secret);
-      if (id) release = await strategy.store.lock!(id, locking);
-      await inner(ctx, () => {
-        entered = true;
-        return next();
-      });
+      state = await engine.open(io, cookies);
     } catch (err) {
-      if (!(isUnavailable(err) || (err as { code?: unknown }).code === 'ERR_SCALEOUT_LOCK_TIMEOUT') || ctx.headerSent) throw err;
-      debug('store error: %s', (err as Error).message);
-      // A load that failed before the app ran may bypass; a failed save never reaches the client as success.
-      if (onStoreDown === 'bypass' && !entered && isUnavailable(err)) return withoutSession(ctx, next);
+      const code = (err as { code?: unknown })?.code;
+      if (!isUnavailable(err) && code !== 'ERR_SCALEOUT_LOCK_TIMEOUT') throw err;
+      debug('load failed: %s', (err as Error).message);
+      if (onStoreDown === 'bypass' && isUnavailable(err)) return next();
+      return answerUnavailable(ctx, err);
+    }
+    ctx[kState] = state;
+    try {
+      await next();
+      if (autoCommit) await state.commit();
+    } catch (err) {
+      // A failed save never reaches the client as a success.
+      if (!isUnavailable(err) || ctx.headerSent) throw err;
+      debug('save failed: %s', (err as Error).message);
       answerUnavailable(ctx, err);
     } finally {
-      await release?.().catch((err: unknown) => debug('lock release failed: %s', (err as Error).message));
+      state.release();
     }
   };
 }

@@ -1,0 +1,121 @@
+import { serialize } from 'cookie';
+import { InvalidArgumentError } from '../errors.js';
+
+/** The `SameSite` attribute as express-session and koa-session accept it. */
+export type SameSite = boolean | 'lax' | 'strict' | 'none';
+
+/** The attributes of the session cookie (express-session's `cookie` option; koa-session's flat options map here). */
+export interface SessionCookieOptions {
+  /** Lifetime in ms; `null` makes a browser-session cookie. @default the config's `session.ttl` */
+  maxAge?: number | null;
+  /** An absolute expiry instead of `maxAge`. */
+  expires?: Date | null;
+  /** @default true */
+  httpOnly?: boolean;
+  /** `auto` follows the request's protocol. @default the config's `session.secure` */
+  secure?: boolean | 'auto';
+  /** @default the config's `session.sameSite` ("lax") */
+  sameSite?: SameSite;
+  domain?: string;
+  /** @default "/" */
+  path?: string;
+  /** CHIPS (`Partitioned`). @default false */
+  partitioned?: boolean;
+  priority?: 'low' | 'medium' | 'high';
+}
+
+/** What a session cookie stores with its session, as express-session writes it (so stored sessions move both ways). */
+export type SessionCookieRecord = Omit<SessionCookieOptions, 'maxAge' | 'expires'> & {
+  originalMaxAge: number | null;
+  /** ISO 8601, or `null` for a browser-session cookie. */
+  expires: string | null;
+};
+
+/**
+ * The session cookie of one request: `req.session.cookie` in Express, with express-session's
+ * `Cookie` API (`maxAge` counts down from `expires`; setting it sets `originalMaxAge`).
+ */
+export class SessionCookie {
+  /** The lifetime the cookie was given, in ms; `null` for a browser-session cookie. */
+  originalMaxAge: number | null = null;
+  httpOnly = true;
+  secure: boolean | 'auto' = false;
+  sameSite: SameSite | undefined;
+  domain: string | undefined;
+  path = '/';
+  partitioned: boolean | undefined;
+  priority: 'low' | 'medium' | 'high' | undefined;
+  #expires: Date | null = null;
+
+  constructor(options: SessionCookieOptions = {}) {
+    for (const k of ['httpOnly', 'secure', 'sameSite', 'domain', 'path', 'partitioned', 'priority'] as const) {
+      if (options[k] !== undefined) (this as Record<string, unknown>)[k] = options[k];
+    }
+    if (options.expires) this.expires = options.expires;
+    if (options.maxAge !== undefined && options.maxAge !== null) this.maxAge = options.maxAge;
+  }
+
+  /** Restores the cookie a stored session carries, over the configured attributes. */
+  static from(record: unknown, defaults: SessionCookieOptions): SessionCookie {
+    const c = new SessionCookie({ ...defaults, maxAge: undefined, expires: undefined });
+    if (record === null || typeof record !== 'object') return new SessionCookie(defaults);
+    const r = record as Partial<SessionCookieRecord>;
+    if (typeof r.originalMaxAge === 'number' || r.originalMaxAge === null) c.originalMaxAge = r.originalMaxAge;
+    const at = typeof r.expires === 'string' ? new Date(r.expires) : null;
+    c.#expires = at && Number.isFinite(at.getTime()) ? at : null;
+    return c;
+  }
+
+  /** The expiry; setting it also sets `originalMaxAge` to the time left. */
+  get expires(): Date | null {
+    return this.#expires;
+  }
+  set expires(date: Date | null) {
+    this.#expires = date;
+    this.originalMaxAge = this.maxAge;
+  }
+
+  /** Milliseconds left; setting it moves `expires` and `originalMaxAge`. */
+  get maxAge(): number | null {
+    return this.#expires ? this.#expires.getTime() - Date.now() : null;
+  }
+  set maxAge(ms: number | null) {
+    if (ms !== null && (typeof ms !== 'number' || Number.isNaN(ms))) throw new InvalidArgumentError('maxAge', `cookie.maxAge must be a number of ms or null, got ${typeof ms}`);
+    this.expires = typeof ms === 'number' ? new Date(Date.now() + ms) : null;
+  }
+
+  /** Starts the lifetime again from now (what a rolling session does on each response). */
+  resetMaxAge(): void {
+    if (typeof this.originalMaxAge === 'number') this.#expires = new Date(Date.now() + this.originalMaxAge);
+  }
+
+  /** The record stored with the session. */
+  toJSON(): SessionCookieRecord {
+    const out: SessionCookieRecord = { originalMaxAge: this.originalMaxAge, expires: this.#expires ? this.#expires.toISOString() : null, httpOnly: this.httpOnly, path: this.path };
+    if (this.secure !== false) out.secure = this.secure;
+    if (this.sameSite !== undefined) out.sameSite = this.sameSite;
+    if (this.domain !== undefined) out.domain = this.domain;
+    if (this.partitioned) out.partitioned = true;
+    if (this.priority !== undefined) out.priority = this.priority;
+    return out;
+  }
+
+  /** The `Set-Cookie` value carrying `value` with these attributes (RFC 6265 §4.1). */
+  serialize(name: string, value: string, secureRequest: boolean): string {
+    return serialize(name, value, {
+      expires: this.#expires ?? undefined,
+      httpOnly: this.httpOnly,
+      secure: this.secure === 'auto' ? secureRequest : this.secure,
+      sameSite: this.sameSite,
+      domain: this.domain,
+      path: this.path,
+      partitioned: this.partitioned,
+      priority: this.priority,
+    });
+  }
+
+  /** True when the cookie may only travel over TLS for this request. */
+  requiresTls(secureRequest: boolean): boolean {
+    return this.secure === true && !secureRequest;
+  }
+}

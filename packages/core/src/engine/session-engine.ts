@@ -1,0 +1,227 @@
+import { debuglog } from 'node:util';
+import { sign, unsign } from 'cookie-signature';
+import { serialize } from 'cookie';
+import { clientLeft, parseCookies, routeSetCookie, sessionExpired } from '../http.js';
+import { diffSession, snapshotSession, type SessionPatch } from '../session-patch.js';
+import { checkSessionId } from '../session-value.js';
+import { storeCall } from '../timeout.js';
+import type { SessionData, SessionStore, Strategy } from '../types.js';
+import { resolveEngineOptions, touchAfterFor, type ResolvedEngineOptions, type SessionEngineOptions } from './engine-options.js';
+import { SessionCookie, type SessionCookieOptions } from './session-cookie.js';
+import { SessionState, type LoadedRecord, type RequestIO, type SessionBinding } from './session-state.js';
+
+const debug = debuglog('scaleout:engine');
+
+// Bookkeeping that koa-session (and 0.1 Koa nodes) stored beside the data; read into the cookie.
+const LEGACY_KEYS = ['_expire', '_maxAge', '_session'] as const;
+
+/** Longest signed cookie value read: ids are short, so more is an attack (RFC 6265 §6.1 sizes aside). */
+const MAX_COOKIE_VALUE = 512;
+
+/**
+ * The session lifecycle, once, for every framework: cookie parse and constant-time
+ * verification with rotation, id generation, load under the store timeout with the optional
+ * lock, a snapshot to save only the keys a request changed, rolling expiry with coalesced
+ * touches, regenerate and destroy, the route cookie of `sticky`, the secure-cookie rule and the
+ * abandoned-request rule. The bindings call `open()` when a request arrives and `commit()` at
+ * the start of its response, and finish the save before the first byte goes out.
+ */
+export class SessionEngine {
+  readonly options: ResolvedEngineOptions;
+  readonly store: SessionStore;
+  readonly binding: SessionBinding;
+  readonly #strategy: Strategy;
+
+  constructor(strategy: Strategy, options: SessionEngineOptions, binding: SessionBinding) {
+    this.#strategy = strategy;
+    this.store = strategy.store;
+    this.options = resolveEngineOptions(strategy, options);
+    this.binding = binding;
+  }
+
+  /** `false` while the store is known to be down (the request then gets a 503, or bypasses). */
+  get available(): boolean {
+    return this.store.available !== false;
+  }
+
+  /** Sets the `sticky` strategy's route cookie when the client's is missing or stale. */
+  route(io: RequestIO, cookies = parseCookies(io.cookieHeader())): void {
+    const route = this.#strategy.route;
+    if (!route) return;
+    const line = routeSetCookie(route, cookies, this.#strategy.session, io.isSecure());
+    if (line) io.setCookie(line);
+  }
+
+  /** A store call under the store timeout (none for in-process stores). */
+  call<T>(p: Promise<T>, op: string): Promise<T> {
+    return storeCall(this.store, p, this.options.storeTimeoutMs, op);
+  }
+
+  /** The stored session `id`, or `undefined` (none, or expired by its own record: then deleted). */
+  async read(id: string): Promise<SessionData | undefined> {
+    const data = await this.call(this.store.get(id), 'get');
+    if (!data) return undefined;
+    if (sessionExpired(data)) {
+      await this.call(this.store.destroy(id), 'destroy');
+      return undefined;
+    }
+    return data;
+  }
+
+  /**
+   * Loads the request's session (or makes a new one). Rejects with the store's coded error when
+   * the store fails or times out, or with `ERR_SCALEOUT_LOCK_TIMEOUT`.
+   */
+  async open(io: RequestIO, cookies = parseCookies(io.cookieHeader())): Promise<SessionState> {
+    const raw = cookies[this.options.name];
+    const verified = this.#verify(raw);
+    if (!verified) return new SessionState(this, io, { id: this.#newId(io) });
+    const { id, current } = verified;
+    const lock = this.options.lock;
+    const release = lock ? await this.store.lock!(id, lock) : undefined;
+    try {
+      const stored = await this.read(id);
+      return new SessionState(this, io, { id: stored ? id : this.#newId(io), cookieId: id, signedValue: stored && current ? raw : undefined, stored, release });
+    } catch (err) {
+      release?.().catch(() => {});
+      throw err;
+    }
+  }
+
+  #newId(io: RequestIO): string {
+    const id = this.options.genid(io.req);
+    checkSessionId(id);
+    return id;
+  }
+
+  /** The id in a signed cookie value (express-session's `s:<id>.<hmac>`), verified under every secret in constant time. */
+  #verify(value: string | undefined): { id: string; current: boolean } | undefined {
+    if (typeof value !== 'string' || value.length > MAX_COOKIE_VALUE || !value.startsWith('s:')) return undefined;
+    const body = value.slice(2);
+    const secrets = this.options.secrets;
+    for (let i = 0; i < secrets.length; i++) {
+      const id = unsign(body, secrets[i]!);
+      if (id !== false && id.length > 0) return { id, current: i === 0 };
+    }
+    return undefined;
+  }
+
+  /** Splits a stored session into data, cookie and what the request must compare against. */
+  inflate(stored: SessionData, defaults: SessionCookieOptions): { data: SessionData; cookie: SessionCookie; loaded: LoadedRecord } {
+    const data: SessionData = {};
+    const legacy: string[] = [];
+    for (const k of Object.keys(stored)) {
+      if (k === 'cookie') continue;
+      if ((LEGACY_KEYS as readonly string[]).includes(k)) legacy.push(k);
+      else data[k] = stored[k];
+    }
+    let record = stored.cookie;
+    if (record === undefined && legacy.length) {
+      const maxAge = stored._session === true ? null : typeof stored._maxAge === 'number' ? stored._maxAge : undefined;
+      const at = typeof stored._expire === 'number' ? new Date(stored._expire).toISOString() : null;
+      if (maxAge !== undefined) record = { originalMaxAge: maxAge, expires: maxAge === null ? null : at };
+    }
+    const cookie = record === undefined ? new SessionCookie(defaults) : SessionCookie.from(record, defaults);
+    return { data, cookie, loaded: { snapshot: snapshotSession(data), cookieShape: this.cookieShape(cookie), expiresAt: cookie.expires?.getTime(), legacy } };
+  }
+
+  /** The session object's data keys as a plain object. */
+  dataOf(session: SessionData): SessionData {
+    const out: SessionData = {};
+    for (const k of Object.keys(session)) if (k !== 'cookie' && this.binding.isDataKey(k)) out[k] = session[k];
+    return out;
+  }
+
+  /** The cookie record without its expiry: what tells that the app changed the cookie itself. */
+  cookieShape(cookie: SessionCookie): string {
+    const { expires: _, ...rest } = cookie.toJSON();
+    return JSON.stringify(rest);
+  }
+
+  /** The store's lifetime for a session with this cookie. */
+  #ttl(cookie: SessionCookie): number {
+    const left = cookie.maxAge;
+    return left === null ? this.options.ttlMs : left;
+  }
+
+  /**
+   * Writes a session: its changed keys when it was loaded and the store can patch, else the
+   * whole of it. A patch of a session that vanished meanwhile (destroyed, expired) writes
+   * nothing: a late save must not bring it back.
+   */
+  async write(state: SessionState, data: SessionData, full: boolean, patch?: SessionPatch): Promise<void> {
+    const ttl = this.#ttl(state.cookie);
+    const cookie = state.cookie.toJSON();
+    if (full || state.isNew || !state.loaded || !this.store.patch) {
+      await this.call(this.store.set(state.id, { ...data, cookie }, ttl), 'set');
+      return;
+    }
+    const p = patch ?? diffSession(state.loaded.snapshot, data);
+    const applied = await this.call(this.store.patch(state.id, { set: { ...p.set, cookie }, unset: [...p.unset, ...state.loaded.legacy] }, ttl), 'set');
+    if (!applied) debug('the session was removed while the request ran: not brought back');
+  }
+
+  /**
+   * Finishes a request's session: sets the session cookie synchronously (the response has not
+   * started), then resolves once the store holds what it must. Rejects with the store's error.
+   */
+  async commit(state: SessionState): Promise<void> {
+    try {
+      await this.#commit(state);
+    } finally {
+      state.release();
+    }
+  }
+
+  #commit(state: SessionState): Promise<void> {
+    const o = this.options;
+    const io = state.io;
+    const secure = io.isSecure();
+    if (state.data === null) {
+      if (state.clearCookie && state.cookieId !== undefined) io.setCookie(this.#expiredCookie(state.cookie, secure));
+      return state.destroyOnCommit ? state.destroy() : Promise.resolve();
+    }
+    const cookie = state.cookie;
+    if (cookie.originalMaxAge !== null && cookie.originalMaxAge <= 0) {
+      // The app ended the session by its lifetime (`cookie.maxAge = 0` at logout): delete it.
+      if (state.cookieId !== undefined) io.setCookie(this.#expiredCookie(cookie, secure));
+      return state.isNew ? Promise.resolve() : this.call(this.store.destroy(state.id), 'destroy');
+    }
+    // A Secure cookie cannot reach a plain-HTTP client: neither send it nor store a session
+    // that no client could ever present.
+    if (cookie.requiresTls(secure)) return Promise.resolve();
+    const data = this.dataOf(state.data);
+    const loaded = state.loaded;
+    const patch = loaded && !state.isNew ? diffSession(loaded.snapshot, data) : undefined;
+    const changed = patch ? Object.keys(patch.set).length > 0 || patch.unset.length > 0 : Object.keys(data).length > 0;
+    const cookieChanged = loaded !== undefined && !state.isNew && this.cookieShape(cookie) !== loaded.cookieShape;
+    const storedExpiry = loaded?.expiresAt;
+    const renewing = o.renew && !state.isNew && storedExpiry !== undefined && cookie.originalMaxAge !== null && storedExpiry - Date.now() < cookie.originalMaxAge / 2;
+    const save = state.forceSave || renewing || (state.isNew ? o.saveUninitialized || changed : changed || o.resave);
+    // Every response starts the lifetime again (express-session touches the cookie when it answers).
+    cookie.resetMaxAge();
+    const fresh = state.isNew || state.id !== state.cookieId;
+    const send = fresh ? save : o.rolling || renewing || cookieChanged || state.forceSave || (save && cookie.expires !== null);
+    if (send) io.setCookie(cookie.serialize(o.name, state.signedValue !== undefined && state.id === state.cookieId ? state.signedValue : 's:' + sign(state.id, o.secrets[0]!), secure));
+    if (save) return this.#guarded(state, () => this.write(state, data, false, patch));
+    if (state.isNew) return Promise.resolve();
+    // Unchanged: move the stored expiry, at most once per `touchAfter` (coalesced touches).
+    const expiresAt = cookie.expires?.getTime();
+    const lag = expiresAt !== undefined && storedExpiry !== undefined ? expiresAt - storedExpiry : Infinity;
+    if (!cookieChanged && lag < touchAfterFor(o, cookie.originalMaxAge ?? o.ttlMs)) return Promise.resolve();
+    return this.#guarded(state, () => (this.store.patch ? this.write(state, data, false, { set: {}, unset: [] }) : this.call(this.store.touch(state.id, this.#ttl(cookie)), 'touch')));
+  }
+
+  /** Runs a write unless the request's client has gone (its answer would never be seen, and its data is stale). */
+  async #guarded(state: SessionState, work: () => Promise<void>): Promise<void> {
+    if (await clientLeft(this.store, state.io.socket())) {
+      debug('the client left before the save: not saved');
+      return;
+    }
+    await work();
+  }
+
+  #expiredCookie(cookie: SessionCookie, secure: boolean): string {
+    return serialize(this.options.name, '', { expires: new Date(0), path: cookie.path, domain: cookie.domain, httpOnly: cookie.httpOnly, sameSite: cookie.sameSite, secure: cookie.secure === 'auto' ? secure : cookie.secure });
+  }
+}

@@ -1,0 +1,163 @@
+import { snapshotSession, type SessionSnapshot } from '../session-patch.js';
+import type { SessionData } from '../types.js';
+import type { SessionEngine } from './session-engine.js';
+import { SessionCookie } from './session-cookie.js';
+
+/**
+ * What the engine sees of one request and its response: a header to read, a header to set,
+ * whether the request came over TLS, and whether the client is still there. It never touches
+ * the framework's request or response itself.
+ */
+export interface RequestIO {
+  /** The framework's request, handed to `genid` and to a `cookie` function. */
+  readonly req: unknown;
+  /** The request's `Cookie` header. */
+  cookieHeader(): string | undefined;
+  /** True when the request came over TLS (directly, or through a proxy the app trusts). */
+  isSecure(): boolean;
+  /** The client's connection, to tell whether it has gone (the abandoned-request rule). */
+  socket(): { readonly destroyed?: boolean } | undefined;
+  /** Adds a `Set-Cookie` line to the response, which has not started yet. */
+  setCookie(line: string): void;
+}
+
+/** How a binding dresses a session: its object with the framework's methods, and which own keys are data. */
+export interface SessionBinding {
+  /** The framework's session object for `state`, holding a copy of `data`'s keys. */
+  wrap(state: SessionState, data: SessionData): SessionData;
+  /** Whether an own key of the session object is session data (not framework bookkeeping). */
+  isDataKey(key: string): boolean;
+}
+
+/**
+ * A framework's session object: `proto` for its methods, the state under `key` (a symbol, so
+ * never a session key), then the data. A stored key that names a method does not shadow it.
+ */
+export function dressSession(proto: object, key: symbol, state: SessionState, data: SessionData): SessionData {
+  const s = Object.create(proto) as SessionData & Record<symbol, SessionState>;
+  s[key] = state;
+  for (const k of Object.keys(data)) if (!(k in s)) s[k] = data[k];
+  return s;
+}
+
+/** What a loaded session looked like, to tell what the request changed. */
+export interface LoadedRecord {
+  snapshot: SessionSnapshot;
+  /** The stored cookie record without its expiry, as JSON. */
+  cookieShape: string;
+  /** When the stored session expires by its cookie (ms since epoch), if it says. */
+  expiresAt: number | undefined;
+  /** Bookkeeping keys of an older format to drop on the next write. */
+  legacy: string[];
+}
+
+/**
+ * One request's session: its id, its cookie, the framework's session object (`data`) and what
+ * the store held when it was loaded. Created by `SessionEngine.open()`; the bindings expose
+ * its operations with their framework's names.
+ */
+export class SessionState {
+  id: string;
+  /** The framework's session object; `null` once destroyed or removed by the app. */
+  data: SessionData | null;
+  cookie: SessionCookie;
+  /** Not in the store: a new session, or one given a new id. */
+  isNew: boolean;
+  /** The id the request's cookie carried and verified, if any. */
+  readonly cookieId: string | undefined;
+  /** The cookie value as received, when it is still signed with the newest secret (no re-signing). */
+  readonly signedValue: string | undefined;
+  readonly io: RequestIO;
+  /** Save at commit whatever the rules say (koa-session `save()`, `maxAge` set). */
+  forceSave = false;
+  /** Send an expired cookie at commit (koa-session `ctx.session = null`, `logout`). */
+  clearCookie = false;
+  /** With `data` set to `null` by the app: delete the stored session at commit (`unset: "destroy"`, `ctx.session = null`). */
+  destroyOnCommit = false;
+  /** @internal */ loaded: LoadedRecord | undefined;
+  /** @internal */ committed: Promise<void> | undefined;
+  readonly #engine: SessionEngine;
+  #release: (() => Promise<void>) | undefined;
+
+  constructor(engine: SessionEngine, io: RequestIO, init: { id: string; cookieId?: string; signedValue?: string; stored?: SessionData; release?: () => Promise<void> }) {
+    this.#engine = engine;
+    this.io = io;
+    this.id = init.id;
+    this.cookieId = init.cookieId;
+    this.signedValue = init.signedValue;
+    this.#release = init.release;
+    const defaults = engine.options.cookie(io.req);
+    if (init.stored) {
+      const { data, cookie, loaded } = engine.inflate(init.stored, defaults);
+      this.isNew = false;
+      this.cookie = cookie;
+      this.loaded = loaded;
+      this.data = engine.binding.wrap(this, data);
+    } else {
+      this.isNew = true;
+      this.cookie = new SessionCookie(defaults);
+      this.data = engine.binding.wrap(this, {});
+    }
+  }
+
+  /** Frees the session lock, once. */
+  release(): void {
+    const r = this.#release;
+    this.#release = undefined;
+    r?.().catch(() => {});
+  }
+
+  /**
+   * Gives the session a new id (against fixation): the old id is destroyed in the store. With
+   * `keep`, the data moves to the new id; without, the session starts empty (express-session).
+   */
+  async regenerate(keep = false): Promise<void> {
+    const engine = this.#engine;
+    const old = this.isNew ? undefined : this.id;
+    if (old !== undefined) await engine.call(engine.store.destroy(old), 'destroy');
+    const data = keep && this.data ? engine.dataOf(this.data) : {};
+    this.id = engine.options.genid(this.io.req);
+    this.isNew = true;
+    this.loaded = undefined;
+    this.cookie = new SessionCookie(engine.options.cookie(this.io.req));
+    this.data = engine.binding.wrap(this, data);
+  }
+
+  /** Removes the session from the store; the request goes on with none. */
+  async destroy(clearCookie = false): Promise<void> {
+    const engine = this.#engine;
+    this.data = null;
+    this.clearCookie ||= clearCookie;
+    if (!this.isNew) await engine.call(engine.store.destroy(this.id), 'destroy');
+    this.isNew = true;
+    this.loaded = undefined;
+  }
+
+  /** Reads the session again from the store; rejects when it is gone. */
+  async reload(): Promise<void> {
+    const engine = this.#engine;
+    const stored = await engine.read(this.id);
+    if (!stored) throw Object.assign(new Error('failed to load session'), { code: 'ENOENT' });
+    const { data, cookie, loaded } = engine.inflate(stored, engine.options.cookie(this.io.req));
+    this.isNew = false;
+    this.cookie = cookie;
+    this.loaded = loaded;
+    this.data = engine.binding.wrap(this, data);
+  }
+
+  /** Writes the session now (express-session `save()`); the commit then writes only later changes. */
+  async save(): Promise<void> {
+    const engine = this.#engine;
+    if (!this.data) return;
+    const data = engine.dataOf(this.data);
+    this.cookie.resetMaxAge();
+    await engine.write(this, data, true);
+    this.isNew = false;
+    this.loaded = { snapshot: snapshotSession(data), cookieShape: engine.cookieShape(this.cookie), expiresAt: this.cookie.expires?.getTime(), legacy: [] };
+  }
+
+  /** Finishes the request's session: sets the cookie now, then writes what must be written. Runs once. */
+  commit(): Promise<void> {
+    return (this.committed ??= this.#engine.commit(this));
+  }
+}
