@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { debuglog } from 'node:util';
 import {
   isUnavailable,
-  parseCookies,
+  readCookies,
   SessionEngine,
   unavailableResponse,
   type LockOption,
@@ -69,9 +69,10 @@ class ExpressIO implements RequestIO {
   }
   isSecure(): boolean {
     if ((this.req.socket as { encrypted?: boolean }).encrypted) return true;
-    if (this.proxy === undefined) return this.req.secure === true;
-    if (!this.proxy) return false;
     const proto = this.req.headers['x-forwarded-proto'];
+    // Without the header only TLS on the socket counts, whatever `trust proxy` says.
+    if (proto === undefined || this.proxy === false) return false;
+    if (this.proxy === undefined) return this.req.secure === true;
     return typeof proto === 'string' && proto.split(',', 1)[0]!.trim().toLowerCase() === 'https';
   }
   socket(): { destroyed?: boolean } {
@@ -105,14 +106,18 @@ function finish(h: Hold): Promise<void> {
   return state.commit();
 }
 
+type End = (this: ServerResponse, a?: unknown, b?: unknown, c?: unknown) => ServerResponse;
+
 // The one interception point: the response is about to start. `end` waits for the save, so a
 // failed save becomes a 503 before any byte leaves; a response that starts streaming first
 // (`write` before `end`) starts the save with its head and is cut if the save fails.
-function holdingEnd(this: ServerResponse, ...args: unknown[]): ServerResponse {
+// (Fixed arities, no rest arrays: this runs on every response.)
+function holdingEnd(this: ServerResponse, a?: unknown, b?: unknown, c?: unknown): ServerResponse {
   const h = (this as unknown as Record<symbol, Hold>)[kHold]!;
-  if (h.state.committed) return (h.end as (...a: unknown[]) => ServerResponse).apply(this, args);
+  const end = h.end as End;
+  if (h.state.committed) return end.call(this, a, b, c);
   finish(h).then(
-    () => (h.end as (...a: unknown[]) => ServerResponse).apply(this, args),
+    () => end.call(this, a, b, c),
     (err: unknown) => {
       debug('save failed: %s', (err as Error).message);
       this.writeHead = h.writeHead;
@@ -124,7 +129,7 @@ function holdingEnd(this: ServerResponse, ...args: unknown[]): ServerResponse {
   return this;
 }
 
-function startingHead(this: ServerResponse, ...args: unknown[]): ServerResponse {
+function startingHead(this: ServerResponse, a?: unknown, b?: unknown, c?: unknown): ServerResponse {
   const h = (this as unknown as Record<symbol, Hold>)[kHold]!;
   if (!h.state.committed) {
     finish(h).catch((err: unknown) => {
@@ -132,7 +137,7 @@ function startingHead(this: ServerResponse, ...args: unknown[]): ServerResponse 
       this.destroy();
     });
   }
-  return (h.writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+  return (h.writeHead as End).call(this, a, b, c);
 }
 
 /**
@@ -152,7 +157,7 @@ export function session(strategy: Strategy, options: ScaleoutExpressOptions = {}
   return function scaleoutSession(req: Req, res, next) {
     if (req.session) return next();
     const io = new ExpressIO(req, res, proxy);
-    const cookies = parseCookies(req.headers.cookie);
+    const cookies = readCookies(req.headers.cookie);
     engine.route(io, cookies);
     req.sessionStore = store;
     if (!engine.available) {

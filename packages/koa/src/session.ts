@@ -1,6 +1,6 @@
 import { debuglog } from 'node:util';
 import type Koa from 'koa';
-import { generateSessionId, isUnavailable, parseCookies, SessionEngine, unavailableResponse, type LockOption, type RequestIO, type SameSite, type SessionData, type SessionState, type Strategy } from '@scaleout/core';
+import { generateSessionId, isUnavailable, readCookies, SessionEngine, unavailableResponse, type LockOption, type RequestIO, type SameSite, type SessionData, type SessionState, type Strategy } from '@scaleout/core';
 import { kState, koaBinding } from './koa-session-object.js';
 
 const debug = debuglog('scaleout:koa');
@@ -116,7 +116,7 @@ export function session(strategy: Strategy, app: Koa, options: ScaleoutKoaOption
 
   return async function scaleoutSession(ctx: Ctx, next) {
     const io = new KoaIO(ctx);
-    const cookies = parseCookies(ctx.headers.cookie);
+    const cookies = readCookies(ctx.headers.cookie);
     engine.route(io, cookies);
     if (!engine.available) {
       debug('store down: %s', onStoreDown);

@@ -31,6 +31,8 @@ export type SessionCookieRecord = Omit<SessionCookieOptions, 'maxAge' | 'expires
   expires: string | null;
 };
 
+const ATTRIBUTES = ['httpOnly', 'secure', 'sameSite', 'domain', 'path', 'partitioned', 'priority'] as const;
+
 /**
  * The session cookie of one request: `req.session.cookie` in Express, with express-session's
  * `Cookie` API (`maxAge` counts down from `expires`; setting it sets `originalMaxAge`).
@@ -48,7 +50,7 @@ export class SessionCookie {
   #expires: Date | null = null;
 
   constructor(options: SessionCookieOptions = {}) {
-    for (const k of ['httpOnly', 'secure', 'sameSite', 'domain', 'path', 'partitioned', 'priority'] as const) {
+    for (const k of ATTRIBUTES) {
       if (options[k] !== undefined) (this as Record<string, unknown>)[k] = options[k];
     }
     if (options.expires) this.expires = options.expires;
@@ -57,8 +59,9 @@ export class SessionCookie {
 
   /** Restores the cookie a stored session carries, over the configured attributes. */
   static from(record: unknown, defaults: SessionCookieOptions): SessionCookie {
-    const c = new SessionCookie({ ...defaults, maxAge: undefined, expires: undefined });
     if (record === null || typeof record !== 'object') return new SessionCookie(defaults);
+    const c = new SessionCookie();
+    for (const k of ATTRIBUTES) if (defaults[k] !== undefined) (c as unknown as Record<string, unknown>)[k] = defaults[k];
     const r = record as Partial<SessionCookieRecord>;
     if (typeof r.originalMaxAge === 'number' || r.originalMaxAge === null) c.originalMaxAge = r.originalMaxAge;
     const at = typeof r.expires === 'string' ? new Date(r.expires) : null;
@@ -87,6 +90,11 @@ export class SessionCookie {
   /** Starts the lifetime again from now (what a rolling session does on each response). */
   resetMaxAge(): void {
     if (typeof this.originalMaxAge === 'number') this.#expires = new Date(Date.now() + this.originalMaxAge);
+  }
+
+  /** The attributes without the expiry, as one string: what tells that the app changed the cookie itself. */
+  shape(): string {
+    return `${this.originalMaxAge}|${this.httpOnly}|${this.secure}|${this.sameSite}|${this.domain}|${this.path}|${this.partitioned}|${this.priority}`;
   }
 
   /** The record stored with the session. */

@@ -1,14 +1,15 @@
 import { debuglog } from 'node:util';
 import { sign, unsign } from 'cookie-signature';
 import { serialize } from 'cookie';
-import { clientLeft, parseCookies, routeSetCookie, sessionExpired } from '../http.js';
+import { clientLeft, MAX_COOKIE_HEADER, routeSetCookie } from '../http.js';
+import { parse } from 'cookie';
 import { diffSession, snapshotSession, type SessionPatch } from '../session-patch.js';
 import { checkSessionId } from '../session-value.js';
 import { storeCall } from '../timeout.js';
 import type { SessionData, SessionStore, Strategy } from '../types.js';
 import { resolveEngineOptions, touchAfterFor, type ResolvedEngineOptions, type SessionEngineOptions } from './engine-options.js';
 import { SessionCookie, type SessionCookieOptions } from './session-cookie.js';
-import { SessionState, type LoadedRecord, type RequestIO, type SessionBinding } from './session-state.js';
+import { SessionState, type Inflated, type RequestIO, type SessionBinding } from './session-state.js';
 
 const debug = debuglog('scaleout:engine');
 
@@ -17,6 +18,19 @@ const LEGACY_KEYS = ['_expire', '_maxAge', '_session'] as const;
 
 /** Longest signed cookie value read: ids are short, so more is an attack (RFC 6265 §6.1 sizes aside). */
 const MAX_COOKIE_VALUE = 512;
+
+/**
+ * The request's cookies. The engine reads only names that config validation keeps out of
+ * `Object.prototype`, so a plain object is safe; an oversized or garbled header reads as none.
+ */
+export function readCookies(header: string | undefined): Record<string, string | undefined> {
+  if (!header || header.length > MAX_COOKIE_HEADER) return {};
+  try {
+    return parse(header);
+  } catch {
+    return {};
+  }
+}
 
 /**
  * The session lifecycle, once, for every framework: cookie parse and constant-time
@@ -45,7 +59,7 @@ export class SessionEngine {
   }
 
   /** Sets the `sticky` strategy's route cookie when the client's is missing or stale. */
-  route(io: RequestIO, cookies = parseCookies(io.cookieHeader())): void {
+  route(io: RequestIO, cookies = readCookies(io.cookieHeader())): void {
     const route = this.#strategy.route;
     if (!route) return;
     const line = routeSetCookie(route, cookies, this.#strategy.session, io.isSecure());
@@ -57,31 +71,32 @@ export class SessionEngine {
     return storeCall(this.store, p, this.options.storeTimeoutMs, op);
   }
 
-  /** The stored session `id`, or `undefined` (none, or expired by its own record: then deleted). */
-  async read(id: string): Promise<SessionData | undefined> {
+  /** The stored session `id`, split for a request, or `undefined` (none, or expired by its own record: then deleted). */
+  async read(id: string, defaults: SessionCookieOptions): Promise<Inflated | undefined> {
     const data = await this.call(this.store.get(id), 'get');
     if (!data) return undefined;
-    if (sessionExpired(data)) {
-      await this.call(this.store.destroy(id), 'destroy');
-      return undefined;
-    }
-    return data;
+    const inflated = this.inflate(data, defaults);
+    const expiresAt = inflated.loaded.expiresAt;
+    if (expiresAt === undefined || expiresAt > Date.now()) return inflated;
+    await this.call(this.store.destroy(id), 'destroy');
+    return undefined;
   }
 
   /**
    * Loads the request's session (or makes a new one). Rejects with the store's coded error when
    * the store fails or times out, or with `ERR_SCALEOUT_LOCK_TIMEOUT`.
    */
-  async open(io: RequestIO, cookies = parseCookies(io.cookieHeader())): Promise<SessionState> {
+  async open(io: RequestIO, cookies = readCookies(io.cookieHeader())): Promise<SessionState> {
     const raw = cookies[this.options.name];
     const verified = this.#verify(raw);
-    if (!verified) return new SessionState(this, io, { id: this.#newId(io) });
+    const defaults = this.options.cookie(io.req);
+    if (!verified) return new SessionState(this, io, defaults, { id: this.#newId(io) });
     const { id, current } = verified;
     const lock = this.options.lock;
     const release = lock ? await this.store.lock!(id, lock) : undefined;
     try {
-      const stored = await this.read(id);
-      return new SessionState(this, io, { id: stored ? id : this.#newId(io), cookieId: id, signedValue: stored && current ? raw : undefined, stored, release });
+      const stored = await this.read(id, defaults);
+      return new SessionState(this, io, defaults, { id: stored ? id : this.#newId(io), cookieId: id, signedValue: stored && current ? raw : undefined, stored, release });
     } catch (err) {
       release?.().catch(() => {});
       throw err;
@@ -107,7 +122,7 @@ export class SessionEngine {
   }
 
   /** Splits a stored session into data, cookie and what the request must compare against. */
-  inflate(stored: SessionData, defaults: SessionCookieOptions): { data: SessionData; cookie: SessionCookie; loaded: LoadedRecord } {
+  inflate(stored: SessionData, defaults: SessionCookieOptions): Inflated {
     const data: SessionData = {};
     const legacy: string[] = [];
     for (const k of Object.keys(stored)) {
@@ -122,7 +137,9 @@ export class SessionEngine {
       if (maxAge !== undefined) record = { originalMaxAge: maxAge, expires: maxAge === null ? null : at };
     }
     const cookie = record === undefined ? new SessionCookie(defaults) : SessionCookie.from(record, defaults);
-    return { data, cookie, loaded: { snapshot: snapshotSession(data), cookieShape: this.cookieShape(cookie), expiresAt: cookie.expires?.getTime(), legacy } };
+    // koa-session's `_expire` counts too when a cookie record says nothing (a browser-session cookie).
+    const expiresAt = cookie.expires?.getTime() ?? (record === undefined && typeof stored._expire === 'number' ? stored._expire : undefined);
+    return { data, cookie, loaded: { snapshot: snapshotSession(data), cookieShape: cookie.shape(), expiresAt, legacy } };
   }
 
   /** The session object's data keys as a plain object. */
@@ -130,12 +147,6 @@ export class SessionEngine {
     const out: SessionData = {};
     for (const k of Object.keys(session)) if (k !== 'cookie' && this.binding.isDataKey(k)) out[k] = session[k];
     return out;
-  }
-
-  /** The cookie record without its expiry: what tells that the app changed the cookie itself. */
-  cookieShape(cookie: SessionCookie): string {
-    const { expires: _, ...rest } = cookie.toJSON();
-    return JSON.stringify(rest);
   }
 
   /** The store's lifetime for a session with this cookie. */
@@ -165,12 +176,14 @@ export class SessionEngine {
    * Finishes a request's session: sets the session cookie synchronously (the response has not
    * started), then resolves once the store holds what it must. Rejects with the store's error.
    */
-  async commit(state: SessionState): Promise<void> {
+  commit(state: SessionState): Promise<void> {
+    let p: Promise<void>;
     try {
-      await this.#commit(state);
-    } finally {
-      state.release();
+      p = this.#commit(state);
+    } catch (err) {
+      p = Promise.reject(err);
     }
+    return state.locked ? p.finally(() => state.release()) : p;
   }
 
   #commit(state: SessionState): Promise<void> {
@@ -194,7 +207,7 @@ export class SessionEngine {
     const loaded = state.loaded;
     const patch = loaded && !state.isNew ? diffSession(loaded.snapshot, data) : undefined;
     const changed = patch ? Object.keys(patch.set).length > 0 || patch.unset.length > 0 : Object.keys(data).length > 0;
-    const cookieChanged = loaded !== undefined && !state.isNew && this.cookieShape(cookie) !== loaded.cookieShape;
+    const cookieChanged = loaded !== undefined && !state.isNew && cookie.shape() !== loaded.cookieShape;
     const storedExpiry = loaded?.expiresAt;
     const renewing = o.renew && !state.isNew && storedExpiry !== undefined && cookie.originalMaxAge !== null && storedExpiry - Date.now() < cookie.originalMaxAge / 2;
     const save = state.forceSave || renewing || (state.isNew ? o.saveUninitialized || changed : changed || o.resave);
@@ -213,12 +226,16 @@ export class SessionEngine {
   }
 
   /** Runs a write unless the request's client has gone (its answer would never be seen, and its data is stale). */
-  async #guarded(state: SessionState, work: () => Promise<void>): Promise<void> {
-    if (await clientLeft(this.store, state.io.socket())) {
-      debug('the client left before the save: not saved');
-      return;
-    }
-    await work();
+  #guarded(state: SessionState, work: () => Promise<void>): Promise<void> {
+    const socket = state.io.socket();
+    // An in-process store writes at once: the socket's state now is all there is to see.
+    if (this.store.local) return socket?.destroyed === true ? this.#skipped() : work();
+    return clientLeft(this.store, socket).then((left) => (left ? this.#skipped() : work()));
+  }
+
+  #skipped(): Promise<void> {
+    debug('the client left before the save: not saved');
+    return Promise.resolve();
   }
 
   #expiredCookie(cookie: SessionCookie, secure: boolean): string {

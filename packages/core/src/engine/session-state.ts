@@ -1,7 +1,7 @@
 import { snapshotSession, type SessionSnapshot } from '../session-patch.js';
 import type { SessionData } from '../types.js';
 import type { SessionEngine } from './session-engine.js';
-import { SessionCookie } from './session-cookie.js';
+import { SessionCookie, type SessionCookieOptions } from './session-cookie.js';
 
 /**
  * What the engine sees of one request and its response: a header to read, a header to set,
@@ -51,6 +51,13 @@ export interface LoadedRecord {
   legacy: string[];
 }
 
+/** A stored session split for a request: its data, its cookie, and what to compare against. */
+export interface Inflated {
+  data: SessionData;
+  cookie: SessionCookie;
+  loaded: LoadedRecord;
+}
+
 /**
  * One request's session: its id, its cookie, the framework's session object (`data`) and what
  * the store held when it was loaded. Created by `SessionEngine.open()`; the bindings expose
@@ -79,16 +86,15 @@ export class SessionState {
   readonly #engine: SessionEngine;
   #release: (() => Promise<void>) | undefined;
 
-  constructor(engine: SessionEngine, io: RequestIO, init: { id: string; cookieId?: string; signedValue?: string; stored?: SessionData; release?: () => Promise<void> }) {
+  constructor(engine: SessionEngine, io: RequestIO, defaults: SessionCookieOptions, init: { id: string; cookieId?: string; signedValue?: string; stored?: Inflated; release?: () => Promise<void> }) {
     this.#engine = engine;
     this.io = io;
     this.id = init.id;
     this.cookieId = init.cookieId;
     this.signedValue = init.signedValue;
     this.#release = init.release;
-    const defaults = engine.options.cookie(io.req);
     if (init.stored) {
-      const { data, cookie, loaded } = engine.inflate(init.stored, defaults);
+      const { data, cookie, loaded } = init.stored;
       this.isNew = false;
       this.cookie = cookie;
       this.loaded = loaded;
@@ -98,6 +104,11 @@ export class SessionState {
       this.cookie = new SessionCookie(defaults);
       this.data = engine.binding.wrap(this, {});
     }
+  }
+
+  /** True while the request holds the session lock. */
+  get locked(): boolean {
+    return this.#release !== undefined;
   }
 
   /** Frees the session lock, once. */
@@ -136,9 +147,9 @@ export class SessionState {
   /** Reads the session again from the store; rejects when it is gone. */
   async reload(): Promise<void> {
     const engine = this.#engine;
-    const stored = await engine.read(this.id);
+    const stored = await engine.read(this.id, engine.options.cookie(this.io.req));
     if (!stored) throw Object.assign(new Error('failed to load session'), { code: 'ENOENT' });
-    const { data, cookie, loaded } = engine.inflate(stored, engine.options.cookie(this.io.req));
+    const { data, cookie, loaded } = stored;
     this.isNew = false;
     this.cookie = cookie;
     this.loaded = loaded;
@@ -153,7 +164,7 @@ export class SessionState {
     this.cookie.resetMaxAge();
     await engine.write(this, data, true);
     this.isNew = false;
-    this.loaded = { snapshot: snapshotSession(data), cookieShape: engine.cookieShape(this.cookie), expiresAt: this.cookie.expires?.getTime(), legacy: [] };
+    this.loaded = { snapshot: snapshotSession(data), cookieShape: this.cookie.shape(), expiresAt: this.cookie.expires?.getTime(), legacy: [] };
   }
 
   /** Finishes the request's session: sets the cookie now, then writes what must be written. Runs once. */
