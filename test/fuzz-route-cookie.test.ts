@@ -16,7 +16,7 @@ const tagShaped = fc.string({ unit: tagChar, minLength: ROUTE_TAG_LENGTH, maxLen
 const anyChar = fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c));
 
 const settings: SessionSettings = {
-  secret: SECRETS, ttlMs: 60_000, cookieName: 'sid', storeTimeoutMs: 1000, onStoreDown: 'fail', secure: 'auto', sameSite: 'lax',
+  secret: SECRETS, ttlMs: 60_000, cookieName: 'sid', storeTimeoutMs: 1000, onStoreDown: 'fail', secure: 'auto', sameSite: 'lax', userKey: 'userId',
 };
 
 /** Every tag the table accepts: each node under each secret. */

@@ -73,6 +73,12 @@ export class ReplicaState {
     return this.#entries.size - this.#tombstones;
   }
 
+  /**
+   * Told of every change: the session's new JSON (`null` once destroyed or gone); `expired` when a
+   * live session was swept out by its expiry.
+   */
+  onChange: ((id: string, json: string | null, expired: boolean) => void) | undefined;
+
   /** The raw entry (live or tombstone, possibly expired). */
   peek(id: string): EntryState | undefined {
     return this.#entries.get(id);
@@ -116,6 +122,7 @@ export class ReplicaState {
     this.#entries.set(id, entry);
     this.#xor(entry);
     if (json === null) this.#tombstones++;
+    if (this.onChange && json !== old?.json) this.onChange(id, json, false);
     const sec = Math.ceil(exp / 1000);
     let ids = this.#expiry.get(sec);
     if (!ids) this.#expiry.set(sec, (ids = new Set()));
@@ -152,6 +159,7 @@ export class ReplicaState {
           this.#forget(id, e);
           this.#entries.delete(id);
           removed++;
+          if (e.json !== null) this.onChange?.(id, null, true);
         }
       }
     }

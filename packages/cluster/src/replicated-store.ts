@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
 import {
-  applyPatch, checkSessionId, checkTtl, decodeSession, ErrorCodes, InvalidArgumentError, ScaleoutError,
+  applyPatch, checkSessionId, checkTtl, decodeSession, ErrorCodes, InvalidArgumentError, LocalUserIndex, ScaleoutError,
   type SessionData, type SessionPatch, type SessionStore, type Transport,
 } from '@scaleout/core';
 import { AntiEntropy } from './anti-entropy.js';
@@ -64,6 +64,7 @@ export class ReplicatedStore extends EventEmitter implements SessionStore {
   readonly #onMessage = (m: Uint8Array) => this.receive(m);
   readonly #onDown = (err?: unknown) => this.#transportDown(err);
   readonly #onUp = () => this.#transportUp();
+  #users: LocalUserIndex | undefined;
   #otherSelf = 0;
   #ready = false;
   #started: Promise<void> | undefined;
@@ -153,6 +154,36 @@ export class ReplicatedStore extends EventEmitter implements SessionStore {
     // Writes published before this node subscribed, or missed by the peer it copied, are found now.
     this.#ae.announce('', true).catch((err) => this.#fail(err));
     this.emit('ready');
+  }
+
+  /**
+   * Keeps an index of sessions by the value of `userKey`, fed by every change this node applies
+   * (its own and its peers'), so `sessionsOf` answers from memory on every node.
+   */
+  indexUsers(userKey: string): void {
+    if (this.#users?.key === userKey) return;
+    const users = (this.#users = new LocalUserIndex(userKey));
+    const quoted = JSON.stringify(userKey);
+    this.#state.onChange = (id, json, expired) => {
+      if (json === null) {
+        const userId = users.remove(id);
+        if (expired) this.emit('expired', id, userId);
+        return;
+      }
+      // Most sessions carry no user: the key's text is looked for before anything is parsed.
+      users.update(id, json.includes(quoted) ? decodeSession(json) : undefined);
+    };
+    for (const id of this.#state.liveIds()) users.update(id, decodeSession(this.#state.peek(id)!.json));
+  }
+
+  /** The ids of the user's live sessions on this node (every node holds every session). */
+  async sessionsOf(userId: string): Promise<string[]> {
+    this.#checkOpen();
+    const now = Date.now();
+    return (this.#users?.ids(userId) ?? []).filter((id) => {
+      const e = this.#state.peek(id);
+      return e !== undefined && e.json !== null && e.exp > now;
+    });
   }
 
   async get(id: string): Promise<SessionData | undefined> {

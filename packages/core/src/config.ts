@@ -24,6 +24,8 @@ const sessionSchema = z.strictObject({
   secure: z.union([bool(), z.literal('auto')]).default('auto'),
   /** @default "lax" */
   sameSite: z.enum(['lax', 'strict', 'none']).default('lax'),
+  /** The session key that holds the user's id (`login()`, `strategy.sessions`). @default "userId" */
+  userKey: z.string().min(1).max(128).default('userId'),
 });
 
 const stickySchema = z.strictObject({

@@ -19,6 +19,8 @@ export * from './session-id.js';
 export * from './http.js';
 export * from './session-patch.js';
 export * from './session-lock.js';
+export * from './user-index.js';
+export * from './session-directory.js';
 export * from './engine/session-cookie.js';
 export * from './engine/engine-options.js';
 export * from './engine/session-state.js';

@@ -6,6 +6,7 @@ import { checkSessionId, checkTtl, decodeSession } from './session-value.js';
 import type { LockOptions, SessionData, SessionStore } from './types.js';
 import { applyPatch, type SessionPatch } from './session-patch.js';
 import { LocalLocks } from './session-lock.js';
+import { LocalUserIndex } from './user-index.js';
 
 const debug = debuglog('scaleout:memory-store');
 
@@ -58,6 +59,7 @@ export class MemoryStore extends EventEmitter implements SessionStore {
   readonly #resolution: number;
   readonly #maxValueBytes: number;
   readonly #locks = new LocalLocks();
+  #users: LocalUserIndex | undefined;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
   /** Sessions evicted by the size bound since start. */
@@ -99,8 +101,7 @@ export class MemoryStore extends EventEmitter implements SessionStore {
     const entry = this.#entries.get(id);
     if (!entry) return undefined;
     if (entry.expiresAt <= Date.now()) {
-      this.#delete(id, entry);
-      this.expirations++;
+      this.#expire(id, entry);
       return undefined;
     }
     this.#bump(id, entry);
@@ -119,9 +120,10 @@ export class MemoryStore extends EventEmitter implements SessionStore {
       throw new InvalidArgumentError('data', `session ${Buffer.byteLength(json)} bytes long exceeds maxValueBytes ${this.#maxValueBytes}`);
     }
     const old = this.#entries.get(id);
-    if (old) this.#delete(id, old);
+    if (old) this.#delete(id, old, false);
     const entry = this.#index(id, { json, expiresAt: Date.now() + ttlMs, bucket: 0 });
     this.#entries.set(id, entry);
+    this.#users?.update(id, data);
     this.#enforceBound();
   }
 
@@ -135,6 +137,20 @@ export class MemoryStore extends EventEmitter implements SessionStore {
     // Read, merge and write with no await in between: atomic on the event loop.
     await this.set(id, applyPatch(current, patch), ttlMs);
     return true;
+  }
+
+  /** Keeps an index of sessions by the value of `userKey` (see `SessionStore.indexUsers`). */
+  indexUsers(userKey: string): void {
+    if (this.#users?.key === userKey) return;
+    this.#users = new LocalUserIndex(userKey);
+    for (const [id, entry] of this.#entries) this.#users.update(id, decodeSession(entry.json));
+  }
+
+  /** The ids of the user's live sessions. */
+  async sessionsOf(userId: string): Promise<string[]> {
+    this.#checkOpen();
+    const now = Date.now();
+    return (this.#users?.ids(userId) ?? []).filter((id) => (this.#entries.get(id)?.expiresAt ?? 0) > now);
   }
 
   async lock(id: string, options: LockOptions): Promise<() => Promise<void>> {
@@ -183,6 +199,7 @@ export class MemoryStore extends EventEmitter implements SessionStore {
     this.#checkOpen();
     this.#entries.clear();
     this.#buckets.clear();
+    this.#users?.clear();
   }
 
   async close(): Promise<void> {
@@ -216,15 +233,12 @@ export class MemoryStore extends EventEmitter implements SessionStore {
       for (const id of ids) {
         const entry = this.#entries.get(id);
         if (entry && entry.expiresAt <= now) {
-          this.#delete(id, entry);
+          this.#expire(id, entry);
           removed++;
         }
       }
     }
-    if (removed) {
-      this.expirations += removed;
-      debug('swept %d expired sessions', removed);
-    }
+    if (removed) debug('swept %d expired sessions', removed);
     return removed;
   }
 
@@ -252,9 +266,17 @@ export class MemoryStore extends EventEmitter implements SessionStore {
     if (set.size === 0) this.#buckets.delete(entry.bucket);
   }
 
-  #delete(id: string, entry: Entry): void {
+  /** Removes an entry; returns the user it belonged to (the index forgets it unless it is rewritten at once). */
+  #delete(id: string, entry: Entry, forget = true): string | undefined {
     this.#unindex(id, entry);
     this.#entries.delete(id);
+    return forget ? this.#users?.remove(id) : undefined;
+  }
+
+  #expire(id: string, entry: Entry): void {
+    const userId = this.#delete(id, entry);
+    this.expirations++;
+    this.emit('expired', id, userId);
   }
 
   #enforceBound(): void {

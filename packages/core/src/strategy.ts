@@ -1,4 +1,6 @@
+import { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
+import { StoreSessionDirectory } from './session-directory.js';
 import { parseConfig, type ScaleoutConfig, type ScaleoutConfigInput } from './config.js';
 import type { StoreConfig } from './config-store.js';
 import { ConfigError, MissingPackageError } from './errors.js';
@@ -55,6 +57,7 @@ function settingsOf(config: ScaleoutConfig): SessionSettings {
     onStoreDown: config.session.onStoreDown,
     secure: config.session.secure,
     sameSite: config.session.sameSite,
+    userKey: config.session.userKey,
   };
 }
 
@@ -110,16 +113,36 @@ export async function createStrategy(input: ScaleoutConfig | ScaleoutConfigInput
     }
   }
   debug('strategy %s on node %s with %s', kind, config.nodeId, store.constructor.name);
+  return assembleStrategy({ kind, nodeId: config.nodeId, store, route, config });
+}
+
+/**
+ * A strategy around a store that is already open: the session events, the directory by user
+ * (the store is asked to index by `session.userKey`) and `close()`. For plugins and tests that
+ * open their store themselves.
+ */
+export function assembleStrategy(parts: { kind: StrategyKind; nodeId: string; store: SessionStore; route?: RouteCookie | undefined; config: ScaleoutConfig }): Strategy {
+  const { kind, nodeId, store, route, config } = parts;
+  const events = new EventEmitter();
+  const userKey = config.session.userKey;
+  store.indexUsers?.(userKey);
+  const onExpired = (id: string, userId?: string) => events.emit('session', { type: 'expired', id, ...(userId !== undefined && { userId }), at: Date.now() });
+  store.on('expired', onExpired);
   let closed: Promise<void> | undefined;
-  const close = () => (closed ??= store.close());
-  return {
+  const close = () =>
+    (closed ??= (async () => {
+      store.off('expired', onExpired);
+      await store.close();
+    })());
+  return Object.assign(events, {
     kind,
-    nodeId: config.nodeId,
+    nodeId,
     store,
     ...(route ? { route } : {}),
     session: settingsOf(config),
     config,
+    sessions: new StoreSessionDirectory(store, { userKey, ttlMs: config.session.ttl, events }),
     close,
     [Symbol.asyncDispose]: close,
-  };
+  }) as Strategy;
 }

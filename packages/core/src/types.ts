@@ -48,6 +48,60 @@ export interface SessionStore extends EventEmitter {
    * `ERR_SCALEOUT_LOCK_TIMEOUT` when the wait runs out.
    */
   lock?(id: string, options: LockOptions): Promise<() => Promise<void>>;
+  /**
+   * Optional: starts keeping an index of sessions by the value of their top-level key `userKey`
+   * (a string of 1 to 256 characters; anything else means no user). `createStrategy` calls it
+   * once, before the store is used. A store that indexes also emits `expired` (id, userId?)
+   * when a session ends by its TTL, where the backend can tell.
+   */
+  indexUsers?(userKey: string): void;
+  /**
+   * Optional, with `indexUsers`: the ids of the user's sessions. The cost grows with that user's
+   * sessions, never with the store. It may include ids that have just gone; callers read each.
+   */
+  sessionsOf?(userId: string): Promise<string[]>;
+}
+
+/** What `strategy.sessions.byUser()` tells about one session (times in ms since the epoch). */
+export interface SessionInfo {
+  id: string;
+  userId: string;
+  /** When the session was first saved (unknown for a session saved before this was recorded: its last activity). */
+  createdAt: number;
+  /** The last request that moved its expiry (within `touchAfter`). */
+  lastSeenAt: number;
+  /** When it expires unless used again. */
+  expiresAt: number;
+  /** What the app gave `login(..., { meta })`: a user agent, an IP. */
+  meta?: Record<string, unknown>;
+}
+
+/** Options of `SessionDirectory.destroyUser`. */
+export interface DestroyUserOptions {
+  /** A session to keep (the one the user is using). */
+  except?: string;
+}
+
+/** The sessions of the fleet by user: `strategy.sessions`. */
+export interface SessionDirectory {
+  /** Every live session of the user. */
+  byUser(userId: string): Promise<SessionInfo[]>;
+  /** Destroys every session of the user but `except`; resolves with how many were destroyed. */
+  destroyUser(userId: string, options?: DestroyUserOptions): Promise<number>;
+  /** Destroys one session; `false` when there was none. */
+  destroy(id: string): Promise<boolean>;
+  /** How many live sessions there are. */
+  count(): Promise<number>;
+}
+
+/** A session event: `strategy.on('session', (e) => ...)`. */
+export interface SessionEvent {
+  type: 'created' | 'destroyed' | 'expired' | 'userChanged';
+  id: string;
+  /** The session's user (for `userChanged`, the new one; absent when it has none). */
+  userId?: string;
+  /** When it happened, ms since the epoch. */
+  at: number;
 }
 
 /** How long a session lock is held and waited for. */
@@ -77,6 +131,8 @@ export interface SessionSettings {
   secure: boolean | 'auto';
   /** The `SameSite` cookie attribute. */
   sameSite: 'lax' | 'strict' | 'none';
+  /** The session key that holds the user's id. */
+  userKey: string;
 }
 
 /** A configured session strategy: what the Express and Koa layers are built from. */
@@ -93,6 +149,12 @@ export interface Strategy {
   session: SessionSettings;
   /** The whole validated config. */
   config: ScaleoutConfig;
+  /** The fleet's sessions by user. */
+  sessions: SessionDirectory;
+  /** Session events (`created`, `destroyed`, `expired`, `userChanged`); where each is delivered: docs/sessions-by-user.md. */
+  on(event: 'session', listener: (e: SessionEvent) => void): unknown;
+  off(event: 'session', listener: (e: SessionEvent) => void): unknown;
+  emit(event: 'session', e: SessionEvent): boolean;
   /** Closes the store and whatever else the strategy started. Safe to call twice. */
   close(): Promise<void>;
   /** Same as `close()`. */

@@ -8,3 +8,4 @@ export { ExpressSession } from './express-session-object.js';
 export { ExpressSessionStore, DEFAULT_EXPRESS_STORE_OPTIONS, type ExpressSessionStoreOptions } from './express-session-store.js';
 export { CallbackStoreAdapter, type CallbackStore } from './callback-store.js';
 export { regenerate, type RegenerateOptions } from './regenerate.js';
+export { login, logout } from './login.js';

@@ -151,7 +151,7 @@ function startingHead(this: ServerResponse, a?: unknown, b?: unknown, c?: unknow
 export function session(strategy: Strategy, options: ScaleoutExpressOptions = {}): Middleware {
   const { store: given, key, proxy, ...rest } = options;
   const store = given === undefined ? strategy.store : isCallbackStore(given) ? new CallbackStoreAdapter(given) : given;
-  const engine = new SessionEngine({ ...strategy, store }, { ...rest, name: rest.name ?? key } as never, expressBinding);
+  const engine = new SessionEngine(strategy, { ...rest, name: rest.name ?? key } as never, expressBinding, store);
   const { onStoreDown, unset, lock } = engine.options;
 
   return function scaleoutSession(req: Req, res, next) {

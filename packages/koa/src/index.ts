@@ -7,3 +7,4 @@ export { session, type ScaleoutKoaOptions } from './session.js';
 export { KoaSession } from './koa-session-object.js';
 export { koaSessionStore, type KoaExternalStore, type KoaSessionStoreOptions } from './koa-session-store.js';
 export { regenerate, type RegenerateOptions } from './regenerate.js';
+export { login, logout } from './login.js';

@@ -59,6 +59,8 @@ export interface ResolvedEngineOptions {
   /** Store lifetime of a browser-session cookie's session, and the default cookie lifetime. */
   ttlMs: number;
   storeTimeoutMs: number;
+  /** The session key that holds the user's id. */
+  userKey: string;
 }
 
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$/;
@@ -113,6 +115,7 @@ export function resolveEngineOptions(strategy: Strategy, o: SessionEngineOptions
     touchAfterMs,
     ttlMs: s.ttlMs,
     storeTimeoutMs: s.storeTimeoutMs,
+    userKey: s.userKey ?? 'userId',
   };
 }
 

@@ -6,10 +6,12 @@ import { parse } from 'cookie';
 import { diffSession, snapshotSession, type SessionPatch } from '../session-patch.js';
 import { checkSessionId } from '../session-value.js';
 import { storeCall } from '../timeout.js';
-import type { SessionData, SessionStore, Strategy } from '../types.js';
+import type { SessionData, SessionEvent, SessionStore, Strategy } from '../types.js';
 import { resolveEngineOptions, touchAfterFor, type ResolvedEngineOptions, type SessionEngineOptions } from './engine-options.js';
 import { SessionCookie, type SessionCookieOptions } from './session-cookie.js';
 import { SessionState, type Inflated, type RequestIO, type SessionBinding } from './session-state.js';
+import { SESSION_RECORD_KEY, type SessionRecord } from '../session-directory.js';
+import { userOf } from '../user-index.js';
 
 const debug = debuglog('scaleout:engine');
 
@@ -46,10 +48,11 @@ export class SessionEngine {
   readonly binding: SessionBinding;
   readonly #strategy: Strategy;
 
-  constructor(strategy: Strategy, options: SessionEngineOptions, binding: SessionBinding) {
+  /** `store` replaces the strategy's (an app that passes its own); events still go to the strategy. */
+  constructor(strategy: Strategy, options: SessionEngineOptions, binding: SessionBinding, store: SessionStore = strategy.store) {
     this.#strategy = strategy;
-    this.store = strategy.store;
-    this.options = resolveEngineOptions(strategy, options);
+    this.store = store;
+    this.options = resolveEngineOptions({ ...strategy, store }, options);
     this.binding = binding;
   }
 
@@ -126,20 +129,29 @@ export class SessionEngine {
     const data: SessionData = {};
     const legacy: string[] = [];
     for (const k of Object.keys(stored)) {
-      if (k === 'cookie') continue;
+      if (k === 'cookie' || k === SESSION_RECORD_KEY) continue;
       if ((LEGACY_KEYS as readonly string[]).includes(k)) legacy.push(k);
       else data[k] = stored[k];
     }
-    let record = stored.cookie;
-    if (record === undefined && legacy.length) {
+    let cookieRecord = stored.cookie;
+    if (cookieRecord === undefined && legacy.length) {
       const maxAge = stored._session === true ? null : typeof stored._maxAge === 'number' ? stored._maxAge : undefined;
       const at = typeof stored._expire === 'number' ? new Date(stored._expire).toISOString() : null;
-      if (maxAge !== undefined) record = { originalMaxAge: maxAge, expires: maxAge === null ? null : at };
+      if (maxAge !== undefined) cookieRecord = { originalMaxAge: maxAge, expires: maxAge === null ? null : at };
     }
-    const cookie = record === undefined ? new SessionCookie(defaults) : SessionCookie.from(record, defaults);
+    const cookie = cookieRecord === undefined ? new SessionCookie(defaults) : SessionCookie.from(cookieRecord, defaults);
     // koa-session's `_expire` counts too when a cookie record says nothing (a browser-session cookie).
-    const expiresAt = cookie.expires?.getTime() ?? (record === undefined && typeof stored._expire === 'number' ? stored._expire : undefined);
-    return { data, cookie, loaded: { snapshot: snapshotSession(data), cookieShape: cookie.shape(), expiresAt, legacy } };
+    const expiresAt = cookie.expires?.getTime() ?? (cookieRecord === undefined && typeof stored._expire === 'number' ? stored._expire : undefined);
+    const own = stored[SESSION_RECORD_KEY] as SessionRecord | undefined;
+    const record = own !== null && typeof own === 'object' && typeof own.createdAt === 'number' ? own : undefined;
+    return { data, cookie, record, loaded: { snapshot: snapshotSession(data), cookieShape: cookie.shape(), expiresAt, legacy, user: userOf(data, this.options.userKey) } };
+  }
+
+  /** Tells the strategy's listeners (`strategy.on('session', ...)`). */
+  emitSession(type: SessionEvent['type'], id: string, userId: string | undefined): void {
+    const events = this.#strategy as Partial<Pick<Strategy, 'emit'>>;
+    if (typeof events.emit !== 'function') return;
+    events.emit('session', { type, id, ...(userId !== undefined && { userId }), at: Date.now() });
   }
 
   /** The session object's data keys as a plain object. */
@@ -163,13 +175,25 @@ export class SessionEngine {
   async write(state: SessionState, data: SessionData, full: boolean, patch?: SessionPatch): Promise<void> {
     const ttl = this.#ttl(state.cookie);
     const cookie = state.cookie.toJSON();
+    const before = state.loaded?.user;
     if (full || state.isNew || !state.loaded || !this.store.patch) {
-      await this.call(this.store.set(state.id, { ...data, cookie }, ttl), 'set');
+      const created = state.isNew;
+      const record = (state.record ??= { createdAt: Date.now() });
+      await this.call(this.store.set(state.id, { ...data, cookie, [SESSION_RECORD_KEY]: record }, ttl), 'set');
+      this.#written(state, data, before, created);
       return;
     }
     const p = patch ?? diffSession(state.loaded.snapshot, data);
     const applied = await this.call(this.store.patch(state.id, { set: { ...p.set, cookie }, unset: [...p.unset, ...state.loaded.legacy] }, ttl), 'set');
     if (!applied) debug('the session was removed while the request ran: not brought back');
+    else this.#written(state, data, before, false);
+  }
+
+  #written(state: SessionState, data: SessionData, before: string | undefined, created: boolean): void {
+    const user = userOf(data, this.options.userKey);
+    if (created) this.emitSession('created', state.id, user);
+    if (user !== before) this.emitSession('userChanged', state.id, user);
+    if (state.loaded) state.loaded.user = user;
   }
 
   /**

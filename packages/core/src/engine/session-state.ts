@@ -2,6 +2,9 @@ import { snapshotSession, type SessionSnapshot } from '../session-patch.js';
 import type { SessionData } from '../types.js';
 import type { SessionEngine } from './session-engine.js';
 import { SessionCookie, type SessionCookieOptions } from './session-cookie.js';
+import { InvalidArgumentError } from '../errors.js';
+import type { SessionRecord } from '../session-directory.js';
+import { checkUserId, userOf } from '../user-index.js';
 
 /**
  * What the engine sees of one request and its response: a header to read, a header to set,
@@ -49,12 +52,37 @@ export interface LoadedRecord {
   expiresAt: number | undefined;
   /** Bookkeeping keys of an older format to drop on the next write. */
   legacy: string[];
+  /** The user the stored session belongs to (`userKey`), as last written. */
+  user: string | undefined;
+}
+
+/** Options of `login()`. */
+export interface LoginOptions {
+  /** A small record shown by `strategy.sessions.byUser()` (a user agent, an IP): a plain object of at most 1 KB as JSON. */
+  meta?: Record<string, unknown>;
+}
+
+/** Most bytes of `meta`, as JSON. */
+export const MAX_META_BYTES = 1024;
+
+function checkMeta(meta: unknown): Record<string, unknown> | undefined {
+  if (meta === undefined) return undefined;
+  if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) throw new InvalidArgumentError('meta', 'login meta must be a plain object');
+  let json: string;
+  try {
+    json = JSON.stringify(meta);
+  } catch {
+    throw new InvalidArgumentError('meta', 'login meta must be JSON (no cycles, no BigInt)');
+  }
+  if (Buffer.byteLength(json) > MAX_META_BYTES) throw new InvalidArgumentError('meta', `login meta is ${Buffer.byteLength(json)} bytes as JSON; at most ${MAX_META_BYTES} are kept`);
+  return JSON.parse(json) as Record<string, unknown>;
 }
 
 /** A stored session split for a request: its data, its cookie, and what to compare against. */
 export interface Inflated {
   data: SessionData;
   cookie: SessionCookie;
+  record: SessionRecord | undefined;
   loaded: LoadedRecord;
 }
 
@@ -82,6 +110,8 @@ export class SessionState {
   /** With `data` set to `null` by the app: delete the stored session at commit (`unset: "destroy"`, `ctx.session = null`). */
   destroyOnCommit = false;
   /** @internal */ loaded: LoadedRecord | undefined;
+  /** The engine's own record (creation time, login `meta`), written with a whole session. */
+  record: SessionRecord | undefined;
   /** @internal */ committed: Promise<void> | undefined;
   readonly #engine: SessionEngine;
   #release: (() => Promise<void>) | undefined;
@@ -94,7 +124,8 @@ export class SessionState {
     this.signedValue = init.signedValue;
     this.#release = init.release;
     if (init.stored) {
-      const { data, cookie, loaded } = init.stored;
+      const { data, cookie, loaded, record } = init.stored;
+      this.record = record;
       this.isNew = false;
       this.cookie = cookie;
       this.loaded = loaded;
@@ -125,8 +156,12 @@ export class SessionState {
   async regenerate(keep = false): Promise<void> {
     const engine = this.#engine;
     const old = this.isNew ? undefined : this.id;
-    if (old !== undefined) await engine.call(engine.store.destroy(old), 'destroy');
+    if (old !== undefined) {
+      await engine.call(engine.store.destroy(old), 'destroy');
+      engine.emitSession('destroyed', old, this.loaded?.user);
+    }
     const data = keep && this.data ? engine.dataOf(this.data) : {};
+    this.record = undefined;
     this.id = engine.options.genid(this.io.req);
     this.isNew = true;
     this.loaded = undefined;
@@ -139,9 +174,24 @@ export class SessionState {
     const engine = this.#engine;
     this.data = null;
     this.clearCookie ||= clearCookie;
-    if (!this.isNew) await engine.call(engine.store.destroy(this.id), 'destroy');
+    if (!this.isNew) {
+      await engine.call(engine.store.destroy(this.id), 'destroy');
+      engine.emitSession('destroyed', this.id, this.loaded?.user);
+    }
     this.isNew = true;
     this.loaded = undefined;
+  }
+
+  /**
+   * Logs `userId` in: a new id (against fixation, the data kept), the user under `userKey`, and
+   * `meta` (at most 1 KB of JSON) recorded for `strategy.sessions.byUser()`.
+   */
+  async login(userId: string, options: LoginOptions = {}): Promise<void> {
+    checkUserId(userId);
+    const meta = checkMeta(options.meta);
+    await this.regenerate(true);
+    this.data![this.#engine.options.userKey] = userId;
+    this.record = { createdAt: Date.now(), ...(meta && { meta }) };
   }
 
   /** Reads the session again from the store; rejects when it is gone. */
@@ -149,7 +199,8 @@ export class SessionState {
     const engine = this.#engine;
     const stored = await engine.read(this.id, engine.options.cookie(this.io.req));
     if (!stored) throw Object.assign(new Error('failed to load session'), { code: 'ENOENT' });
-    const { data, cookie, loaded } = stored;
+    const { data, cookie, loaded, record } = stored;
+    this.record = record;
     this.isNew = false;
     this.cookie = cookie;
     this.loaded = loaded;
@@ -164,7 +215,7 @@ export class SessionState {
     this.cookie.resetMaxAge();
     await engine.write(this, data, true);
     this.isNew = false;
-    this.loaded = { snapshot: snapshotSession(data), cookieShape: this.cookie.shape(), expiresAt: this.cookie.expires?.getTime(), legacy: [] };
+    this.loaded = { snapshot: snapshotSession(data), cookieShape: this.cookie.shape(), expiresAt: this.cookie.expires?.getTime(), legacy: [], user: userOf(data, engine.options.userKey) };
   }
 
   /** Finishes the request's session: sets the cookie now, then writes what must be written. Runs once. */

@@ -1,0 +1,31 @@
+import { randomUUID } from 'node:crypto';
+import { createStrategy, MemoryStore, assembleStrategy, parseConfig, type Strategy } from '@scaleout/core';
+import { describeSessionsByUser } from './support/sessions-by-user.js';
+import { startRedis, type RedisServer } from './support/redis.js';
+
+// Log in, list a user's devices, log out everywhere, and session events, on every strategy.
+const secret = 'by-user-secret';
+
+describe('sessions by user', function () {
+  this.timeout(120_000);
+  let redis: RedisServer;
+  before(async () => {
+    redis = await startRedis();
+  });
+  after(() => redis?.stop());
+
+  // One store shared by an Express node and a Koa node (two strategies over one MemoryStore).
+  describeSessionsByUser('store on memory', async (ttl) => {
+    const shared = new MemoryStore({ sweepInterval: 100 });
+    const config = parseConfig({ strategy: 'store', nodeId: 'm1', secret, session: { ttl: ttl ?? '30m' } });
+    const a = assembleStrategy({ kind: 'store', nodeId: 'm1', store: shared, config });
+    const b: Strategy = Object.assign(assembleStrategy({ kind: 'store', nodeId: 'm2', store: shared, config }), { close: async () => {} });
+    return [a, b];
+  }, { hygiene: { users: 1000, perUser: 3 }, expiry: { ttl: '1s', latencyMs: 1000 } });
+
+  describeSessionsByUser('cluster over Redis pub/sub', async (ttl) => {
+    const channel = `by-user-${randomUUID()}`;
+    const make = (nodeId: string) => createStrategy({ strategy: 'cluster', nodeId, secret, session: { ttl: ttl ?? '30m' }, cluster: { transport: { type: 'redis', url: redis.url, channel }, discoveryWait: 100 } });
+    return [await make('c1'), await make('c2')];
+  }, { hygiene: { users: 300, perUser: 3 }, expiry: { ttl: '1s', latencyMs: 3000 } });
+});
