@@ -9,6 +9,8 @@ const USAGE = `Usage:
   scaleout-proxy --config proxy.json              run the proxy (SIGTERM/SIGINT: graceful stop)
   scaleout-proxy export haproxy --config proxy.json   print an equivalent HAProxy config
   scaleout-proxy export nginx --config proxy.json     print an equivalent nginx config
+SIGUSR2 drains a running proxy: its health endpoint fails (so whatever checks it moves traffic
+to the peer) while it keeps serving what still reaches it; SIGTERM then stops it.
 `;
 
 /** Runs the CLI with `argv` (without node and the script). Resolves with the exit code once done. */
@@ -42,10 +44,16 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     const { port, host } = await proxy.listen();
     out.write(`scaleout-proxy listening on ${host}:${port} (${config.mode}, ${config.algorithm}, sticky ${config.sticky.mode})\n`);
     await new Promise<void>((resolve) => {
+      const drain = () => {
+        err.write('SIGUSR2: draining (health check fails, requests still served)\n');
+        proxy.drain();
+      };
       const stop = (signal: string) => {
         err.write(`${signal}: finishing in-flight requests\n`);
+        process.off('SIGUSR2', drain);
         void proxy.close().then(resolve);
       };
+      process.on('SIGUSR2', drain);
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
     });
