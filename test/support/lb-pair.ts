@@ -46,10 +46,29 @@ export interface LbPairOptions {
   vipOnLoopback?: boolean;
 }
 
+/** How {@link LbPair.failover} loads and waits. */
+export interface FailoverOptions {
+  /** Users, each with a cookie jar. @default 12 */
+  clients?: number;
+  /** Client timeout per request. @default 2000 */
+  timeoutMs?: number;
+  /** Pause between a user's requests. @default 25 */
+  pauseMs?: number;
+  /** Users send through `@scaleout/balancer`, retrying idempotent requests. @default false */
+  retry?: boolean;
+  /** Load kept up after the first answer through the other proxy. @default 1500 */
+  settleMs?: number;
+  giveUpMs?: number;
+  /** The fault restarts the same proxy (no VRRP): the window ends at its first answer after the restart. @default false */
+  sameMachine?: boolean;
+}
+
 /** What one failover measured. */
 export interface Failover {
   /** From the fault until the first answer served through the other proxy. */
   windowMs: number;
+  /** Share of the requests started within the window that failed. */
+  failedInWindowPct: number;
   requests: number;
   failed: number;
   lostSessions: number;
@@ -329,7 +348,7 @@ export class LbPair {
    * Runs `fault` under load from `clients` users and measures the failover to `to`: the time
    * until the first answer served through it, the requests that failed, the sessions lost.
    */
-  async failover(fault: () => Promise<void>, to: Lb, o: { clients?: number; timeoutMs?: number; pauseMs?: number; retry?: boolean; settleMs?: number; giveUpMs?: number } = {}): Promise<Failover> {
+  async failover(fault: () => Promise<void>, to: Lb, o: FailoverOptions = {}): Promise<Failover> {
     const spec: LoadSpec = { url: this.url, clients: o.clients ?? 12, timeoutMs: o.timeoutMs ?? 2000, pauseMs: o.pauseMs ?? 25, retry: o.retry ?? false };
     await this.client!.startLoad(spec);
     let report: LoadReport | undefined;
@@ -337,15 +356,20 @@ export class LbPair {
       await sleep(700);
       const at = Date.now();
       await fault();
+      const done = Date.now();
       const via = this.addr(to);
       // Probes through the VIP as well, so the wait ends as soon as `to` answers.
       const probed = await eventually(async () => ((await this.client!.get(`${this.url}/peek`)).peer === via ? Date.now() : undefined), o.giveUpMs ?? 20_000, `answers through ${to}`).catch(() => undefined);
       await sleep(o.settleMs ?? 1500);
       report = await this.client!.stopLoad();
       const after = report.records.filter((r) => r.end >= at);
-      const first = after.filter((r) => r.ok && r.peer === via).reduce((m, r) => Math.min(m, r.end), Infinity);
+      const from = o.sameMachine ? done : at;
+      const first = after.filter((r) => r.ok && r.peer === via && r.start >= from).reduce((m, r) => Math.min(m, r.end), Infinity);
+      const windowMs = Math.min(first, probed ?? Infinity) - at;
+      const inWindow = after.filter((r) => r.start >= at && r.start < at + windowMs);
       return {
-        windowMs: Math.min(first, probed ?? Infinity) - at,
+        windowMs,
+        failedInWindowPct: inWindow.length ? (100 * inWindow.filter((r) => !r.ok).length) / inWindow.length : 0,
         requests: after.length,
         failed: after.filter((r) => !r.ok).length,
         lostSessions: report.lostSessions,
@@ -355,6 +379,23 @@ export class LbPair {
     } finally {
       if (!report) await this.client!.stopLoad().catch(() => undefined);
     }
+  }
+
+  /** Starts the proxy on `lb` again; with VRRP, waits until its keepalived is a backup again (its check passes). */
+  async restartProxy(lb: Lb): Promise<void> {
+    const from = this.keepalived[lb].log.length;
+    await this.proxies[lb].start();
+    if (this.options.vrrp) await this.keepalived[lb].state('BACKUP', from, 15_000);
+  }
+
+  /**
+   * Starts a SIGKILLed keepalived again, as a backup. The dead daemon left the address on its
+   * machine (nothing removed it): as after a crash, it is cleared first.
+   */
+  async restartKeepalived(lb: Lb): Promise<void> {
+    if ((await this.lan.addresses(lb)).includes(this.vip)) await this.lan.exec(lb, 'ip', 'addr', 'del', `${this.vip}/24`, 'dev', 'eth0');
+    await this.keepalived[lb].start();
+    await this.keepalived[lb].state('BACKUP', 0, 10_000);
   }
 
   /** Stops every process and removes every namespace (veths and bridge go with them). Safe to call twice. */
