@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian/Ubuntu machine, as root.
 # Idempotent: does nothing where everything is already present.
-#   redis-server, redis-sentinel, haproxy, nginx, chromium (OS packages)
+#   redis-server, redis-sentinel, haproxy, nginx, chromium, keepalived (OS packages)
 #   the Hazelcast member jar (Maven Central, through mvn) into .cache/hazelcast/
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +19,9 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v java >/dev/null 2>&1 || need+=(default-jre-headless)
 command -v mvn >/dev/null 2>&1 || need+=(maven)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)   # the Redis TLS test makes its own CA
+# The load-balancer failover test runs keepalived (VRRP) in network namespaces (iproute2's ip netns).
+[ -x /usr/sbin/keepalived ] || command -v keepalived >/dev/null 2>&1 || need+=(keepalived)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
 
 if [ "${#need[@]}" -gt 0 ]; then
   SUDO=""
@@ -27,7 +30,7 @@ if [ "${#need[@]}" -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   # The Debian packages start system services; the tests start their own on free ports.
-  for svc in redis-server redis-sentinel haproxy nginx; do
+  for svc in redis-server redis-sentinel haproxy nginx keepalived; do
     $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || $SUDO service "$svc" stop >/dev/null 2>&1 || true
   done
 fi
@@ -40,4 +43,4 @@ if [ ! -s "$JAR" ]; then
     -DoutputDirectory="$JAR_DIR" >/dev/null
 fi
 
-echo "provision: ok (redis $(redis-server --version | sed -E 's/.*v=([^ ]+).*/\1/'), haproxy $(haproxy -v | head -1 | awk '{print $3}'), $(basename "$JAR"))"
+echo "provision: ok (redis $(redis-server --version | sed -E 's/.*v=([^ ]+).*/\1/'), haproxy $(haproxy -v | head -1 | awk '{print $3}'), $(/usr/sbin/keepalived --version 2>&1 | head -1 | awk '{print $1, $2}'), $(basename "$JAR"))"

@@ -42,6 +42,10 @@ export interface StartClusterNodeOptions {
   env?: Record<string, string>;
   /** Longest to wait for `READY`. @default 30000 */
   timeoutMs?: number;
+  /** A command the node runs under, such as `['ip', 'netns', 'exec', ns]`. @default [] */
+  wrap?: string[];
+  /** The address it listens on (CLUSTER_HTTP_HOST), used in `url`. @default "127.0.0.1" */
+  host?: string;
 }
 
 const running = new Set<ChildProcess>();
@@ -51,9 +55,11 @@ process.once('exit', () => {
 
 /** Spawns a cluster node process over Redis and resolves once it is ready and serving HTTP. */
 export async function startClusterNode(options: StartClusterNodeOptions): Promise<ClusterNodeProcess> {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', FIXTURE], {
+  const [file, ...args] = [...(options.wrap ?? []), process.execPath, '--conditions=source', '--import', 'tsx', FIXTURE];
+  const child = spawn(file!, args, {
     env: {
       ...process.env,
+      ...(options.host ? { CLUSTER_HTTP_HOST: options.host } : {}),
       CLUSTER_NODE_ID: options.nodeId,
       CLUSTER_REDIS_URL: options.redisUrl,
       CLUSTER_CHANNEL: options.channel,
@@ -86,7 +92,7 @@ export async function startClusterNode(options: StartClusterNodeOptions): Promis
       reject(new Error(`cluster node ${options.nodeId} exited before it was ready\n${output}`));
     });
   });
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://${options.host ?? '127.0.0.1'}:${port}`;
   let stopping: Promise<void> | undefined;
   const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
     if (alive) child.kill(signal);

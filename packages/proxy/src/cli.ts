@@ -2,20 +2,25 @@ import { parseArgs } from 'node:util';
 import { ConfigError, ScaleoutError } from '@scaleout/core';
 import { loadProxyConfig } from './config.js';
 import { exportHaproxy } from './export-haproxy.js';
+import { exportKeepalived } from './export-keepalived.js';
 import { exportNginx } from './export-nginx.js';
+import { keepalivedOptions, KEEPALIVED_ARGS, KEEPALIVED_USAGE } from './cli-keepalived.js';
 import { createProxy } from './proxy.js';
 
 const USAGE = `Usage:
   scaleout-proxy --config proxy.json              run the proxy (SIGTERM/SIGINT: graceful stop)
   scaleout-proxy export haproxy --config proxy.json   print an equivalent HAProxy config
   scaleout-proxy export nginx --config proxy.json     print an equivalent nginx config
+${KEEPALIVED_USAGE}
+SIGUSR2 drains a running proxy: its health endpoint fails (so keepalived moves the address to
+the peer) while it keeps serving what still reaches it; SIGTERM then stops it.
 `;
 
 /** Runs the CLI with `argv` (without node and the script). Resolves with the exit code once done. */
 export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } } });
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, ...KEEPALIVED_ARGS } });
   } catch (e) {
     err.write(`${(e as Error).message}\n${USAGE}`);
     return 2;
@@ -26,14 +31,14 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     return 0;
   }
   const [command, target] = positionals;
-  if (!values.config || (command !== undefined && command !== 'export') || (command === 'export' && target !== 'haproxy' && target !== 'nginx') || positionals.length > 2) {
+  if (!values.config || (command !== undefined && command !== 'export') || (command === 'export' && target !== 'haproxy' && target !== 'nginx' && target !== 'keepalived') || positionals.length > 2) {
     err.write(USAGE);
     return 2;
   }
   try {
     const config = await loadProxyConfig(values.config);
     if (command === 'export') {
-      out.write(target === 'haproxy' ? exportHaproxy(config) : exportNginx(config));
+      out.write(target === 'haproxy' ? exportHaproxy(config) : target === 'nginx' ? exportNginx(config) : exportKeepalived(config, keepalivedOptions(values)));
       return 0;
     }
     const proxy = createProxy(config);
@@ -42,10 +47,16 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     const { port, host } = await proxy.listen();
     out.write(`scaleout-proxy listening on ${host}:${port} (${config.mode}, ${config.algorithm}, sticky ${config.sticky.mode})\n`);
     await new Promise<void>((resolve) => {
+      const drain = () => {
+        err.write('SIGUSR2: draining (health check fails, requests still served)\n');
+        proxy.drain();
+      };
       const stop = (signal: string) => {
         err.write(`${signal}: finishing in-flight requests\n`);
+        process.off('SIGUSR2', drain);
         void proxy.close().then(resolve);
       };
+      process.on('SIGUSR2', drain);
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
     });

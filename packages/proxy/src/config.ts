@@ -100,6 +100,13 @@ export interface ProxyConfigInput {
   };
   /** Largest request head in bytes; bigger gets 431. @default 16384 */
   maxHeaderSize?: number;
+  /** The health endpoint (HTTP mode): 200 while the proxy can serve, else 503; no token needed. */
+  health?: {
+    /** @default true */
+    enabled?: boolean;
+    /** @default "/__scaleout/health" */
+    path?: string;
+  };
 }
 
 /** Defaults of every optional field. */
@@ -116,6 +123,7 @@ export const DEFAULT_PROXY_CONFIG = {
   trustProxy: false,
   status: { enabled: true, path: '/__scaleout/status' },
   maxHeaderSize: 16_384,
+  health: { enabled: true, path: '/__scaleout/health' },
 } as const;
 
 const D = DEFAULT_PROXY_CONFIG;
@@ -181,6 +189,12 @@ const schema = z.strictObject({
     })
     .default({ ...D.status }),
   maxHeaderSize: int(1024, 1_048_576).default(D.maxHeaderSize),
+  health: z
+    .strictObject({
+      enabled: bool().default(D.health.enabled),
+      path: path.default(D.health.path),
+    })
+    .default({ ...D.health }),
 });
 
 /** A validated config: defaults filled in, durations in milliseconds, `secret` an array. */

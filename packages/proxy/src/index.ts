@@ -15,3 +15,5 @@ export type { ProxyStats, StatusAction, StatusPageOptions } from './status-page.
 export type { TargetStats, PinStats } from './pool.js';
 export { exportHaproxy } from './export-haproxy.js';
 export { exportNginx } from './export-nginx.js';
+export { exportKeepalived, DEFAULT_KEEPALIVED_OPTIONS, type KeepalivedOptions } from './export-keepalived.js';
+export type { ProxyHealth } from './health.js';

@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import { debuglog } from 'node:util';
 import { parseProxyConfig, type ProxyConfig, type ProxyConfigInput } from './config.js';
 import { stateError, type ProxyError } from './errors.js';
+import { HealthEndpoint, type ProxyHealth } from './health.js';
 import { forward, type ForwardContext } from './http-proxy.js';
 import { Upstreams } from './upstreams.js';
 import { TargetPool } from './pool.js';
@@ -27,7 +28,8 @@ const TOO_LARGE = new Set(['HPE_HEADER_OVERFLOW']);
 /**
  * The L7 (HTTP/1.1 + WebSocket) or L4 (TCP) load balancer.
  * Events: `up` and `down` (target id) when a target's health changes; `upstreamError`
- * (a `ProxyError`) for each request the proxy answered 502/503/504 itself.
+ * (a `ProxyError`) for each request the proxy answered 502/503/504 itself; `drain` when `drain()`
+ * is called.
  */
 export class Proxy extends EventEmitter {
   readonly config: ProxyConfig;
@@ -35,6 +37,8 @@ export class Proxy extends EventEmitter {
   readonly #sticky: Stickiness;
   readonly #upstreams: Upstreams;
   readonly #status: StatusEndpoint | undefined;
+  readonly #health: HealthEndpoint | undefined;
+  #draining = false;
   readonly #server: HttpServer | TcpServer;
   readonly #tunnels = new Set<Duplex>();
   readonly #errors = { 502: 0, 503: 0, 504: 0 };
@@ -51,6 +55,7 @@ export class Proxy extends EventEmitter {
     this.#pool.on('down', (id: string) => this.emit('down', id));
     this.#sticky = new Stickiness(c);
     this.#upstreams = new Upstreams(c);
+    if (c.health.enabled && c.mode === 'http') this.#health = new HealthEndpoint(c.health.path, this);
     if (c.status.enabled && c.mode === 'http') this.#status = new StatusEndpoint(c.status.path, c.status.token, this, options.status);
     const onUpstreamError = (err: ProxyError) => {
       this.#errors[err.status]++;
@@ -64,7 +69,7 @@ export class Proxy extends EventEmitter {
       });
       return;
     }
-    const ctx: ForwardContext = { config: c, pool: this.#pool, sticky: this.#sticky, upstreams: this.#upstreams, closing: () => this.#closed !== undefined, onUpstreamError };
+    const ctx: ForwardContext = { config: c, pool: this.#pool, sticky: this.#sticky, upstreams: this.#upstreams, closing: () => this.#closed !== undefined || this.#draining, onUpstreamError };
     const server = createHttpServer(
       {
         maxHeaderSize: c.maxHeaderSize,
@@ -76,7 +81,8 @@ export class Proxy extends EventEmitter {
         connectionsCheckingInterval: Math.max(250, Math.min(1000, Math.floor(c.timeouts.headers / 2))),
       },
       (req, res) => {
-        if (this.#status?.matches(req.url)) void this.#status.handle(req, res);
+        if (this.#health?.matches(req.url)) this.#health.handle(req, res);
+        else if (this.#status?.matches(req.url)) void this.#status.handle(req, res);
         else forward(ctx, req, res);
       },
     );
@@ -138,6 +144,32 @@ export class Proxy extends EventEmitter {
   /** `true`: the target serves its pinned clients only (HAProxy `drain`); `false`: takes new ones again. */
   setDraining(id: string, draining: boolean): boolean {
     return this.#pool.setDraining(id, draining);
+  }
+
+  /**
+   * Starts a graceful handover: the health endpoint answers 503 from now on, so whatever
+   * routes traffic here (keepalived's check) moves it to the peer, while this proxy keeps
+   * serving every request that still reaches it, each answered with `Connection: close` so
+   * that clients open their next connection to wherever the traffic went. `close()` later.
+   */
+  drain(): void {
+    if (this.#draining) return;
+    this.#draining = true;
+    debug('draining');
+    this.emit('drain');
+  }
+
+  /** Ends a drain: the health endpoint passes again (if the rest is well). */
+  undrain(): void {
+    this.#draining = false;
+  }
+
+  /** Whether this proxy can take traffic, and why not: what the health endpoint serves. */
+  health(): ProxyHealth {
+    const targets = this.#pool.set.all();
+    const targetsUp = targets.filter((ep) => ep.available).length;
+    const state: ProxyHealth['state'] = this.#closed ? 'closing' : !this.#server.listening ? 'starting' : this.#draining ? 'draining' : targetsUp === 0 ? 'no-target-up' : 'serving';
+    return { ok: state === 'serving', state, targetsUp, targets: targets.length };
   }
 
   /** The route tag of a target: the value of its route cookie. */
