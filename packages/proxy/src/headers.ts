@@ -85,9 +85,12 @@ export function requestHeaders(req: IncomingMessage, info: ForwardInfo): string[
   const peer = bareAddress(req.socket.remoteAddress);
   const trusted = info.trust !== false && trusts(info.trust, peer);
   const out: string[] = [];
+  // RFC 9112 §3.2.2: for an absolute-form target the URI's authority is the host; the node gets
+  // it as `Host` (origin-form carries no authority of its own).
+  const authority = absoluteAuthority(req.url);
   let xff: string | undefined;
   let proto: string | undefined;
-  let host: string | undefined;
+  let host = authority;
   let fwdHost: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
@@ -100,7 +103,10 @@ export function requestHeaders(req: IncomingMessage, info: ForwardInfo): string[
       else if (trusted) fwdHost ??= value;
       continue;
     }
-    if (lower === 'host') host ??= value;
+    if (lower === 'host') {
+      host ??= value;
+      if (authority !== undefined) continue;
+    }
     if (lower === 'cookie' && info.cookie) {
       const kept = info.cookie(value);
       if (kept !== undefined) out.push(name, kept);
@@ -108,6 +114,7 @@ export function requestHeaders(req: IncomingMessage, info: ForwardInfo): string[
     }
     out.push(name, value);
   }
+  if (authority !== undefined) out.push('Host', authority);
   out.push('X-Forwarded-For', xff ? `${xff}, ${peer}` : peer);
   out.push('X-Forwarded-Proto', proto ?? ((req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'));
   if (fwdHost ?? host) out.push('X-Forwarded-Host', (fwdHost ?? host)!);
@@ -117,18 +124,53 @@ export function requestHeaders(req: IncomingMessage, info: ForwardInfo): string[
 }
 
 /**
+ * The authority (`host[:port]`, default port left out) of an absolute-form request target, or
+ * `undefined` for origin-form and anything unparsable.
+ */
+export function absoluteAuthority(url: string | undefined): string | undefined {
+  if (!url || url.charCodeAt(0) === 47 /* / */ || !/^https?:\/\//i.test(url)) return undefined;
+  try {
+    return new URL(url).host || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when a `Host` value names the same authority as an absolute-form target (case and default port aside). */
+function sameAuthority(host: string, url: string): boolean {
+  try {
+    const scheme = url.slice(0, url.indexOf(':') + 1);
+    const given = new URL(`${scheme}//${host.trim()}`);
+    return given.host === new URL(url).host && given.pathname === '/' && !given.username && !given.password;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Why a request must be refused with 400 before any node is chosen, or `undefined` when it is
  * well-formed. RFC 9110 §7.2 and RFC 9112 §3.2: more than one `Host` line (even with equal
- * values) is a 400, and so is an HTTP/1.1 request with none. Such a request is the client's
- * fault: forwarding it would let undici refuse it and the refusal be charged to the node
- * (as nginx "client sent duplicate host header", the proxy answers it itself).
+ * values) is a 400, and so is an HTTP/1.1 request with none or with an empty one (every target
+ * the proxy serves has an authority). An absolute-form target whose authority differs from the
+ * `Host` line is refused too: RFC 9112 §3.2.2 lets a server ignore `Host` there, but the node
+ * and any cache beside it could read the other one (nginx and HAProxy both refuse the mismatch).
+ * Such a request is the client's fault: forwarding it would let undici refuse it and the refusal
+ * be charged to the node (as nginx "client sent duplicate host header", the proxy answers it itself).
  */
 export function malformedRequest(req: IncomingMessage): string | undefined {
   const raw = req.rawHeaders;
   let hosts = 0;
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') hosts++;
+  let host: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') {
+      hosts++;
+      host = raw[i + 1]!;
+    }
+  }
   if (hosts > 1) return 'duplicate Host header';
   if (hosts === 0 && req.httpVersionMajor === 1 && req.httpVersionMinor >= 1) return 'missing Host header';
+  if (host !== undefined && host.trim() === '') return 'empty Host header';
+  if (host !== undefined && absoluteAuthority(req.url) !== undefined && !sameAuthority(host, req.url!)) return 'Host header conflicts with the request target';
   return undefined;
 }
 

@@ -57,12 +57,19 @@ export function forwardUpgrade(ctx: ForwardContext, req: IncomingMessage, socket
     let settled = false;
     const preq = request({ agent: false, host: endpoint.url.hostname, port: endpoint.url.port || 80, method: req.method, path, headers, setHost: false });
     const timer = setTimeout(() => preq.destroy(gatewayTimeout(endpoint.id, 'the upgrade', config.timeouts.server)), config.timeouts.server);
-    const onClientClose = () => preq.destroy();
-    socket.once('close', onClientClose);
+    // A client that leaves during the handshake ends the node's exchange: not the node's fault.
+    // Its FIN alone closes nothing (Node's HTTP server allows half-open sockets), so 'end' counts.
+    let clientGone = false;
+    const onClientClose = () => {
+      clientGone = true;
+      preq.destroy();
+      socket.destroy();
+    };
+    socket.once('close', onClientClose).once('end', onClientClose);
     const done = () => {
       settled = true;
       clearTimeout(timer);
-      socket.off('close', onClientClose);
+      socket.off('close', onClientClose).off('end', onClientClose);
     };
 
     preq.once('upgrade', (pres, upstream, upstreamHead) => {
@@ -107,6 +114,7 @@ export function forwardUpgrade(ctx: ForwardContext, req: IncomingMessage, socket
     preq.once('error', (err: NodeJS.ErrnoException) => {
       if (settled) return;
       done();
+      if (clientGone) return release({ ok: true, latencyMs: performance.now() - started, cancelled: true });
       release({ ok: false, latencyMs: performance.now() - started, status: 0 });
       if (socket.destroyed) return;
       const code = err.code ?? '';
