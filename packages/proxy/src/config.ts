@@ -72,8 +72,12 @@ export interface ProxyConfigInput {
   timeouts?: {
     /** Connecting to a node. @default "2s" */
     connect?: number | string;
-    /** Waiting for a node's response headers, and the longest silence while streaming. @default "30s" */
+    /** Waiting for a node's response headers once the request body is sent, and the longest silence from a node while streaming either way. @default "30s" */
     server?: number | string;
+    /** The longest silence from a client while it sends its request body; past it the proxy answers 408 (nginx `client_body_timeout`). @default "60s" */
+    body?: number | string;
+    /** The longest a client may leave a response unread (back-pressure) before its connection is cut (nginx `send_timeout`). @default "60s" */
+    send?: number | string;
     /** A client's request headers (bounds slowloris). @default "10s" */
     headers?: number | string;
     /** A client's whole request, body included. @default "5m" */
@@ -111,7 +115,7 @@ export const DEFAULT_PROXY_CONFIG = {
   sticky: { cookieName: 'route', secure: false, sameSite: 'Lax', nocache: true },
   healthCheck: { enabled: true, path: '/healthz', interval: 2000, timeout: 1000, rise: 2, fall: 3 },
   passive: { consecutiveErrors: 5, ejectTime: 10_000 },
-  timeouts: { connect: 2000, server: 30_000, headers: 10_000, request: 300_000, idle: 60_000, tunnel: 3_600_000, shutdown: 10_000 },
+  timeouts: { connect: 2000, server: 30_000, body: 60_000, send: 60_000, headers: 10_000, request: 300_000, idle: 60_000, tunnel: 3_600_000, shutdown: 10_000 },
   retries: 1,
   trustProxy: false,
   status: { enabled: true, path: '/__scaleout/status' },
@@ -164,6 +168,8 @@ const schema = z.strictObject({
     .strictObject({
       connect: duration().default(D.timeouts.connect),
       server: duration().default(D.timeouts.server),
+      body: duration().default(D.timeouts.body),
+      send: duration().default(D.timeouts.send),
       headers: duration().default(D.timeouts.headers),
       request: duration().default(D.timeouts.request),
       idle: duration().default(D.timeouts.idle),

@@ -45,24 +45,66 @@ export interface ForwardContext {
   onUpstreamError(err: ProxyError): void;
 }
 
+// Bytes a client must send within `timeouts.body` for its upload to count as moving.
+const BODY_PROGRESS = 1024;
+
+/** Who a request body is waiting on: the client to send more, or the node to read more. */
+type Waiting = 'client' | 'node';
+
 /**
  * The request body as the node's connection reads it. The client's stream is only touched once
  * undici starts writing the body, which it does after the connection is up: so a connect
  * failure leaves the body unread and the request can go to another node. Destroying this
  * wrapper (undici does on errors) detaches it without closing the client's connection.
+ *
+ * While it streams, one timer watches whichever side the body is waiting on: the client
+ * (`timeouts.body`, as nginx `client_body_timeout`) or the node, which stopped reading
+ * (`timeouts.server`). `onStall` says which one went quiet, so the right one is blamed.
+ * A client only counts as sending once it has brought `BODY_PROGRESS` bytes since the timer was
+ * last set (as Apache `RequestReadTimeout body=…,MinRate=…`): a trickle of one byte a second
+ * would hold a node's connection for ever under a plain idle timer.
  */
 class LazyBody extends Readable {
   started = false;
   readonly #src: IncomingMessage;
+  readonly #limits: Record<Waiting, number>;
+  readonly #onStall: (who: Waiting) => void;
+  #waiting: Waiting | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #progress = 0;
   readonly #onData = (chunk: Buffer) => {
-    if (!this.push(chunk)) this.#src.pause();
+    this.#progress += chunk.length;
+    if (this.push(chunk)) {
+      if (this.#progress >= BODY_PROGRESS) this.#wait('client');
+      return;
+    }
+    this.#src.pause();
+    this.#wait('node');
   };
-  readonly #onEnd = () => this.push(null);
+  readonly #onEnd = () => {
+    this.#stop();
+    this.push(null);
+  };
   readonly #onError = (err: Error) => this.destroy(err);
 
-  constructor(src: IncomingMessage) {
+  constructor(src: IncomingMessage, limits: Record<Waiting, number>, onStall: (who: Waiting) => void) {
     super();
     this.#src = src;
+    this.#limits = limits;
+    this.#onStall = onStall;
+  }
+
+  #wait(who: Waiting): void {
+    this.#progress = 0;
+    if (this.#waiting === who) return void this.#timer!.refresh();
+    clearTimeout(this.#timer);
+    this.#waiting = who;
+    this.#timer = setTimeout(() => this.#onStall(who), this.#limits[who]);
+  }
+
+  #stop(): void {
+    clearTimeout(this.#timer);
+    this.#waiting = undefined;
   }
 
   override _read(): void {
@@ -70,10 +112,13 @@ class LazyBody extends Readable {
       this.started = true;
       this.#src.on('data', this.#onData).once('end', this.#onEnd).once('error', this.#onError);
     }
+    if (this.#src.readableEnded) return;
+    if (this.#waiting !== 'client') this.#wait('client'); // not on every read: a trickle must not refresh it
     this.#src.resume();
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.#stop();
     this.#src.off('data', this.#onData).off('end', this.#onEnd).off('error', this.#onError);
     cb(err);
   }
@@ -92,10 +137,10 @@ export function refusal(req: IncomingMessage): string | undefined {
 }
 
 /** Answers a malformed request with 400 and closes the connection (the rest of it cannot be trusted). */
-export function sendBadRequest(res: ServerResponse, why: string): void {
+export function sendBadRequest(res: ServerResponse, why: string, status: 400 | 408 = 400): void {
   if (res.headersSent || res.destroyed) return void res.destroy();
-  const body = `400 Bad Request: ${why}\n`;
-  res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body);
+  const body = `${status} ${status === 400 ? 'Bad Request' : 'Request Timeout'}: ${why}\n`;
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body);
 }
 
 function noop(): void {}
@@ -114,14 +159,19 @@ export function forward(ctx: ForwardContext, req: IncomingMessage, res: ServerRe
     cookie: sticky.mode === 'insert' ? (v) => sticky.stripCookie(v) : undefined,
   });
   const withBody = hasBody(req);
-  if (withBody) req.on('error', noop); // a client that vanishes mid-body: the 'close' below cleans up
   const tried = new Set<string>();
   let abortCurrent: ((err?: Error) => void) | undefined;
+  // Set when the client left, broke its body off, or went quiet: what follows is its doing, and
+  // whatever the node's exchange ends with is never charged to the node.
   let clientGone = false;
-  res.once('close', () => {
-    if (res.writableFinished) return;
+  let clientStalled = false;
+  const leave = () => {
     clientGone = true;
     abortCurrent?.();
+  };
+  if (withBody) req.on('error', leave); // a client that vanishes mid-body
+  res.once('close', () => {
+    if (!res.writableFinished) leave();
   });
 
   const attempt = (n: number, lastError?: ProxyError): void => {
@@ -140,24 +190,42 @@ export function forward(ctx: ForwardContext, req: IncomingMessage, res: ServerRe
   const send = (endpoint: Endpoint, n: number, resent: boolean): void => {
     const release = endpoint.begin();
     const started = performance.now();
-    const body = withBody ? new LazyBody(req) : null;
     let answered = false;
     let status = 0;
     let latencyMs = 0;
     let resume = noop;
-    const onDrain = () => resume();
-    // The wait for the response head is timed here rather than by undici, whose timer restarts
-    // late on a reused connection (a 504 could come before `timeouts.server` had passed).
+    // A client that stops reading the response: cut after `timeouts.send` (nginx `send_timeout`).
+    let sendTimer: NodeJS.Timeout | undefined;
+    const onDrain = () => {
+      clearTimeout(sendTimer);
+      resume();
+    };
     let late: ProxyError | undefined;
-    const timer = setTimeout(() => {
-      late = gatewayTimeout(endpoint.id, 'the response', config.timeouts.server);
+    const timeOut = (what: string) => {
+      late = gatewayTimeout(endpoint.id, what, config.timeouts.server);
       abortCurrent?.(late);
-    }, config.timeouts.server);
+    };
+    // The wait for the response head is timed here rather than by undici, whose timer restarts
+    // late on a reused connection (a 504 could come before `timeouts.server` had passed). It
+    // starts once the request body has been sent: a slow upload is not a slow node.
+    let timer: NodeJS.Timeout | undefined;
+    const startTimer = () => {
+      if (!answered && !late) timer = setTimeout(timeOut, config.timeouts.server, 'the response');
+    };
+    const body = withBody
+      ? new LazyBody(req, { client: config.timeouts.body, node: config.timeouts.server }, (who) => {
+          if (who === 'node') return timeOut('reading the request body');
+          clientStalled = true;
+          abortCurrent?.();
+        })
+      : null;
+    if (body) body.once('end', startTimer);
+    else startTimer();
 
     const handler: Dispatcher.DispatchHandler = {
       onConnect(abort) {
         abortCurrent = abort;
-        if (clientGone || late) abort(late);
+        if (clientGone || clientStalled || late) abort(late);
       },
       onHeaders(statusCode, raw, resumeFn, statusText) {
         if (statusCode < 200) return true; // 1xx: Node's server speaks for itself (100-continue)
@@ -181,18 +249,27 @@ export function forward(ctx: ForwardContext, req: IncomingMessage, res: ServerRe
         return true;
       },
       onData(chunk) {
-        return res.write(chunk);
+        if (res.write(chunk)) return true;
+        sendTimer = setTimeout(() => res.destroy(), config.timeouts.send);
+        return false;
       },
       onComplete() {
+        clearTimeout(sendTimer);
         res.off('drain', onDrain);
         res.end();
         release({ ok: status < 500, latencyMs, status });
       },
       onError(err: Error & { code?: string }) {
         clearTimeout(timer);
+        clearTimeout(sendTimer);
         res.off('drain', onDrain);
         const ms = latencyMs || performance.now() - started;
         if (clientGone) return release({ ok: true, latencyMs: ms, cancelled: true });
+        if (clientStalled) {
+          debug('%s %s: the client sent no body for %d ms', req.method, req.url, config.timeouts.body);
+          release({ ok: true, latencyMs: ms, cancelled: true });
+          return sendBadRequest(res, 'the request body stopped arriving', 408);
+        }
         if (REQUEST_FAULTS.has(err.code ?? '') && !answered) {
           debug('%s %s refused as a client fault: %s', req.method, req.url, err.message);
           release({ ok: true, latencyMs: ms, cancelled: true });
