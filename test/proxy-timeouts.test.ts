@@ -1,5 +1,6 @@
 import { EventEmitter, once } from 'node:events';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { WebSocket, WebSocketServer } from 'ws';
 import { expect } from 'chai';
 import { createProxy, type Proxy } from '@scaleout/proxy';
 import { countBody, startHttp, type RunningServer } from './support/index.js';
@@ -139,6 +140,51 @@ describe('proxy timeouts: each phase has its own clock, and a slow client is nev
       for (let i = 0; i < 5; i++) await cutOne();
       const growth = (await child.rss()) - before;
       expect(growth, `RSS grew by ${(growth / MB).toFixed(1)} MB`).to.be.below(8 * MB);
+    });
+  });
+
+  describe('tunnel idle', () => {
+    it('closes a silent WebSocket tunnel after timeouts.tunnel, and one that talks stays open', async () => {
+      const wss = new WebSocketServer({ server: node.server });
+      wss.on('connection', (ws) => ws.on('message', (d) => ws.send(d)));
+      const proxy = createProxy({ listen: 0, targets: [{ id: 'node-1', url: node.url }], healthCheck: { enabled: false }, timeouts: { tunnel: '1s' } });
+      await proxy.listen();
+      try {
+        const ws = new WebSocket(`ws://127.0.0.1:${proxy.port}/chat`);
+        await once(ws, 'open');
+        const opened = performance.now();
+        // talk for 1.5 s, every 300 ms: the tunnel must survive past its idle limit
+        for (let i = 0; i < 5; i++) {
+          ws.send(`ping ${i}`);
+          expect(String((await once(ws, 'message'))[0])).to.equal(`ping ${i}`);
+          await new Promise((r) => setTimeout(r, 300));
+        }
+        expect(ws.readyState).to.equal(WebSocket.OPEN);
+        await once(ws, 'close');
+        expect(performance.now() - opened).to.be.within(1800, 5000);
+      } finally {
+        wss.close();
+        await proxy.close();
+      }
+    });
+
+    it('closes a silent TCP tunnel after timeouts.tunnel', async () => {
+      const echo = createServer((s) => s.pipe(s));
+      echo.listen(0, '127.0.0.1');
+      await once(echo, 'listening');
+      const proxy = createProxy({ listen: 0, mode: 'tcp', targets: [{ id: 'echo', url: `tcp://127.0.0.1:${(echo.address() as AddressInfo).port}` }], timeouts: { tunnel: '1s' } });
+      await proxy.listen();
+      try {
+        const s = connect({ port: proxy.port!, host: '127.0.0.1' });
+        s.write('hello');
+        expect(String((await once(s, 'data'))[0])).to.equal('hello');
+        const since = performance.now();
+        await once(s, 'close');
+        expect(performance.now() - since).to.be.within(900, 4000);
+      } finally {
+        await proxy.close();
+        echo.close();
+      }
     });
   });
 });
