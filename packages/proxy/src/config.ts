@@ -15,6 +15,12 @@ export interface TargetInput {
   url: string;
   /** Share of unpinned traffic under `weighted-round-robin`. @default 1 */
   weight?: number;
+  /**
+   * Most connections the proxy holds open to this node at once (HAProxy `server … maxconn`).
+   * HTTP requests past it wait for a free pooled connection; a WebSocket or TCP tunnel past it
+   * goes to another node (503 when none is left). @default 512
+   */
+  maxConnections?: number;
 }
 
 /** The proxy's config as written in `proxy.json`. Durations take `"1s"`, `"500ms"` or milliseconds. */
@@ -104,6 +110,10 @@ export interface ProxyConfigInput {
   };
   /** Largest request head in bytes; bigger gets 431. @default 16384 */
   maxHeaderSize?: number;
+  /** Most header fields in a request; more gets 431 (HAProxy `tune.http.maxhdr`), never silently cut as Node would past 2000. @default 100 */
+  maxHeadersCount?: number;
+  /** Most client connections open at once (HAProxy `maxconn`); past it a new connection gets a 503 (HTTP) or is closed (TCP), while open ones keep working. @default 4096 */
+  maxConnections?: number;
 }
 
 /** Defaults of every optional field. */
@@ -120,6 +130,8 @@ export const DEFAULT_PROXY_CONFIG = {
   trustProxy: false,
   status: { enabled: true, path: '/__scaleout/status' },
   maxHeaderSize: 16_384,
+  maxHeadersCount: 100,
+  maxConnections: 4096,
 } as const;
 
 const D = DEFAULT_PROXY_CONFIG;
@@ -128,6 +140,7 @@ const target = z.strictObject({
   id: z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'expected letters, digits and . _ : -'),
   url: z.string().regex(/^(https?|tcp):\/\/[A-Za-z0-9._-]+(:\d{1,5})?\/?$|^(https?|tcp):\/\/\[[0-9A-Fa-f:]+\](:\d{1,5})?\/?$/, 'expected "http://host:port" or "tcp://host:port"'),
   weight: int(1, 1000).default(1),
+  maxConnections: int(1, 100_000).default(512),
 });
 const path = z.string().max(200).regex(/^\/[A-Za-z0-9._~\/-]*$/, 'expected an absolute path such as "/healthz"');
 
@@ -187,6 +200,8 @@ const schema = z.strictObject({
     })
     .default({ ...D.status }),
   maxHeaderSize: int(1024, 1_048_576).default(D.maxHeaderSize),
+  maxHeadersCount: int(1, 10_000).default(D.maxHeadersCount),
+  maxConnections: int(1, 1_000_000).default(D.maxConnections),
 });
 
 /** A validated config: defaults filled in, durations in milliseconds, `secret` an array. */

@@ -136,10 +136,25 @@ export function refusal(req: IncomingMessage): string | undefined {
   return originForm(req.url) === undefined ? 'unusable request URL' : malformedRequest(req);
 }
 
+/** The statuses of the client's faults that the proxy answers itself. */
+export const CLIENT_FAULTS = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' } as const;
+
+/**
+ * A whole `Connection: close` response with a short text body, for a socket that the proxy
+ * answers before (or instead of) Node's HTTP server: a refused upgrade, a parser error, a
+ * connection past `maxConnections`.
+ */
+export function rawResponse(status: keyof typeof CLIENT_FAULTS | 503, why?: string): string {
+  const reason = status === 503 ? 'Service Unavailable' : CLIENT_FAULTS[status];
+  const body = `${status} ${reason}${why ? `: ${why}` : ''}\n`;
+  const retry = status === 503 ? 'Retry-After: 1\r\n' : '';
+  return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${retry}Connection: close\r\n\r\n${body}`;
+}
+
 /** Answers a malformed request with 400 and closes the connection (the rest of it cannot be trusted). */
-export function sendBadRequest(res: ServerResponse, why: string, status: 400 | 408 = 400): void {
+export function sendBadRequest(res: ServerResponse, why: string, status: keyof typeof CLIENT_FAULTS = 400): void {
   if (res.headersSent || res.destroyed) return void res.destroy();
-  const body = `${status} ${status === 400 ? 'Bad Request' : 'Request Timeout'}: ${why}\n`;
+  const body = `${status} ${CLIENT_FAULTS[status]}: ${why}\n`;
   res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body);
 }
 

@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import { debuglog } from 'node:util';
 import { parseProxyConfig, type ProxyConfig, type ProxyConfigInput } from './config.js';
 import { stateError, type ProxyError } from './errors.js';
-import { forward, type ForwardContext } from './http-proxy.js';
+import { forward, rawResponse, sendBadRequest, type ForwardContext } from './http-proxy.js';
 import { Upstreams } from './upstreams.js';
 import { TargetPool } from './pool.js';
 import { StatusEndpoint, type ProxyStats, type StatusPageOptions } from './status-page.js';
@@ -37,6 +37,10 @@ export class Proxy extends EventEmitter {
   readonly #status: StatusEndpoint | undefined;
   readonly #server: HttpServer | TcpServer;
   readonly #tunnels = new Set<Duplex>();
+  /** Client connections open now, against `maxConnections`. */
+  #open = 0;
+  /** Connections past `maxConnections`: answered 503 by `#admit`, then ignored by the HTTP server's handlers. */
+  readonly #refused = new WeakSet<Duplex>();
   readonly #errors = { 502: 0, 503: 0, 504: 0 };
   readonly #started = Date.now();
   #listening: Promise<{ port: number; host: string }> | undefined;
@@ -59,6 +63,7 @@ export class Proxy extends EventEmitter {
     if (c.mode === 'tcp') {
       const ctx = { config: c, pool: this.#pool, onUpstreamError };
       this.#server = createTcpServer((socket) => {
+        if (!this.#admit(socket)) return;
         this.#track(socket);
         forwardTcp(ctx, socket);
       });
@@ -76,21 +81,47 @@ export class Proxy extends EventEmitter {
         connectionsCheckingInterval: Math.max(250, Math.min(1000, Math.floor(c.timeouts.headers / 2))),
       },
       (req, res) => {
+        if (this.#refused.has(req.socket)) return;
+        if (req.rawHeaders.length > 2 * c.maxHeadersCount) return sendBadRequest(res, `more than ${c.maxHeadersCount} header fields`, 431);
         if (this.#status?.matches(req.url)) void this.#status.handle(req, res);
         else forward(ctx, req, res);
       },
     );
+    // One more than allowed, so a request past the bound is seen (and answered 431) rather than
+    // silently cut to its first fields, framing headers possibly among the lost.
+    server.maxHeadersCount = c.maxHeadersCount + 1;
+    server.prependListener('connection', (socket: Socket) => this.#admit(socket));
     server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
+      if (this.#refused.has(socket)) return;
       this.#track(socket);
+      if (req.rawHeaders.length > 2 * c.maxHeadersCount) return void socket.end(rawResponse(431, `more than ${c.maxHeadersCount} header fields`));
       forwardUpgrade(ctx, req, socket, head);
     });
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
       debug('client error: %s', err.code ?? err.message);
       if (!socket.writable || (err.code === 'ECONNRESET' && !(socket as Socket).bytesWritten)) return void socket.destroy();
-      const status = TOO_LARGE.has(err.code ?? '') ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
-      socket.end(`HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nContent-Length: ${status.length + 1}\r\nConnection: close\r\n\r\n${status}\n`);
+      socket.end(rawResponse(TOO_LARGE.has(err.code ?? '') ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400));
     });
     this.#server = server;
+  }
+
+  /**
+   * Counts a new client connection against `maxConnections` (HAProxy `maxconn`). Past it the
+   * connection is refused at once, a 503 in HTTP mode and a close in TCP mode, so the ones
+   * already open keep their share.
+   */
+  #admit(socket: Socket): boolean {
+    if (this.#open >= this.config.maxConnections) {
+      debug('refusing a connection: %d open', this.#open);
+      this.#refused.add(socket);
+      socket.on('error', () => {});
+      if (this.config.mode === 'tcp') socket.destroy();
+      else socket.end(rawResponse(503, `more than ${this.config.maxConnections} connections`));
+      return false;
+    }
+    this.#open++;
+    socket.once('close', () => this.#open--);
+    return true;
   }
 
   #track(socket: Duplex): void {
@@ -125,6 +156,7 @@ export class Proxy extends EventEmitter {
       algorithm: this.#pool.algorithm,
       sticky: this.#sticky.mode,
       uptimeMs: Date.now() - this.#started,
+      connections: this.#open,
       errors: { ...this.#errors },
       targets: this.#pool.stats(),
     };

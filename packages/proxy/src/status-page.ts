@@ -13,6 +13,8 @@ export interface ProxyStats {
   algorithm: string;
   sticky: 'learn' | 'insert' | 'none';
   uptimeMs: number;
+  /** Client connections open now (bounded by `maxConnections`). */
+  connections: number;
   /** Answers the proxy made itself because it could not serve: 502, 503, 504. */
   errors: { 502: number; 503: number; 504: number };
   targets: TargetStats[];

@@ -30,7 +30,7 @@ export function forwardTcp(ctx: TcpContext, client: Socket): void {
 
   const attempt = (n: number): void => {
     if (client.destroyed) return;
-    const endpoint = pool.choose(undefined, hashKey, tried);
+    const endpoint = pool.chooseWithRoom(undefined, hashKey, tried);
     if (!endpoint) {
       ctx.onUpstreamError(noBackend('no node is available for a TCP connection'));
       client.destroy();

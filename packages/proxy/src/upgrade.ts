@@ -5,7 +5,7 @@ import { debuglog } from 'node:util';
 import type { Endpoint } from '@scaleout/balancer';
 import { badGateway, gatewayTimeout, noBackend, type ProxyError } from './errors.js';
 import { clientAddress, malformedRequest, originForm, requestHeaders, responseHeaders } from './headers.js';
-import type { ForwardContext } from './http-proxy.js';
+import { rawResponse, type ForwardContext } from './http-proxy.js';
 
 const debug = debuglog('scaleout:proxy-upgrade');
 
@@ -29,7 +29,7 @@ export function forwardUpgrade(ctx: ForwardContext, req: IncomingMessage, socket
   const { config, pool, sticky } = ctx;
   const path = originForm(req.url);
   // Refused before a node is chosen, as on the HTTP path: a malformed handshake is the client's fault.
-  if (path === undefined || malformedRequest(req) !== undefined) return void socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+  if (path === undefined || malformedRequest(req) !== undefined) return void socket.end(rawResponse(400, malformedRequest(req) ?? 'unusable request URL'));
   const hashKey = clientAddress(req, config.trustProxy);
   const pinnedTo = sticky.pinned(req.headers);
   const headers = requestHeaders(req, {
@@ -41,7 +41,7 @@ export function forwardUpgrade(ctx: ForwardContext, req: IncomingMessage, socket
   socket.on('error', (err) => debug('client socket: %s', err.message));
 
   const attempt = (n: number, lastError?: ProxyError): void => {
-    const endpoint = pool.choose(pinnedTo, hashKey, tried);
+    const endpoint = pool.chooseWithRoom(pinnedTo, hashKey, tried);
     if (!endpoint) {
       const err = lastError ?? noBackend('no node is available for the upgrade');
       ctx.onUpstreamError(err);
