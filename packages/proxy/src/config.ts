@@ -107,6 +107,12 @@ export interface ProxyConfigInput {
     path?: string;
     /** Bearer token (or `?token=`); required when `host` is not loopback. */
     token?: string;
+    /**
+     * Without a token: the `Host` values (`name` or `name:port`) the status routes answer besides
+     * the bound address (and `localhost` on loopback). Any other `Host`, or a POST whose `Origin`
+     * is not one of them, gets 403: a DNS-rebinding page cannot drive the admin endpoints. @default []
+     */
+    allowedHosts?: string[];
   };
   /** Largest request head in bytes; bigger gets 431. @default 16384 */
   maxHeaderSize?: number;
@@ -128,7 +134,7 @@ export const DEFAULT_PROXY_CONFIG = {
   timeouts: { connect: 2000, server: 30_000, body: 60_000, send: 60_000, headers: 10_000, request: 300_000, idle: 60_000, tunnel: 3_600_000, shutdown: 10_000 },
   retries: 1,
   trustProxy: false,
-  status: { enabled: true, path: '/__scaleout/status' },
+  status: { enabled: true, path: '/__scaleout/status', allowedHosts: [] as string[] },
   maxHeaderSize: 16_384,
   maxHeadersCount: 100,
   maxConnections: 4096,
@@ -197,6 +203,7 @@ const schema = z.strictObject({
       enabled: bool().default(D.status.enabled),
       path: path.default(D.status.path),
       token: z.string().min(16, 'expected a token of at least 16 characters').max(512).optional(),
+      allowedHosts: z.array(z.string().regex(/^([A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?$/, 'expected a host name, IPv4 address or [IPv6] address, with an optional :port')).max(100).default([]),
     })
     .default({ ...D.status }),
   maxHeaderSize: int(1024, 1_048_576).default(D.maxHeaderSize),
@@ -211,8 +218,16 @@ export type ProxyConfig = Omit<z.output<typeof schema>, 'sticky'> & {
 /** One validated target. */
 export type Target = ProxyConfig['targets'][number];
 
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+/**
+ * True for a loopback address written as an address (`127.0.0.0/8`, `::1`) or `localhost`.
+ * A name is never read by its text: `127.attacker.example` is a name like any other. The
+ * address actually bound is checked again in `Proxy.listen()`.
+ */
+export function isLoopback(host: string): boolean {
+  const ip = isIP(host);
+  if (ip === 4) return host.startsWith('127.');
+  if (ip === 6) return host === '::1' || /^(0{0,4}:){7}0{0,3}1$/.test(host) || /^::ffff:127\./i.test(host);
+  return host === 'localhost';
 }
 
 function refuse(field: string, value: unknown, allowed: string): never {

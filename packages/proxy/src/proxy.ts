@@ -3,7 +3,8 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { debuglog } from 'node:util';
-import { parseProxyConfig, type ProxyConfig, type ProxyConfigInput } from './config.js';
+import { ConfigError } from '@scaleout/core';
+import { isLoopback, parseProxyConfig, type ProxyConfig, type ProxyConfigInput } from './config.js';
 import { stateError, type ProxyError } from './errors.js';
 import { forward, rawResponse, sendBadRequest, type ForwardContext } from './http-proxy.js';
 import { Upstreams } from './upstreams.js';
@@ -55,7 +56,10 @@ export class Proxy extends EventEmitter {
     this.#pool.on('down', (id: string) => this.emit('down', id));
     this.#sticky = new Stickiness(c);
     this.#upstreams = new Upstreams(c);
-    if (c.status.enabled && c.mode === 'http') this.#status = new StatusEndpoint(c.status.path, c.status.token, this, options.status);
+    if (c.status.enabled && c.mode === 'http') {
+      const address = () => (this.#server.address() as AddressInfo | null) ?? undefined;
+      this.#status = new StatusEndpoint({ ...c.status, address }, this, options.status);
+    }
     const onUpstreamError = (err: ProxyError) => {
       this.#errors[err.status]++;
       this.emit('upstreamError', err);
@@ -135,8 +139,14 @@ export class Proxy extends EventEmitter {
     this.#listening ??= (async () => {
       this.#server.listen(this.config.listen, this.config.host);
       await once(this.#server, 'listening');
-      this.#pool.start();
       const addr = this.#server.address() as AddressInfo;
+      // The loopback-only rule, on the address actually bound (a name such as "localhost" could
+      // resolve to anything): without a token, the admin endpoints never face the network.
+      if (this.#status && !this.config.status.token && !isLoopback(addr.address)) {
+        await new Promise((resolve) => this.#server.close(resolve));
+        throw new ConfigError('status.token', `proxy config status.token: expected a token of at least 16 characters: host ${this.config.host} is bound to ${addr.address}, which is not loopback`);
+      }
+      this.#pool.start();
       debug('listening on %s:%d (%s)', addr.address, addr.port, this.config.mode);
       return { port: addr.port, host: addr.address };
     })();
