@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
+import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
 import { ALGORITHMS, type AlgorithmName } from '@scaleout/balancer';
 import { bool, cookieName, ConfigError, describeValue, duration, int } from '@scaleout/core';
@@ -97,7 +98,12 @@ export interface ProxyConfigInput {
   };
   /** Retries on another node after a connect failure, before any body byte was sent. @default 1 */
   retries?: number;
-  /** Take the client address from `X-Forwarded-For`: `true` trusts every hop, a list trusts those peer addresses. @default false */
+  /**
+   * Which peers may speak for the client: their `X-Forwarded-For` hops are walked for the client
+   * address, their `X-Forwarded-Proto`/`-Host`, `Forwarded` and `X-Real-IP` are kept. `true`
+   * trusts every peer; a list holds addresses, CIDR ranges (`10.0.0.0/8`) and proxy-addr's names
+   * `loopback`, `linklocal`, `uniquelocal`, as Express's `trust proxy`. @default false
+   */
   trustProxy?: boolean | string[];
   /** The status page, JSON and admin endpoints (HTTP mode). */
   status?: {
@@ -141,6 +147,16 @@ export const DEFAULT_PROXY_CONFIG = {
 } as const;
 
 const D = DEFAULT_PROXY_CONFIG;
+
+// One entry of `trustProxy`, as proxy-addr reads it (it throws on what it cannot).
+function trustable(entry: string): boolean {
+  try {
+    proxyaddr.compile(entry);
+    return true;
+  } catch {
+    return false;
+  }
+}
 const secret = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)], { error: 'expected a non-empty string or a non-empty array of strings, newest first' });
 const target = z.strictObject({
   id: z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'expected letters, digits and . _ : -'),
@@ -197,7 +213,7 @@ const schema = z.strictObject({
     })
     .default({ ...D.timeouts }),
   retries: int(0, 5).default(D.retries),
-  trustProxy: z.union([bool(), z.array(z.string().refine((s) => isIP(s) !== 0, 'expected an IP address'))]).default(D.trustProxy),
+  trustProxy: z.union([bool(), z.array(z.string().max(64).refine(trustable, 'expected an IP address, a CIDR range such as "10.0.0.0/8", or loopback, linklocal, uniquelocal'))]).default(D.trustProxy),
   status: z
     .strictObject({
       enabled: bool().default(D.status.enabled),

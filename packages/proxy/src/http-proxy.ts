@@ -5,7 +5,7 @@ import { debuglog } from 'node:util';
 import type { Endpoint } from '@scaleout/balancer';
 import type { ProxyConfig } from './config.js';
 import { badGateway, gatewayTimeout, noBackend, ProxyError } from './errors.js';
-import { clientAddress, hasBody, malformedRequest, originForm, requestHeaders, responseHeaders } from './headers.js';
+import { clientAddress, hasBody, malformedRequest, originForm, requestHeaders, responseHeaders, type TrustFunction } from './headers.js';
 import type { TargetPool } from './pool.js';
 import type { Stickiness } from './sticky.js';
 import type { Upstreams } from './upstreams.js';
@@ -39,6 +39,8 @@ export interface ForwardContext {
   pool: TargetPool;
   sticky: Stickiness;
   upstreams: Upstreams;
+  /** `trustProxy`, compiled once. */
+  trust: TrustFunction;
   /** True while shutting down: answers carry `Connection: close`. */
   closing(): boolean;
   /** Reports an upstream failure (the proxy re-emits it). */
@@ -167,10 +169,10 @@ export function forward(ctx: ForwardContext, req: IncomingMessage, res: ServerRe
   if (why !== undefined) return sendBadRequest(res, why);
   const path = originForm(req.url)!;
   // Only ip-hash reads the client address; the other algorithms skip the X-Forwarded-For walk.
-  const hashKey = pool.algorithm === 'ip-hash' ? clientAddress(req, config.trustProxy) : '';
+  const hashKey = pool.algorithm === 'ip-hash' ? clientAddress(req, ctx.trust) : '';
   const pinnedTo = sticky.pinned(req.headers);
   const headers = requestHeaders(req, {
-    trust: config.trustProxy,
+    trust: ctx.trust,
     cookie: sticky.mode === 'insert' ? (v) => sticky.stripCookie(v) : undefined,
   });
   const withBody = hasBody(req);

@@ -6,6 +6,7 @@ import { debuglog } from 'node:util';
 import { ConfigError } from '@scaleout/core';
 import { isLoopback, parseProxyConfig, type ProxyConfig, type ProxyConfigInput } from './config.js';
 import { stateError, type ProxyError } from './errors.js';
+import { compileTrust } from './headers.js';
 import { forward, rawResponse, sendBadRequest, type ForwardContext } from './http-proxy.js';
 import { Upstreams } from './upstreams.js';
 import { TargetPool } from './pool.js';
@@ -73,7 +74,7 @@ export class Proxy extends EventEmitter {
       });
       return;
     }
-    const ctx: ForwardContext = { config: c, pool: this.#pool, sticky: this.#sticky, upstreams: this.#upstreams, closing: () => this.#closed !== undefined, onUpstreamError };
+    const ctx: ForwardContext = { config: c, pool: this.#pool, sticky: this.#sticky, upstreams: this.#upstreams, trust: compileTrust(c.trustProxy), closing: () => this.#closed !== undefined, onUpstreamError };
     const server = createHttpServer(
       {
         maxHeaderSize: c.maxHeaderSize,

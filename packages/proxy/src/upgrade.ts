@@ -30,10 +30,10 @@ export function forwardUpgrade(ctx: ForwardContext, req: IncomingMessage, socket
   const path = originForm(req.url);
   // Refused before a node is chosen, as on the HTTP path: a malformed handshake is the client's fault.
   if (path === undefined || malformedRequest(req) !== undefined) return void socket.end(rawResponse(400, malformedRequest(req) ?? 'unusable request URL'));
-  const hashKey = clientAddress(req, config.trustProxy);
+  const hashKey = clientAddress(req, ctx.trust);
   const pinnedTo = sticky.pinned(req.headers);
   const headers = requestHeaders(req, {
-    trust: config.trustProxy,
+    trust: ctx.trust,
     upgrade: true,
     cookie: sticky.mode === 'insert' ? (v) => sticky.stripCookie(v) : undefined,
   });
