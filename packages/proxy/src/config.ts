@@ -57,7 +57,7 @@ export interface ProxyConfigInput {
   healthCheck?: {
     /** @default true */
     enabled?: boolean;
-    /** HTTP path probed with GET; a 2xx or 3xx passes. TCP mode has passive checks only. @default "/healthz" */
+    /** HTTP path probed with GET; a 2xx or 3xx passes. TCP mode probes with a connect instead (a connection accepted within `timeout` passes). @default "/healthz" */
     path?: string;
     /** @default "2s" */
     interval?: number | string;

@@ -49,10 +49,10 @@ export class TargetPool extends EventEmitter {
     }
     this.#algorithm = createAlgorithm(config.algorithm);
     const hc = config.healthCheck;
-    // The balancer's checks speak HTTP; at L4 a node's port may not, so TCP mode relies on the
-    // passive checks (refused connects eject the node).
-    if (hc.enabled && config.mode === 'http') {
+    // At L4 a node's port may not speak HTTP: a connect accepted within the timeout passes.
+    if (hc.enabled) {
       this.#checker = new HealthChecker(this.set, {
+        type: config.mode === 'tcp' ? 'connect' : 'http',
         path: hc.path,
         interval: hc.interval,
         timeout: hc.timeout,
