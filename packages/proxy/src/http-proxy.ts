@@ -45,7 +45,12 @@ export interface ForwardContext {
   closing(): boolean;
   /** Reports an upstream failure (the proxy re-emits it). */
   onUpstreamError(err: ProxyError): void;
+  /** A response head came from `targetId` after `ms` (the latency histogram). */
+  observe(targetId: string, ms: number): void;
 }
+
+/** Which target answered a response: read by the access log once the response is over. */
+export const servedBy = new WeakMap<ServerResponse, string>();
 
 // Bytes a client must send within `timeouts.body` for its upload to count as moving.
 const BODY_PROGRESS = 1024;
@@ -250,6 +255,8 @@ export function forward(ctx: ForwardContext, req: IncomingMessage, res: ServerRe
         answered = true;
         status = statusCode;
         latencyMs = performance.now() - started;
+        ctx.observe(endpoint.id, latencyMs);
+        servedBy.set(res, endpoint.id);
         resume = resumeFn;
         const out = responseHeaders(raw.map((b) => b.toString('latin1')));
         if (sticky.mode === 'insert') addCookie(out, sticky.insertHeaders(endpoint.id, pinnedTo, headerValue(out, 'cache-control')));

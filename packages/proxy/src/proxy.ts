@@ -1,13 +1,14 @@
 import { EventEmitter, once } from 'node:events';
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { debuglog } from 'node:util';
 import { ConfigError } from '@scaleout/core';
 import { isLoopback, parseProxyConfig, type ProxyConfig, type ProxyConfigInput } from './config.js';
 import { stateError, type ProxyError } from './errors.js';
-import { compileTrust } from './headers.js';
-import { forward, rawResponse, sendBadRequest, type ForwardContext } from './http-proxy.js';
+import { bareAddress, compileTrust } from './headers.js';
+import { forward, rawResponse, sendBadRequest, servedBy, type ForwardContext } from './http-proxy.js';
+import { ProxyMetrics } from './metrics.js';
 import { Upstreams } from './upstreams.js';
 import { TargetPool } from './pool.js';
 import { StatusEndpoint, type ProxyStats, type StatusPageOptions } from './status-page.js';
@@ -16,6 +17,24 @@ import { forwardTcp } from './tcp-proxy.js';
 import { forwardUpgrade } from './upgrade.js';
 
 const debug = debuglog('scaleout:proxy');
+
+/** One line of the access log: an HTTP exchange through the proxy, as the `access` event gives it. */
+export interface AccessEntry {
+  /** When the request arrived (ISO 8601). */
+  time: string;
+  /** The peer's address. */
+  client: string;
+  method: string;
+  /** The path without its query string (which may carry tokens). */
+  path: string;
+  /** The status sent; 0 when the client got none (it left, or was cut). */
+  status: number;
+  /** The target that answered, or `null` when the proxy answered itself. */
+  target: string | null;
+  durationMs: number;
+  /** Bytes written to the client for this exchange, head included. */
+  bytes: number;
+}
 
 /** Options that a config file cannot carry. */
 export interface ProxyOptions {
@@ -29,7 +48,8 @@ const TOO_LARGE = new Set(['HPE_HEADER_OVERFLOW']);
 /**
  * The L7 (HTTP/1.1 + WebSocket) or L4 (TCP) load balancer.
  * Events: `up` and `down` (target id) when a target's health changes; `upstreamError`
- * (a `ProxyError`) for each request the proxy answered 502/503/504 itself.
+ * (a `ProxyError`) for each request the proxy answered 502/503/504 itself; `access` (an
+ * `AccessEntry`) once per HTTP request when it is over, only built while someone listens.
  */
 export class Proxy extends EventEmitter {
   readonly config: ProxyConfig;
@@ -45,6 +65,7 @@ export class Proxy extends EventEmitter {
   readonly #refused = new WeakSet<Duplex>();
   readonly #errors = { 502: 0, 503: 0, 504: 0 };
   readonly #started = Date.now();
+  readonly #metrics = new ProxyMetrics(() => this.stats());
   #listening: Promise<{ port: number; host: string }> | undefined;
   #closed: Promise<void> | undefined;
 
@@ -63,6 +84,7 @@ export class Proxy extends EventEmitter {
     }
     const onUpstreamError = (err: ProxyError) => {
       this.#errors[err.status]++;
+      this.#metrics.error(err);
       this.emit('upstreamError', err);
     };
     if (c.mode === 'tcp') {
@@ -74,7 +96,7 @@ export class Proxy extends EventEmitter {
       });
       return;
     }
-    const ctx: ForwardContext = { config: c, pool: this.#pool, sticky: this.#sticky, upstreams: this.#upstreams, trust: compileTrust(c.trustProxy), closing: () => this.#closed !== undefined, onUpstreamError };
+    const ctx: ForwardContext = { config: c, pool: this.#pool, sticky: this.#sticky, upstreams: this.#upstreams, trust: compileTrust(c.trustProxy), closing: () => this.#closed !== undefined, onUpstreamError, observe: (id, ms) => this.#metrics.observe(id, ms) };
     const server = createHttpServer(
       {
         maxHeaderSize: c.maxHeaderSize,
@@ -87,6 +109,7 @@ export class Proxy extends EventEmitter {
       },
       (req, res) => {
         if (this.#refused.has(req.socket)) return;
+        if (this.listenerCount('access') > 0) this.#logOnClose(req, res);
         if (req.rawHeaders.length > 2 * c.maxHeadersCount) return sendBadRequest(res, `more than ${c.maxHeadersCount} header fields`, 431);
         if (this.#status?.matches(req.url)) void this.#status.handle(req, res);
         else forward(ctx, req, res);
@@ -127,6 +150,27 @@ export class Proxy extends EventEmitter {
     this.#open++;
     socket.once('close', () => this.#open--);
     return true;
+  }
+
+  /** Emits one `access` entry when the exchange is over, however it ended. */
+  #logOnClose(req: IncomingMessage, res: ServerResponse): void {
+    const start = Date.now();
+    const t0 = performance.now();
+    const bytesBefore = req.socket.bytesWritten;
+    res.once('close', () => {
+      const entry: AccessEntry = {
+        time: new Date(start).toISOString(),
+        client: bareAddress(req.socket.remoteAddress),
+        method: req.method ?? '',
+        // The path only: a query string can carry tokens (the status page's `?token=`).
+        path: (req.url ?? '').split('?', 1)[0]!,
+        status: res.headersSent ? res.statusCode : 0,
+        target: servedBy.get(res) ?? null,
+        durationMs: Math.round((performance.now() - t0) * 1000) / 1000,
+        bytes: req.socket.bytesWritten - bytesBefore,
+      };
+      this.emit('access', entry);
+    });
   }
 
   #track(socket: Duplex): void {
@@ -171,6 +215,11 @@ export class Proxy extends EventEmitter {
       errors: { ...this.#errors },
       targets: this.#pool.stats(),
     };
+  }
+
+  /** The Prometheus text exposition of the proxy's metrics (also served at `<status path>/metrics`). */
+  metrics(): Promise<{ contentType: string; text: string }> {
+    return this.#metrics.render();
   }
 
   /** Switches the algorithm for unpinned requests at run time. */

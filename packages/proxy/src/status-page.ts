@@ -40,6 +40,8 @@ export interface StatusPageOptions {
 /** What the status endpoint drives. */
 export interface StatusTarget {
   stats(): ProxyStats;
+  /** The Prometheus exposition of the proxy's metrics. */
+  metrics(): Promise<{ contentType: string; text: string }>;
   setAlgorithm(name: string): void;
   setDraining(id: string, draining: boolean): boolean;
 }
@@ -85,7 +87,7 @@ function json(res: ServerResponse, status: number, value: unknown): void {
 }
 
 /**
- * The status page (`<path>`), its JSON (`<path>.json`) and the admin endpoints
+ * The status page (`<path>`), its JSON (`<path>.json`), Prometheus metrics (`<path>/metrics`) and the admin endpoints
  * (`POST <path>/targets/<id>/drain|enable|<action>`, `POST <path>/algorithm?name=…`).
  * With a token, every route needs `Authorization: Bearer <token>` or `?token=`. POSTs also need
  * the `X-Scaleout-Admin` header, which a cross-site form cannot send without a CORS preflight.
@@ -154,6 +156,10 @@ export class StatusEndpoint {
       const rest = url.pathname.slice(this.path.length);
       if (req.method === 'GET' || req.method === 'HEAD') {
         if (rest === '.json') return json(res, 200, this.#target.stats());
+        if (rest === '/metrics') {
+          const m = await this.#target.metrics();
+          return send(res, 200, m.contentType, m.text);
+        }
         if (rest === '' || rest === '/') return this.#page(res);
         return send(res, 404, 'text/plain; charset=utf-8', '404 Not Found\n');
       }

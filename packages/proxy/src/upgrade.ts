@@ -75,6 +75,7 @@ export function forwardUpgrade(ctx: ForwardContext, req: IncomingMessage, socket
     preq.once('upgrade', (pres, upstream, upstreamHead) => {
       done();
       const latencyMs = performance.now() - started;
+      ctx.observe(endpoint.id, latencyMs);
       const raw = [...pres.rawHeaders];
       const extra = sticky.insertHeaders(endpoint.id, pinnedTo, undefined);
       if (extra?.['set-cookie']) raw.push('Set-Cookie', extra['set-cookie']);
@@ -101,6 +102,7 @@ export function forwardUpgrade(ctx: ForwardContext, req: IncomingMessage, socket
     preq.once('response', (pres) => {
       done();
       const latencyMs = performance.now() - started;
+      ctx.observe(endpoint.id, latencyMs);
       const status = pres.statusCode ?? 502;
       socket.write(head(status, pres.statusMessage, [...responseHeaders(pres.rawHeaders), 'Connection', 'close']));
       pres.pipe(socket);
