@@ -96,8 +96,14 @@ export interface ProxyConfigInput {
     /** On close: how long in-flight requests may take before their connections are cut. @default "10s" */
     shutdown?: number | string;
   };
-  /** Retries on another node after a connect failure, before any body byte was sent. @default 1 */
+  /** Retries on another node after a failure that nothing of the request reached (HTTP, WebSocket and TCP alike). @default 1 */
   retries?: number;
+  /**
+   * Retries across all requests may add at most `ratio` of the requests plus `minPerSecond`
+   * each second, over a sliding 10 s window (Finagle's retry budget), so a failing node cannot
+   * multiply the load on the others. @default { ratio: 0.2, minPerSecond: 10 }
+   */
+  retryBudget?: { ratio?: number; minPerSecond?: number };
   /**
    * Which peers may speak for the client: their `X-Forwarded-For` hops are walked for the client
    * address, their `X-Forwarded-Proto`/`-Host`, `Forwarded` and `X-Real-IP` are kept. `true`
@@ -139,6 +145,7 @@ export const DEFAULT_PROXY_CONFIG = {
   passive: { consecutiveErrors: 5, ejectTime: 10_000 },
   timeouts: { connect: 2000, server: 30_000, body: 60_000, send: 60_000, headers: 10_000, request: 300_000, idle: 60_000, tunnel: 3_600_000, shutdown: 10_000 },
   retries: 1,
+  retryBudget: { ratio: 0.2, minPerSecond: 10 },
   trustProxy: false,
   status: { enabled: true, path: '/__scaleout/status', allowedHosts: [] as string[] },
   maxHeaderSize: 16_384,
@@ -213,6 +220,12 @@ const schema = z.strictObject({
     })
     .default({ ...D.timeouts }),
   retries: int(0, 5).default(D.retries),
+  retryBudget: z
+    .strictObject({
+      ratio: z.number().min(0).max(1).default(D.retryBudget.ratio),
+      minPerSecond: z.number().min(0).max(10_000).default(D.retryBudget.minPerSecond),
+    })
+    .default({ ...D.retryBudget }),
   trustProxy: z.union([bool(), z.array(z.string().max(64).refine(trustable, 'expected an IP address, a CIDR range such as "10.0.0.0/8", or loopback, linklocal, uniquelocal'))]).default(D.trustProxy),
   status: z
     .strictObject({

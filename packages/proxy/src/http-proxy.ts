@@ -8,12 +8,10 @@ import { badGateway, gatewayTimeout, noBackend, ProxyError } from './errors.js';
 import { clientAddress, hasBody, malformedRequest, originForm, requestHeaders, responseHeaders, type TrustFunction } from './headers.js';
 import type { TargetPool } from './pool.js';
 import type { Stickiness } from './sticky.js';
+import { neverConnected, type RetryPolicy } from './retry-policy.js';
 import type { Upstreams } from './upstreams.js';
 
 const debug = debuglog('scaleout:proxy-http');
-
-// Errors raised before a single byte reached the node: safe to try another node.
-const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
 
 const REASONS: Record<number, string> = {
   502: 'Bad Gateway: the node failed to answer',
@@ -39,6 +37,8 @@ export interface ForwardContext {
   pool: TargetPool;
   sticky: Stickiness;
   upstreams: Upstreams;
+  /** When another node may be tried (shared with the WebSocket and TCP paths). */
+  retry: RetryPolicy;
   /** `trustProxy`, compiled once. */
   trust: TrustFunction;
   /** True while shutting down: answers carry `Connection: close`. */
@@ -181,6 +181,7 @@ export function forward(ctx: ForwardContext, req: IncomingMessage, res: ServerRe
     cookie: sticky.mode === 'insert' ? (v) => sticky.stripCookie(v) : undefined,
   });
   const withBody = hasBody(req);
+  ctx.retry.request();
   const tried = new Set<string>();
   let abortCurrent: ((err?: Error) => void) | undefined;
   // Set when the client left, broke its body off, or went quiet: what follows is its doing, and
@@ -315,7 +316,7 @@ export function forward(ctx: ForwardContext, req: IncomingMessage, res: ServerRe
         // resend once, when no byte of a body could have been sent.
         if (code === 'UND_ERR_SOCKET' && bodyUntouched && !resent) return send(endpoint, n, true);
         const proxyErr = err instanceof ProxyError ? err : TIMEOUTS.has(code) ? gatewayTimeout(endpoint.id, code === 'UND_ERR_CONNECT_TIMEOUT' ? 'connect' : 'a pause in the response', code === 'UND_ERR_CONNECT_TIMEOUT' ? config.timeouts.connect : config.timeouts.server) : badGateway(endpoint.id, err);
-        if (CONNECT_ERRORS.has(code) && bodyUntouched && n < config.retries) return attempt(n + 1, proxyErr);
+        if (ctx.retry.mayRetry(n, !(neverConnected(code) && bodyUntouched))) return attempt(n + 1, proxyErr);
         ctx.onUpstreamError(proxyErr);
         sendError(res, proxyErr);
         if (withBody && !req.complete) req.resume(); // drain what the client still sends, then let the socket go

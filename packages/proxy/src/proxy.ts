@@ -9,6 +9,7 @@ import { stateError, type ProxyError } from './errors.js';
 import { bareAddress, compileTrust } from './headers.js';
 import { forward, rawResponse, sendBadRequest, servedBy, type ForwardContext } from './http-proxy.js';
 import { ProxyMetrics } from './metrics.js';
+import { RetryPolicy } from './retry-policy.js';
 import { Upstreams } from './upstreams.js';
 import { TargetPool } from './pool.js';
 import { StatusEndpoint, type ProxyStats, type StatusPageOptions } from './status-page.js';
@@ -87,8 +88,9 @@ export class Proxy extends EventEmitter {
       this.#metrics.error(err);
       this.emit('upstreamError', err);
     };
+    const retry = new RetryPolicy(c);
     if (c.mode === 'tcp') {
-      const ctx = { config: c, pool: this.#pool, onUpstreamError };
+      const ctx = { config: c, pool: this.#pool, onUpstreamError, retry };
       this.#server = createTcpServer((socket) => {
         if (!this.#admit(socket)) return;
         this.#track(socket);
@@ -96,7 +98,7 @@ export class Proxy extends EventEmitter {
       });
       return;
     }
-    const ctx: ForwardContext = { config: c, pool: this.#pool, sticky: this.#sticky, upstreams: this.#upstreams, trust: compileTrust(c.trustProxy), closing: () => this.#closed !== undefined, onUpstreamError, observe: (id, ms) => this.#metrics.observe(id, ms) };
+    const ctx: ForwardContext = { config: c, pool: this.#pool, sticky: this.#sticky, upstreams: this.#upstreams, retry, trust: compileTrust(c.trustProxy), closing: () => this.#closed !== undefined, onUpstreamError, observe: (id, ms) => this.#metrics.observe(id, ms) };
     const server = createHttpServer(
       {
         maxHeaderSize: c.maxHeaderSize,

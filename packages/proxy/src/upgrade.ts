@@ -6,6 +6,7 @@ import type { Endpoint } from '@scaleout/balancer';
 import { badGateway, gatewayTimeout, noBackend, type ProxyError } from './errors.js';
 import { clientAddress, malformedRequest, originForm, requestHeaders, responseHeaders } from './headers.js';
 import { rawResponse, type ForwardContext } from './http-proxy.js';
+import { neverConnected } from './retry-policy.js';
 
 const debug = debuglog('scaleout:proxy-upgrade');
 
@@ -37,6 +38,7 @@ export function forwardUpgrade(ctx: ForwardContext, req: IncomingMessage, socket
     upgrade: true,
     cookie: sticky.mode === 'insert' ? (v) => sticky.stripCookie(v) : undefined,
   });
+  ctx.retry.request();
   const tried = new Set<string>();
   socket.on('error', (err) => debug('client socket: %s', err.message));
 
@@ -121,7 +123,7 @@ export function forwardUpgrade(ctx: ForwardContext, req: IncomingMessage, socket
       if (socket.destroyed) return;
       const code = err.code ?? '';
       const proxyErr = code === 'ERR_SCALEOUT_PROXY_TIMEOUT' ? (err as unknown as ProxyError) : badGateway(endpoint.id, err);
-      if (code === 'ECONNREFUSED' && n < config.retries) return attempt(n + 1, proxyErr);
+      if (ctx.retry.mayRetry(n, !neverConnected(code))) return attempt(n + 1, proxyErr);
       ctx.onUpstreamError(proxyErr);
       refuseSocket(socket, proxyErr);
     });
