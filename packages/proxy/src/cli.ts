@@ -6,6 +6,7 @@ import { loadProxyConfig } from './config.js';
 import { exportHaproxy } from './export-haproxy.js';
 import { exportNginx } from './export-nginx.js';
 import { createProxy, type AccessEntry } from './proxy.js';
+import { isPrimaryOf, leaveCluster, runPrimary, workerCount } from './workers.js';
 
 /**
  * The access log: pino writing one JSON object per line, asynchronously (a request never waits
@@ -57,6 +58,11 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
       out.write(target === 'haproxy' ? exportHaproxy(config) : exportNginx(config));
       return 0;
     }
+    const workers = workerCount(config.workers);
+    if (isPrimaryOf(workers)) {
+      out.write(`scaleout-proxy: starting ${workers} workers\n`);
+      return await runPrimary(workers, err);
+    }
     const proxy = createProxy(config);
     proxy.on('down', (id: string) => err.write(`target ${id} down\n`));
     proxy.on('up', (id: string) => err.write(`target ${id} up\n`));
@@ -68,14 +74,19 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     const { port, host } = await proxy.listen();
     note.write(`scaleout-proxy listening on ${host}:${port} (${config.mode}, ${config.algorithm}, sticky ${config.sticky.mode})\n`);
     await new Promise<void>((resolve) => {
+      // on, not once: a worker can get the signal twice (from its terminal and from its primary)
+      let stopping = false;
       const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
         err.write(`${signal}: finishing in-flight requests\n`);
         void proxy.close().then(resolve);
       };
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
+      process.on('SIGTERM', stop);
+      process.on('SIGINT', stop);
     });
     await log?.close();
+    leaveCluster(); // a worker's channel to its primary would keep it alive
     return 0;
   } catch (e) {
     const code = e instanceof ScaleoutError ? e.code : 'ERR';

@@ -130,6 +130,12 @@ export interface ProxyConfigInput {
   maxHeaderSize?: number;
   /** Most header fields in a request; more gets 431 (HAProxy `tune.http.maxhdr`), never silently cut as Node would past 2000. @default 100 */
   maxHeadersCount?: number;
+  /**
+   * Processes serving (the CLI only; `createProxy()` is always one): `"auto"` is one per core.
+   * They share the listening socket through node:cluster; each has its own health checks,
+   * counters and status page. @default 1
+   */
+  workers?: number | 'auto';
   /** Most client connections open at once (HAProxy `maxconn`); past it a new connection gets a 503 (HTTP) or is closed (TCP), while open ones keep working. @default 4096 */
   maxConnections?: number;
 }
@@ -151,6 +157,7 @@ export const DEFAULT_PROXY_CONFIG = {
   maxHeaderSize: 16_384,
   maxHeadersCount: 100,
   maxConnections: 4096,
+  workers: 1,
 } as const;
 
 const D = DEFAULT_PROXY_CONFIG;
@@ -238,6 +245,7 @@ const schema = z.strictObject({
   maxHeaderSize: int(1024, 1_048_576).default(D.maxHeaderSize),
   maxHeadersCount: int(1, 10_000).default(D.maxHeadersCount),
   maxConnections: int(1, 1_000_000).default(D.maxConnections),
+  workers: z.union([z.literal('auto'), int(1, 256)], { error: 'expected "auto" or a whole number from 1 to 256' }).default(D.workers),
 });
 
 /** A validated config: defaults filled in, durations in milliseconds, `secret` an array. */

@@ -214,6 +214,7 @@ export class Proxy extends EventEmitter {
       sticky: this.#sticky.mode,
       uptimeMs: Date.now() - this.#started,
       connections: this.#open,
+      pid: process.pid,
       errors: { ...this.#errors },
       targets: this.#pool.stats(),
     };

@@ -14,6 +14,8 @@ export interface ProxyStats {
   algorithm: string;
   sticky: 'learn' | 'insert' | 'none';
   uptimeMs: number;
+  /** The process serving (one of several with `workers`). */
+  pid: number;
   /** Client connections open now (bounded by `maxConnections`). */
   connections: number;
   /** Answers the proxy made itself because it could not serve: 502, 503, 504. */
