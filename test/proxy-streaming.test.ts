@@ -2,7 +2,7 @@ import { request } from 'node:http';
 import { expect } from 'chai';
 import { WebSocket, WebSocketServer } from 'ws';
 import { createProxy, type Proxy } from '@scaleout/proxy';
-import { startHttp, type RunningServer } from './support/index.js';
+import { countBody, startHttp, type RunningServer } from './support/index.js';
 import { startCli, type RunningCli } from '../packages/proxy/test/fixtures/cli.js';
 import { startProxyChild, type ProxyChild } from '../packages/proxy/test/fixtures/proxy-child.js';
 
@@ -37,11 +37,8 @@ describe('proxy streaming: WebSocket pass-through, a 50 MB upload in bounded mem
 
   before(async () => {
     node = await startHttp((req, res) => {
-      if (req.url === '/upload') {
-        let bytes = 0;
-        req.on('data', (c: Buffer) => (bytes += c.length));
-        req.on('end', () => res.end(JSON.stringify({ bytes })));
-      } else if (req.url === '/slow') setTimeout(() => res.end('slow done'), 600);
+      if (req.url === '/upload') countBody(req, res);
+      else if (req.url === '/slow') setTimeout(() => res.end('slow done'), 600);
       else res.end('ok');
     });
     wss = new WebSocketServer({ server: node.server });

@@ -1,4 +1,4 @@
-import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** A real HTTP server on a free loopback port. */
@@ -24,4 +24,12 @@ export async function startHttp(handler: RequestListener): Promise<RunningServer
         server.close(() => resolve());
       }),
   };
+}
+
+/** A node's upload handler: reads the whole body and answers `{ bytes }` with its length. */
+export function countBody(req: IncomingMessage, res: ServerResponse): void {
+  let bytes = 0;
+  req.on('data', (c: Buffer) => (bytes += c.length));
+  req.on('end', () => res.end(JSON.stringify({ bytes })));
+  req.on('error', () => {}); // a client that breaks its upload off
 }

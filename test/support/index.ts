@@ -1,2 +1,3 @@
 export * from './ports.js';
 export * from './http.js';
+export * from './prometheus.js';

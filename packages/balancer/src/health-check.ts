@@ -1,5 +1,6 @@
 import { request as httpRequest, Agent as HttpAgent } from 'node:http';
 import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
+import { connect } from 'node:net';
 import { debuglog } from 'node:util';
 import { withDefaults } from './defaults.js';
 import { parseDuration, type Duration } from './duration.js';
@@ -9,8 +10,14 @@ import { refuse } from './errors.js';
 
 const debug = debuglog('scaleout:balancer:health');
 
-/** Active health checks: an HTTP GET per endpoint per interval. */
+/** Active health checks: an HTTP GET (or a TCP connect) per endpoint per interval. */
 export interface HealthCheckOptions {
+  /**
+   * `http`: a GET of `path` passes with a 2xx or 3xx answer. `connect`: a TCP connection accepted
+   * within the timeout passes, for endpoints that do not speak HTTP (HAProxy `check` in `mode tcp`).
+   * @default 'http'
+   */
+  type?: 'http' | 'connect';
   /** Path probed on each endpoint (after the endpoint's own base path). @default '/healthz' */
   path?: string;
   /** Time between two probes of an endpoint. @default '5s' */
@@ -24,6 +31,7 @@ export interface HealthCheckOptions {
 }
 
 export const DEFAULT_HEALTH_CHECK: Required<HealthCheckOptions> = {
+  type: 'http',
   path: '/healthz',
   interval: '5s',
   timeout: '1s',
@@ -44,6 +52,7 @@ interface ProbeState {
  * `close()` destroys together with the timer.
  */
 export class HealthChecker {
+  readonly type: 'http' | 'connect';
   readonly path: string;
   readonly intervalMs: number;
   readonly timeoutMs: number;
@@ -67,6 +76,8 @@ export class HealthChecker {
     for (const key of ['rise', 'fall'] as const) {
       if (!Number.isInteger(o[key]) || o[key] < 1 || o[key] > 100) refuse(`${field}.${key}`, o[key], 'give a whole number from 1 to 100');
     }
+    if (o.type !== 'http' && o.type !== 'connect') refuse(`${field}.type`, o.type, "give 'http' or 'connect'");
+    this.type = o.type;
     this.path = o.path;
     this.intervalMs = parseDuration(o.interval, `${field}.interval`);
     this.timeoutMs = parseDuration(o.timeout, `${field}.timeout`);
@@ -134,8 +145,25 @@ export class HealthChecker {
     return p;
   }
 
+  /** One TCP connect: true when the endpoint accepts within the timeout. Never rejects. */
+  #connect(ep: Endpoint): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const socket = connect({ host: ep.url.hostname.replace(/^\[|\]$/g, ''), port: Number(ep.url.port || (ep.url.protocol === 'https:' ? 443 : 80)) });
+      const done = (ok: boolean, why?: string): void => {
+        clearTimeout(timer);
+        socket.destroy();
+        if (!ok) debug('connect probe of %s failed: %s', ep.id, why);
+        resolve(ok);
+      };
+      const timer = setTimeout(() => done(false, `no connection within ${this.timeoutMs} ms`), this.timeoutMs);
+      socket.once('connect', () => done(true));
+      socket.once('error', (err) => done(false, err.message));
+    });
+  }
+
   /** One GET: true for a 2xx/3xx answer within the timeout, false for anything else. Never rejects. */
   #probe(ep: Endpoint): Promise<boolean> {
+    if (this.type === 'connect') return this.#connect(ep);
     return new Promise<boolean>((resolve) => {
       const https = ep.url.protocol === 'https:';
       const target = ep.target(this.path);

@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { BalancerConfigError, EndpointSet, HealthChecker, type Endpoint, type HealthCheckOptions } from '../src/index.js';
 import { eventually, startHttp, type RunningServer } from '../../../test/support/index.js';
@@ -60,6 +62,26 @@ describe('HealthChecker', () => {
     expect(ep.healthy).to.equal(true);
     expect(events).to.deep.equal(['down true', 'up true']);
     expect(set.all()[1]!.healthy).to.equal(true);
+  });
+
+  it("type 'connect': a TCP accept passes whatever the port speaks, a refused connect fails", async () => {
+    const silent = createServer((s) => s.on('error', () => {})); // accepts, never answers
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const closed = createServer();
+    closed.listen(0, '127.0.0.1');
+    await once(closed, 'listening');
+    const closedPort = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+    try {
+      set = new EndpointSet([`http://127.0.0.1:${(silent.address() as AddressInfo).port}`, `http://127.0.0.1:${closedPort}`]);
+      checker = new HealthChecker(set, { type: 'connect', interval: 20, timeout: 200, fall: 1 });
+      await checker.checkAll();
+      expect(set.all().map((e) => e.healthy)).to.deep.equal([true, false]);
+      expect(() => new HealthChecker(set!, { type: 'udp' as never })).to.throw(BalancerConfigError).with.property('field', 'healthCheck.type');
+    } finally {
+      silent.close();
+    }
   });
 
   it('probes on its own interval once started, keeping the base path of the endpoint', async () => {

@@ -25,8 +25,11 @@ export interface FrameChannelOptions {
 
 /**
  * One node's end of the replication channel: numbers, signs and publishes outgoing frames, and
- * checks incoming ones in order of cost — size, layout, sender and address (no crypto yet),
- * MAC, then freshness and place in the sender's stream — counting every refusal.
+ * checks incoming ones — size and layout, then the MAC before anything the frame says about
+ * itself, then sender, address, freshness and place in the sender's stream — counting every
+ * refusal. The MAC comes first even though it costs more than reading the sender: a frame that
+ * claims this node's own id must not raise "another process uses this nodeId" unless someone
+ * with the secret signed it, or anyone who can publish on the channel could raise that error.
  */
 export class FrameChannel {
   /** This process's incarnation: its start time in µs plus noise, so a restart is newer. */
@@ -94,6 +97,10 @@ export class FrameChannel {
       c.dropped.malformed++;
       return undefined;
     }
+    if (!this.#codec.verify(frame)) {
+      c.dropped.forged++;
+      return undefined;
+    }
     const h = frame.header;
     if (h.origin === nodeId) {
       // Our own broadcast echoed back by the transport, or a second process under our id.
@@ -101,10 +108,6 @@ export class FrameChannel {
       return undefined;
     }
     if (h.to !== '' && h.to !== nodeId) return undefined;
-    if (!this.#codec.verify(frame)) {
-      c.dropped.forged++;
-      return undefined;
-    }
     const verdict = this.#tracker.check(h);
     if (verdict === 'replay') {
       c.dropped.replayed++;

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
+import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
 import { ALGORITHMS, type AlgorithmName } from '@scaleout/balancer';
 import { bool, cookieName, ConfigError, describeValue, duration, int } from '@scaleout/core';
@@ -15,6 +16,12 @@ export interface TargetInput {
   url: string;
   /** Share of unpinned traffic under `weighted-round-robin`. @default 1 */
   weight?: number;
+  /**
+   * Most connections the proxy holds open to this node at once (HAProxy `server … maxconn`).
+   * HTTP requests past it wait for a free pooled connection; a WebSocket or TCP tunnel past it
+   * goes to another node (503 when none is left). @default 512
+   */
+  maxConnections?: number;
 }
 
 /** The proxy's config as written in `proxy.json`. Durations take `"1s"`, `"500ms"` or milliseconds. */
@@ -50,7 +57,7 @@ export interface ProxyConfigInput {
   healthCheck?: {
     /** @default true */
     enabled?: boolean;
-    /** HTTP path probed with GET; a 2xx or 3xx passes. TCP mode has passive checks only. @default "/healthz" */
+    /** HTTP path probed with GET; a 2xx or 3xx passes. TCP mode probes with a connect instead (a connection accepted within `timeout` passes). @default "/healthz" */
     path?: string;
     /** @default "2s" */
     interval?: number | string;
@@ -72,8 +79,12 @@ export interface ProxyConfigInput {
   timeouts?: {
     /** Connecting to a node. @default "2s" */
     connect?: number | string;
-    /** Waiting for a node's response headers, and the longest silence while streaming. @default "30s" */
+    /** Waiting for a node's response headers once the request body is sent, and the longest silence from a node while streaming either way. @default "30s" */
     server?: number | string;
+    /** The longest silence from a client while it sends its request body; past it the proxy answers 408 (nginx `client_body_timeout`). @default "60s" */
+    body?: number | string;
+    /** The longest a client may leave a response unread (back-pressure) before its connection is cut (nginx `send_timeout`). @default "60s" */
+    send?: number | string;
     /** A client's request headers (bounds slowloris). @default "10s" */
     headers?: number | string;
     /** A client's whole request, body included. @default "5m" */
@@ -85,9 +96,20 @@ export interface ProxyConfigInput {
     /** On close: how long in-flight requests may take before their connections are cut. @default "10s" */
     shutdown?: number | string;
   };
-  /** Retries on another node after a connect failure, before any body byte was sent. @default 1 */
+  /** Retries on another node after a failure that nothing of the request reached (HTTP, WebSocket and TCP alike). @default 1 */
   retries?: number;
-  /** Take the client address from `X-Forwarded-For`: `true` trusts every hop, a list trusts those peer addresses. @default false */
+  /**
+   * Retries across all requests may add at most `ratio` of the requests plus `minPerSecond`
+   * each second, over a sliding 10 s window (Finagle's retry budget), so a failing node cannot
+   * multiply the load on the others. @default { ratio: 0.2, minPerSecond: 10 }
+   */
+  retryBudget?: { ratio?: number; minPerSecond?: number };
+  /**
+   * Which peers may speak for the client: their `X-Forwarded-For` hops are walked for the client
+   * address, their `X-Forwarded-Proto`/`-Host`, `Forwarded` and `X-Real-IP` are kept. `true`
+   * trusts every peer; a list holds addresses, CIDR ranges (`10.0.0.0/8`) and proxy-addr's names
+   * `loopback`, `linklocal`, `uniquelocal`, as Express's `trust proxy`. @default false
+   */
   trustProxy?: boolean | string[];
   /** The status page, JSON and admin endpoints (HTTP mode). */
   status?: {
@@ -97,6 +119,12 @@ export interface ProxyConfigInput {
     path?: string;
     /** Bearer token (or `?token=`); required when `host` is not loopback. */
     token?: string;
+    /**
+     * Without a token: the `Host` values (`name` or `name:port`) the status routes answer besides
+     * the bound address (and `localhost` on loopback). Any other `Host`, or a POST whose `Origin`
+     * is not one of them, gets 403: a DNS-rebinding page cannot drive the admin endpoints. @default []
+     */
+    allowedHosts?: string[];
   };
   /** Largest request head in bytes; bigger gets 431. @default 16384 */
   maxHeaderSize?: number;
@@ -107,6 +135,16 @@ export interface ProxyConfigInput {
     /** @default "/__scaleout/health" */
     path?: string;
   };
+  /** Most header fields in a request; more gets 431 (HAProxy `tune.http.maxhdr`), never silently cut as Node would past 2000. @default 100 */
+  maxHeadersCount?: number;
+  /**
+   * Processes serving (the CLI only; `createProxy()` is always one): `"auto"` is one per core.
+   * They share the listening socket through node:cluster; each has its own health checks,
+   * counters and status page. @default 1
+   */
+  workers?: number | 'auto';
+  /** Most client connections open at once (HAProxy `maxconn`); past it a new connection gets a 503 (HTTP) or is closed (TCP), while open ones keep working. @default 4096 */
+  maxConnections?: number;
 }
 
 /** Defaults of every optional field. */
@@ -118,20 +156,35 @@ export const DEFAULT_PROXY_CONFIG = {
   sticky: { cookieName: 'route', secure: false, sameSite: 'Lax', nocache: true },
   healthCheck: { enabled: true, path: '/healthz', interval: 2000, timeout: 1000, rise: 2, fall: 3 },
   passive: { consecutiveErrors: 5, ejectTime: 10_000 },
-  timeouts: { connect: 2000, server: 30_000, headers: 10_000, request: 300_000, idle: 60_000, tunnel: 3_600_000, shutdown: 10_000 },
+  timeouts: { connect: 2000, server: 30_000, body: 60_000, send: 60_000, headers: 10_000, request: 300_000, idle: 60_000, tunnel: 3_600_000, shutdown: 10_000 },
   retries: 1,
+  retryBudget: { ratio: 0.2, minPerSecond: 10 },
   trustProxy: false,
-  status: { enabled: true, path: '/__scaleout/status' },
+  status: { enabled: true, path: '/__scaleout/status', allowedHosts: [] as string[] },
   maxHeaderSize: 16_384,
   health: { enabled: true, path: '/__scaleout/health' },
+  maxHeadersCount: 100,
+  maxConnections: 4096,
+  workers: 1,
 } as const;
 
 const D = DEFAULT_PROXY_CONFIG;
+
+// One entry of `trustProxy`, as proxy-addr reads it (it throws on what it cannot).
+function trustable(entry: string): boolean {
+  try {
+    proxyaddr.compile(entry);
+    return true;
+  } catch {
+    return false;
+  }
+}
 const secret = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)], { error: 'expected a non-empty string or a non-empty array of strings, newest first' });
 const target = z.strictObject({
   id: z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'expected letters, digits and . _ : -'),
   url: z.string().regex(/^(https?|tcp):\/\/[A-Za-z0-9._-]+(:\d{1,5})?\/?$|^(https?|tcp):\/\/\[[0-9A-Fa-f:]+\](:\d{1,5})?\/?$/, 'expected "http://host:port" or "tcp://host:port"'),
   weight: int(1, 1000).default(1),
+  maxConnections: int(1, 100_000).default(512),
 });
 const path = z.string().max(200).regex(/^\/[A-Za-z0-9._~\/-]*$/, 'expected an absolute path such as "/healthz"');
 
@@ -172,6 +225,8 @@ const schema = z.strictObject({
     .strictObject({
       connect: duration().default(D.timeouts.connect),
       server: duration().default(D.timeouts.server),
+      body: duration().default(D.timeouts.body),
+      send: duration().default(D.timeouts.send),
       headers: duration().default(D.timeouts.headers),
       request: duration().default(D.timeouts.request),
       idle: duration().default(D.timeouts.idle),
@@ -180,12 +235,19 @@ const schema = z.strictObject({
     })
     .default({ ...D.timeouts }),
   retries: int(0, 5).default(D.retries),
-  trustProxy: z.union([bool(), z.array(z.string().refine((s) => isIP(s) !== 0, 'expected an IP address'))]).default(D.trustProxy),
+  retryBudget: z
+    .strictObject({
+      ratio: z.number().min(0).max(1).default(D.retryBudget.ratio),
+      minPerSecond: z.number().min(0).max(10_000).default(D.retryBudget.minPerSecond),
+    })
+    .default({ ...D.retryBudget }),
+  trustProxy: z.union([bool(), z.array(z.string().max(64).refine(trustable, 'expected an IP address, a CIDR range such as "10.0.0.0/8", or loopback, linklocal, uniquelocal'))]).default(D.trustProxy),
   status: z
     .strictObject({
       enabled: bool().default(D.status.enabled),
       path: path.default(D.status.path),
       token: z.string().min(16, 'expected a token of at least 16 characters').max(512).optional(),
+      allowedHosts: z.array(z.string().regex(/^([A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?$/, 'expected a host name, IPv4 address or [IPv6] address, with an optional :port')).max(100).default([]),
     })
     .default({ ...D.status }),
   maxHeaderSize: int(1024, 1_048_576).default(D.maxHeaderSize),
@@ -195,6 +257,9 @@ const schema = z.strictObject({
       path: path.default(D.health.path),
     })
     .default({ ...D.health }),
+  maxHeadersCount: int(1, 10_000).default(D.maxHeadersCount),
+  maxConnections: int(1, 1_000_000).default(D.maxConnections),
+  workers: z.union([z.literal('auto'), int(1, 256)], { error: 'expected "auto" or a whole number from 1 to 256' }).default(D.workers),
 });
 
 /** A validated config: defaults filled in, durations in milliseconds, `secret` an array. */
@@ -204,8 +269,16 @@ export type ProxyConfig = Omit<z.output<typeof schema>, 'sticky'> & {
 /** One validated target. */
 export type Target = ProxyConfig['targets'][number];
 
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+/**
+ * True for a loopback address written as an address (`127.0.0.0/8`, `::1`) or `localhost`.
+ * A name is never read by its text: `127.attacker.example` is a name like any other. The
+ * address actually bound is checked again in `Proxy.listen()`.
+ */
+export function isLoopback(host: string): boolean {
+  const ip = isIP(host);
+  if (ip === 4) return host.startsWith('127.');
+  if (ip === 6) return host === '::1' || /^(0{0,4}:){7}0{0,3}1$/.test(host) || /^::ffff:127\./i.test(host);
+  return host === 'localhost';
 }
 
 function refuse(field: string, value: unknown, allowed: string): never {

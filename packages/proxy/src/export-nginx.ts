@@ -66,6 +66,8 @@ export function exportNginx(config: ProxyConfig): string {
     '    uwsgi_temp_path tmp/uwsgi;',
     '    scgi_temp_path tmp/scgi;',
     `    client_header_timeout ${t.headers}ms;`,
+    `    client_body_timeout ${t.body}ms;`,
+    `    send_timeout ${t.send}ms;`,
     `    keepalive_timeout ${t.idle}ms;`,
     '    keepalive_requests 100000;',
     `    large_client_header_buffers 4 ${config.maxHeaderSize};`,

@@ -5,15 +5,13 @@ import { debuglog } from 'node:util';
 import type { Endpoint } from '@scaleout/balancer';
 import type { ProxyConfig } from './config.js';
 import { badGateway, gatewayTimeout, noBackend, ProxyError } from './errors.js';
-import { clientAddress, hasBody, malformedRequest, originForm, requestHeaders, responseHeaders } from './headers.js';
+import { clientAddress, hasBody, malformedRequest, originForm, requestHeaders, responseHeaders, type TrustFunction } from './headers.js';
 import type { TargetPool } from './pool.js';
 import type { Stickiness } from './sticky.js';
+import { neverConnected, type RetryPolicy } from './retry-policy.js';
 import type { Upstreams } from './upstreams.js';
 
 const debug = debuglog('scaleout:proxy-http');
-
-// Errors raised before a single byte reached the node: safe to try another node.
-const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
 
 const REASONS: Record<number, string> = {
   502: 'Bad Gateway: the node failed to answer',
@@ -39,30 +37,81 @@ export interface ForwardContext {
   pool: TargetPool;
   sticky: Stickiness;
   upstreams: Upstreams;
+  /** When another node may be tried (shared with the WebSocket and TCP paths). */
+  retry: RetryPolicy;
+  /** `trustProxy`, compiled once. */
+  trust: TrustFunction;
   /** True while shutting down: answers carry `Connection: close`. */
   closing(): boolean;
   /** Reports an upstream failure (the proxy re-emits it). */
   onUpstreamError(err: ProxyError): void;
+  /** A response head came from `targetId` after `ms` (the latency histogram). */
+  observe(targetId: string, ms: number): void;
 }
+
+/** Which target answered a response: read by the access log once the response is over. */
+export const servedBy = new WeakMap<ServerResponse, string>();
+
+// Bytes a client must send within `timeouts.body` for its upload to count as moving.
+const BODY_PROGRESS = 1024;
+
+/** Who a request body is waiting on: the client to send more, or the node to read more. */
+type Waiting = 'client' | 'node';
 
 /**
  * The request body as the node's connection reads it. The client's stream is only touched once
  * undici starts writing the body, which it does after the connection is up: so a connect
  * failure leaves the body unread and the request can go to another node. Destroying this
  * wrapper (undici does on errors) detaches it without closing the client's connection.
+ *
+ * While it streams, one timer watches whichever side the body is waiting on: the client
+ * (`timeouts.body`, as nginx `client_body_timeout`) or the node, which stopped reading
+ * (`timeouts.server`). `onStall` says which one went quiet, so the right one is blamed.
+ * A client only counts as sending once it has brought `BODY_PROGRESS` bytes since the timer was
+ * last set (as Apache `RequestReadTimeout body=…,MinRate=…`): a trickle of one byte a second
+ * would hold a node's connection for ever under a plain idle timer.
  */
 class LazyBody extends Readable {
   started = false;
   readonly #src: IncomingMessage;
+  readonly #limits: Record<Waiting, number>;
+  readonly #onStall: (who: Waiting) => void;
+  #waiting: Waiting | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #progress = 0;
   readonly #onData = (chunk: Buffer) => {
-    if (!this.push(chunk)) this.#src.pause();
+    this.#progress += chunk.length;
+    if (this.push(chunk)) {
+      if (this.#progress >= BODY_PROGRESS) this.#wait('client');
+      return;
+    }
+    this.#src.pause();
+    this.#wait('node');
   };
-  readonly #onEnd = () => this.push(null);
+  readonly #onEnd = () => {
+    this.#stop();
+    this.push(null);
+  };
   readonly #onError = (err: Error) => this.destroy(err);
 
-  constructor(src: IncomingMessage) {
+  constructor(src: IncomingMessage, limits: Record<Waiting, number>, onStall: (who: Waiting) => void) {
     super();
     this.#src = src;
+    this.#limits = limits;
+    this.#onStall = onStall;
+  }
+
+  #wait(who: Waiting): void {
+    this.#progress = 0;
+    if (this.#waiting === who) return void this.#timer!.refresh();
+    clearTimeout(this.#timer);
+    this.#waiting = who;
+    this.#timer = setTimeout(() => this.#onStall(who), this.#limits[who]);
+  }
+
+  #stop(): void {
+    clearTimeout(this.#timer);
+    this.#waiting = undefined;
   }
 
   override _read(): void {
@@ -70,10 +119,13 @@ class LazyBody extends Readable {
       this.started = true;
       this.#src.on('data', this.#onData).once('end', this.#onEnd).once('error', this.#onError);
     }
+    if (this.#src.readableEnded) return;
+    if (this.#waiting !== 'client') this.#wait('client'); // not on every read: a trickle must not refresh it
     this.#src.resume();
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.#stop();
     this.#src.off('data', this.#onData).off('end', this.#onEnd).off('error', this.#onError);
     cb(err);
   }
@@ -91,11 +143,26 @@ export function refusal(req: IncomingMessage): string | undefined {
   return originForm(req.url) === undefined ? 'unusable request URL' : malformedRequest(req);
 }
 
+/** The statuses of the client's faults that the proxy answers itself. */
+export const CLIENT_FAULTS = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' } as const;
+
+/**
+ * A whole `Connection: close` response with a short text body, for a socket that the proxy
+ * answers before (or instead of) Node's HTTP server: a refused upgrade, a parser error, a
+ * connection past `maxConnections`.
+ */
+export function rawResponse(status: keyof typeof CLIENT_FAULTS | 503, why?: string): string {
+  const reason = status === 503 ? 'Service Unavailable' : CLIENT_FAULTS[status];
+  const body = `${status} ${reason}${why ? `: ${why}` : ''}\n`;
+  const retry = status === 503 ? 'Retry-After: 1\r\n' : '';
+  return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${retry}Connection: close\r\n\r\n${body}`;
+}
+
 /** Answers a malformed request with 400 and closes the connection (the rest of it cannot be trusted). */
-export function sendBadRequest(res: ServerResponse, why: string): void {
+export function sendBadRequest(res: ServerResponse, why: string, status: keyof typeof CLIENT_FAULTS = 400): void {
   if (res.headersSent || res.destroyed) return void res.destroy();
-  const body = `400 Bad Request: ${why}\n`;
-  res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body);
+  const body = `${status} ${CLIENT_FAULTS[status]}: ${why}\n`;
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body);
 }
 
 function noop(): void {}
@@ -107,21 +174,27 @@ export function forward(ctx: ForwardContext, req: IncomingMessage, res: ServerRe
   if (why !== undefined) return sendBadRequest(res, why);
   const path = originForm(req.url)!;
   // Only ip-hash reads the client address; the other algorithms skip the X-Forwarded-For walk.
-  const hashKey = pool.algorithm === 'ip-hash' ? clientAddress(req, config.trustProxy) : '';
+  const hashKey = pool.algorithm === 'ip-hash' ? clientAddress(req, ctx.trust) : '';
   const pinnedTo = sticky.pinned(req.headers);
   const headers = requestHeaders(req, {
-    trust: config.trustProxy,
+    trust: ctx.trust,
     cookie: sticky.mode === 'insert' ? (v) => sticky.stripCookie(v) : undefined,
   });
   const withBody = hasBody(req);
-  if (withBody) req.on('error', noop); // a client that vanishes mid-body: the 'close' below cleans up
+  ctx.retry.request();
   const tried = new Set<string>();
   let abortCurrent: ((err?: Error) => void) | undefined;
+  // Set when the client left, broke its body off, or went quiet: what follows is its doing, and
+  // whatever the node's exchange ends with is never charged to the node.
   let clientGone = false;
-  res.once('close', () => {
-    if (res.writableFinished) return;
+  let clientStalled = false;
+  const leave = () => {
     clientGone = true;
     abortCurrent?.();
+  };
+  if (withBody) req.on('error', leave); // a client that vanishes mid-body
+  res.once('close', () => {
+    if (!res.writableFinished) leave();
   });
 
   const attempt = (n: number, lastError?: ProxyError): void => {
@@ -140,24 +213,42 @@ export function forward(ctx: ForwardContext, req: IncomingMessage, res: ServerRe
   const send = (endpoint: Endpoint, n: number, resent: boolean): void => {
     const release = endpoint.begin();
     const started = performance.now();
-    const body = withBody ? new LazyBody(req) : null;
     let answered = false;
     let status = 0;
     let latencyMs = 0;
     let resume = noop;
-    const onDrain = () => resume();
-    // The wait for the response head is timed here rather than by undici, whose timer restarts
-    // late on a reused connection (a 504 could come before `timeouts.server` had passed).
+    // A client that stops reading the response: cut after `timeouts.send` (nginx `send_timeout`).
+    let sendTimer: NodeJS.Timeout | undefined;
+    const onDrain = () => {
+      clearTimeout(sendTimer);
+      resume();
+    };
     let late: ProxyError | undefined;
-    const timer = setTimeout(() => {
-      late = gatewayTimeout(endpoint.id, 'the response', config.timeouts.server);
+    const timeOut = (what: string) => {
+      late = gatewayTimeout(endpoint.id, what, config.timeouts.server);
       abortCurrent?.(late);
-    }, config.timeouts.server);
+    };
+    // The wait for the response head is timed here rather than by undici, whose timer restarts
+    // late on a reused connection (a 504 could come before `timeouts.server` had passed). It
+    // starts once the request body has been sent: a slow upload is not a slow node.
+    let timer: NodeJS.Timeout | undefined;
+    const startTimer = () => {
+      if (!answered && !late) timer = setTimeout(timeOut, config.timeouts.server, 'the response');
+    };
+    const body = withBody
+      ? new LazyBody(req, { client: config.timeouts.body, node: config.timeouts.server }, (who) => {
+          if (who === 'node') return timeOut('reading the request body');
+          clientStalled = true;
+          abortCurrent?.();
+        })
+      : null;
+    if (body) body.once('end', startTimer);
+    else startTimer();
 
     const handler: Dispatcher.DispatchHandler = {
       onConnect(abort) {
         abortCurrent = abort;
-        if (clientGone || late) abort(late);
+        if (clientGone || clientStalled || late) abort(late);
       },
       onHeaders(statusCode, raw, resumeFn, statusText) {
         if (statusCode < 200) return true; // 1xx: Node's server speaks for itself (100-continue)
@@ -165,6 +256,8 @@ export function forward(ctx: ForwardContext, req: IncomingMessage, res: ServerRe
         answered = true;
         status = statusCode;
         latencyMs = performance.now() - started;
+        ctx.observe(endpoint.id, latencyMs);
+        servedBy.set(res, endpoint.id);
         resume = resumeFn;
         const out = responseHeaders(raw.map((b) => b.toString('latin1')));
         if (sticky.mode === 'insert') addCookie(out, sticky.insertHeaders(endpoint.id, pinnedTo, headerValue(out, 'cache-control')));
@@ -181,18 +274,27 @@ export function forward(ctx: ForwardContext, req: IncomingMessage, res: ServerRe
         return true;
       },
       onData(chunk) {
-        return res.write(chunk);
+        if (res.write(chunk)) return true;
+        sendTimer = setTimeout(() => res.destroy(), config.timeouts.send);
+        return false;
       },
       onComplete() {
+        clearTimeout(sendTimer);
         res.off('drain', onDrain);
         res.end();
         release({ ok: status < 500, latencyMs, status });
       },
       onError(err: Error & { code?: string }) {
         clearTimeout(timer);
+        clearTimeout(sendTimer);
         res.off('drain', onDrain);
         const ms = latencyMs || performance.now() - started;
         if (clientGone) return release({ ok: true, latencyMs: ms, cancelled: true });
+        if (clientStalled) {
+          debug('%s %s: the client sent no body for %d ms', req.method, req.url, config.timeouts.body);
+          release({ ok: true, latencyMs: ms, cancelled: true });
+          return sendBadRequest(res, 'the request body stopped arriving', 408);
+        }
         if (REQUEST_FAULTS.has(err.code ?? '') && !answered) {
           debug('%s %s refused as a client fault: %s', req.method, req.url, err.message);
           release({ ok: true, latencyMs: ms, cancelled: true });
@@ -214,7 +316,7 @@ export function forward(ctx: ForwardContext, req: IncomingMessage, res: ServerRe
         // resend once, when no byte of a body could have been sent.
         if (code === 'UND_ERR_SOCKET' && bodyUntouched && !resent) return send(endpoint, n, true);
         const proxyErr = err instanceof ProxyError ? err : TIMEOUTS.has(code) ? gatewayTimeout(endpoint.id, code === 'UND_ERR_CONNECT_TIMEOUT' ? 'connect' : 'a pause in the response', code === 'UND_ERR_CONNECT_TIMEOUT' ? config.timeouts.connect : config.timeouts.server) : badGateway(endpoint.id, err);
-        if (CONNECT_ERRORS.has(code) && bodyUntouched && n < config.retries) return attempt(n + 1, proxyErr);
+        if (ctx.retry.mayRetry(n, !(neverConnected(code) && bodyUntouched))) return attempt(n + 1, proxyErr);
         ctx.onUpstreamError(proxyErr);
         sendError(res, proxyErr);
         if (withBody && !req.complete) req.resume(); // drain what the client still sends, then let the socket go

@@ -1,4 +1,4 @@
-export { createProxy, Proxy, type ProxyOptions } from './proxy.js';
+export { createProxy, Proxy, type AccessEntry, type ProxyOptions } from './proxy.js';
 export {
   parseProxyConfig,
   loadProxyConfig,

@@ -32,6 +32,7 @@ export class TargetPool extends EventEmitter {
   #algorithm: Algorithm;
   readonly #checker: HealthChecker | undefined;
   readonly #pins = new Map<string, PinStats>();
+  readonly #caps = new Map<string, number>();
 
   constructor(config: ProxyConfig) {
     super();
@@ -42,13 +43,16 @@ export class TargetPool extends EventEmitter {
       panicThreshold: 0,
       outlier: { consecutiveFailures: config.passive.consecutiveErrors, baseEjectionTime: config.passive.ejectTime },
     });
-    for (const t of config.targets) this.#pins.set(t.id, { pinned: 0, redispatched: 0, fresh: 0 });
+    for (const t of config.targets) {
+      this.#pins.set(t.id, { pinned: 0, redispatched: 0, fresh: 0 });
+      this.#caps.set(t.id, t.maxConnections);
+    }
     this.#algorithm = createAlgorithm(config.algorithm);
     const hc = config.healthCheck;
-    // The balancer's checks speak HTTP; at L4 a node's port may not, so TCP mode relies on the
-    // passive checks (refused connects eject the node).
-    if (hc.enabled && config.mode === 'http') {
+    // At L4 a node's port may not speak HTTP: a connect accepted within the timeout passes.
+    if (hc.enabled) {
       this.#checker = new HealthChecker(this.set, {
+        type: config.mode === 'tcp' ? 'connect' : 'http',
         path: hc.path,
         interval: hc.interval,
         timeout: hc.timeout,
@@ -103,6 +107,19 @@ export class TargetPool extends EventEmitter {
     if (tried.size) candidates = candidates.filter((ep) => !tried.has(ep.id));
     if (candidates.length === 0) return undefined;
     return this.#algorithm.pick(candidates, { hashKey });
+  }
+
+  /**
+   * As `choose()`, for a connection of its own (a WebSocket or TCP tunnel): a node already
+   * holding its `maxConnections` is passed over (added to `tried`) for the next one.
+   */
+  chooseWithRoom(pinnedTo: string | undefined, hashKey: string, tried: Set<string>): Endpoint | undefined {
+    for (;;) {
+      const ep = this.choose(pinnedTo, hashKey, tried);
+      if (!ep || ep.inFlight < this.#caps.get(ep.id)!) return ep;
+      debug('%s is full (%d connections)', ep.id, ep.inFlight);
+      tried.add(ep.id);
+    }
   }
 
   /** Counts how a served request related to its pin. */

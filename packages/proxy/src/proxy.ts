@@ -1,12 +1,16 @@
 import { EventEmitter, once } from 'node:events';
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { debuglog } from 'node:util';
-import { parseProxyConfig, type ProxyConfig, type ProxyConfigInput } from './config.js';
+import { ConfigError } from '@scaleout/core';
+import { isLoopback, parseProxyConfig, type ProxyConfig, type ProxyConfigInput } from './config.js';
 import { stateError, type ProxyError } from './errors.js';
 import { HealthEndpoint, type ProxyHealth } from './health.js';
-import { forward, type ForwardContext } from './http-proxy.js';
+import { bareAddress, compileTrust } from './headers.js';
+import { forward, rawResponse, sendBadRequest, servedBy, type ForwardContext } from './http-proxy.js';
+import { ProxyMetrics } from './metrics.js';
+import { RetryPolicy } from './retry-policy.js';
 import { Upstreams } from './upstreams.js';
 import { TargetPool } from './pool.js';
 import { StatusEndpoint, type ProxyStats, type StatusPageOptions } from './status-page.js';
@@ -15,6 +19,24 @@ import { forwardTcp } from './tcp-proxy.js';
 import { forwardUpgrade } from './upgrade.js';
 
 const debug = debuglog('scaleout:proxy');
+
+/** One line of the access log: an HTTP exchange through the proxy, as the `access` event gives it. */
+export interface AccessEntry {
+  /** When the request arrived (ISO 8601). */
+  time: string;
+  /** The peer's address. */
+  client: string;
+  method: string;
+  /** The path without its query string (which may carry tokens). */
+  path: string;
+  /** The status sent; 0 when the client got none (it left, or was cut). */
+  status: number;
+  /** The target that answered, or `null` when the proxy answered itself. */
+  target: string | null;
+  durationMs: number;
+  /** Bytes written to the client for this exchange, head included. */
+  bytes: number;
+}
 
 /** Options that a config file cannot carry. */
 export interface ProxyOptions {
@@ -29,7 +51,8 @@ const TOO_LARGE = new Set(['HPE_HEADER_OVERFLOW']);
  * The L7 (HTTP/1.1 + WebSocket) or L4 (TCP) load balancer.
  * Events: `up` and `down` (target id) when a target's health changes; `upstreamError`
  * (a `ProxyError`) for each request the proxy answered 502/503/504 itself; `drain` when `drain()`
- * is called.
+ * is called; `access` (an `AccessEntry`) once per HTTP request when it is over, only built while
+ * someone listens.
  */
 export class Proxy extends EventEmitter {
   readonly config: ProxyConfig;
@@ -41,8 +64,13 @@ export class Proxy extends EventEmitter {
   #draining = false;
   readonly #server: HttpServer | TcpServer;
   readonly #tunnels = new Set<Duplex>();
+  /** Client connections open now, against `maxConnections`. */
+  #open = 0;
+  /** Connections past `maxConnections`: answered 503 by `#admit`, then ignored by the HTTP server's handlers. */
+  readonly #refused = new WeakSet<Duplex>();
   readonly #errors = { 502: 0, 503: 0, 504: 0 };
   readonly #started = Date.now();
+  readonly #metrics = new ProxyMetrics(() => this.stats());
   #listening: Promise<{ port: number; host: string }> | undefined;
   #closed: Promise<void> | undefined;
 
@@ -56,20 +84,26 @@ export class Proxy extends EventEmitter {
     this.#sticky = new Stickiness(c);
     this.#upstreams = new Upstreams(c);
     if (c.health.enabled && c.mode === 'http') this.#health = new HealthEndpoint(c.health.path, this);
-    if (c.status.enabled && c.mode === 'http') this.#status = new StatusEndpoint(c.status.path, c.status.token, this, options.status);
+    if (c.status.enabled && c.mode === 'http') {
+      const address = () => (this.#server.address() as AddressInfo | null) ?? undefined;
+      this.#status = new StatusEndpoint({ ...c.status, address }, this, options.status);
+    }
     const onUpstreamError = (err: ProxyError) => {
       this.#errors[err.status]++;
+      this.#metrics.error(err);
       this.emit('upstreamError', err);
     };
+    const retry = new RetryPolicy(c);
     if (c.mode === 'tcp') {
-      const ctx = { config: c, pool: this.#pool, onUpstreamError };
+      const ctx = { config: c, pool: this.#pool, onUpstreamError, retry };
       this.#server = createTcpServer((socket) => {
+        if (!this.#admit(socket)) return;
         this.#track(socket);
         forwardTcp(ctx, socket);
       });
       return;
     }
-    const ctx: ForwardContext = { config: c, pool: this.#pool, sticky: this.#sticky, upstreams: this.#upstreams, closing: () => this.#closed !== undefined || this.#draining, onUpstreamError };
+    const ctx: ForwardContext = { config: c, pool: this.#pool, sticky: this.#sticky, upstreams: this.#upstreams, retry, trust: compileTrust(c.trustProxy), closing: () => this.#closed !== undefined || this.#draining, onUpstreamError, observe: (id, ms) => this.#metrics.observe(id, ms) };
     const server = createHttpServer(
       {
         maxHeaderSize: c.maxHeaderSize,
@@ -81,22 +115,70 @@ export class Proxy extends EventEmitter {
         connectionsCheckingInterval: Math.max(250, Math.min(1000, Math.floor(c.timeouts.headers / 2))),
       },
       (req, res) => {
+        if (this.#refused.has(req.socket)) return;
+        if (this.listenerCount('access') > 0) this.#logOnClose(req, res);
+        if (req.rawHeaders.length > 2 * c.maxHeadersCount) return sendBadRequest(res, `more than ${c.maxHeadersCount} header fields`, 431);
         if (this.#health?.matches(req.url)) this.#health.handle(req, res);
         else if (this.#status?.matches(req.url)) void this.#status.handle(req, res);
         else forward(ctx, req, res);
       },
     );
+    // One more than allowed, so a request past the bound is seen (and answered 431) rather than
+    // silently cut to its first fields, framing headers possibly among the lost.
+    server.maxHeadersCount = c.maxHeadersCount + 1;
+    server.prependListener('connection', (socket: Socket) => this.#admit(socket));
     server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
+      if (this.#refused.has(socket)) return;
       this.#track(socket);
+      if (req.rawHeaders.length > 2 * c.maxHeadersCount) return void socket.end(rawResponse(431, `more than ${c.maxHeadersCount} header fields`));
       forwardUpgrade(ctx, req, socket, head);
     });
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
       debug('client error: %s', err.code ?? err.message);
       if (!socket.writable || (err.code === 'ECONNRESET' && !(socket as Socket).bytesWritten)) return void socket.destroy();
-      const status = TOO_LARGE.has(err.code ?? '') ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
-      socket.end(`HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nContent-Length: ${status.length + 1}\r\nConnection: close\r\n\r\n${status}\n`);
+      socket.end(rawResponse(TOO_LARGE.has(err.code ?? '') ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400));
     });
     this.#server = server;
+  }
+
+  /**
+   * Counts a new client connection against `maxConnections` (HAProxy `maxconn`). Past it the
+   * connection is refused at once, a 503 in HTTP mode and a close in TCP mode, so the ones
+   * already open keep their share.
+   */
+  #admit(socket: Socket): boolean {
+    if (this.#open >= this.config.maxConnections) {
+      debug('refusing a connection: %d open', this.#open);
+      this.#refused.add(socket);
+      socket.on('error', () => {});
+      if (this.config.mode === 'tcp') socket.destroy();
+      else socket.end(rawResponse(503, `more than ${this.config.maxConnections} connections`));
+      return false;
+    }
+    this.#open++;
+    socket.once('close', () => this.#open--);
+    return true;
+  }
+
+  /** Emits one `access` entry when the exchange is over, however it ended. */
+  #logOnClose(req: IncomingMessage, res: ServerResponse): void {
+    const start = Date.now();
+    const t0 = performance.now();
+    const bytesBefore = req.socket.bytesWritten;
+    res.once('close', () => {
+      const entry: AccessEntry = {
+        time: new Date(start).toISOString(),
+        client: bareAddress(req.socket.remoteAddress),
+        method: req.method ?? '',
+        // The path only: a query string can carry tokens (the status page's `?token=`).
+        path: (req.url ?? '').split('?', 1)[0]!,
+        status: res.headersSent ? res.statusCode : 0,
+        target: servedBy.get(res) ?? null,
+        durationMs: Math.round((performance.now() - t0) * 1000) / 1000,
+        bytes: req.socket.bytesWritten - bytesBefore,
+      };
+      this.emit('access', entry);
+    });
   }
 
   #track(socket: Duplex): void {
@@ -110,8 +192,14 @@ export class Proxy extends EventEmitter {
     this.#listening ??= (async () => {
       this.#server.listen(this.config.listen, this.config.host);
       await once(this.#server, 'listening');
-      this.#pool.start();
       const addr = this.#server.address() as AddressInfo;
+      // The loopback-only rule, on the address actually bound (a name such as "localhost" could
+      // resolve to anything): without a token, the admin endpoints never face the network.
+      if (this.#status && !this.config.status.token && !isLoopback(addr.address)) {
+        await new Promise((resolve) => this.#server.close(resolve));
+        throw new ConfigError('status.token', `proxy config status.token: expected a token of at least 16 characters: host ${this.config.host} is bound to ${addr.address}, which is not loopback`);
+      }
+      this.#pool.start();
       debug('listening on %s:%d (%s)', addr.address, addr.port, this.config.mode);
       return { port: addr.port, host: addr.address };
     })();
@@ -131,9 +219,16 @@ export class Proxy extends EventEmitter {
       algorithm: this.#pool.algorithm,
       sticky: this.#sticky.mode,
       uptimeMs: Date.now() - this.#started,
+      connections: this.#open,
+      pid: process.pid,
       errors: { ...this.#errors },
       targets: this.#pool.stats(),
     };
+  }
+
+  /** The Prometheus text exposition of the proxy's metrics (also served at `<status path>/metrics`). */
+  metrics(): Promise<{ contentType: string; text: string }> {
+    return this.#metrics.render();
   }
 
   /** Switches the algorithm for unpinned requests at run time. */

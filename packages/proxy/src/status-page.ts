@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isIP, type AddressInfo } from 'node:net';
 import { debuglog } from 'node:util';
 import { ALGORITHMS } from '@scaleout/balancer';
 import type { TargetStats } from './pool.js';
@@ -13,6 +14,10 @@ export interface ProxyStats {
   algorithm: string;
   sticky: 'learn' | 'insert' | 'none';
   uptimeMs: number;
+  /** The process serving (one of several with `workers`). */
+  pid: number;
+  /** Client connections open now (bounded by `maxConnections`). */
+  connections: number;
   /** Answers the proxy made itself because it could not serve: 502, 503, 504. */
   errors: { 502: number; 503: number; 504: number };
   targets: TargetStats[];
@@ -37,6 +42,8 @@ export interface StatusPageOptions {
 /** What the status endpoint drives. */
 export interface StatusTarget {
   stats(): ProxyStats;
+  /** The Prometheus exposition of the proxy's metrics. */
+  metrics(): Promise<{ contentType: string; text: string }>;
   setAlgorithm(name: string): void;
   setDraining(id: string, draining: boolean): boolean;
 }
@@ -47,8 +54,34 @@ function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
 }
 
+// Every answer under the status path: never framed (clickjacking on the admin buttons), never
+// leaking its URL (and a `?token=`) through a Referer.
+const NO_FRAMES = "frame-ancestors 'none'";
+
 function send(res: ServerResponse, status: number, type: string, body: string, extra: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...extra }).end(body);
+  res
+    .writeHead(status, {
+      'content-type': type,
+      'content-length': Buffer.byteLength(body),
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      'content-security-policy': NO_FRAMES,
+      'referrer-policy': 'no-referrer',
+      ...extra,
+    })
+    .end(body);
+}
+
+/** Where the status routes are served and who may reach them. */
+export interface StatusAccess {
+  /** Reserved path prefix. */
+  path: string;
+  /** Bearer token; without one, only the allowed `Host`/`Origin` values get through. */
+  token?: string | undefined;
+  /** `Host` values allowed besides the bound address (token-less only). */
+  allowedHosts?: readonly string[];
+  /** The address the proxy is bound to. */
+  address(): AddressInfo | undefined;
 }
 
 function json(res: ServerResponse, status: number, value: unknown): void {
@@ -56,7 +89,7 @@ function json(res: ServerResponse, status: number, value: unknown): void {
 }
 
 /**
- * The status page (`<path>`), its JSON (`<path>.json`) and the admin endpoints
+ * The status page (`<path>`), its JSON (`<path>.json`), Prometheus metrics (`<path>/metrics`) and the admin endpoints
  * (`POST <path>/targets/<id>/drain|enable|<action>`, `POST <path>/algorithm?name=…`).
  * With a token, every route needs `Authorization: Bearer <token>` or `?token=`. POSTs also need
  * the `X-Scaleout-Admin` header, which a cross-site form cannot send without a CORS preflight.
@@ -64,13 +97,17 @@ function json(res: ServerResponse, status: number, value: unknown): void {
 export class StatusEndpoint {
   readonly path: string;
   readonly #token: Buffer | undefined;
+  readonly #allowedHosts: readonly string[];
+  readonly #address: () => AddressInfo | undefined;
   readonly #target: StatusTarget;
   readonly #actions: Record<string, StatusAction>;
   readonly #title: string;
 
-  constructor(path: string, token: string | undefined, target: StatusTarget, options: StatusPageOptions = {}) {
-    this.path = path.replace(/\/+$/, '');
-    this.#token = token === undefined ? undefined : digest(token);
+  constructor(access: StatusAccess, target: StatusTarget, options: StatusPageOptions = {}) {
+    this.path = access.path.replace(/\/+$/, '');
+    this.#token = access.token === undefined ? undefined : digest(access.token);
+    this.#allowedHosts = (access.allowedHosts ?? []).map((h) => h.toLowerCase());
+    this.#address = access.address;
     this.#target = target;
     this.#actions = options.actions ?? {};
     this.#title = options.title ?? 'scaleout proxy';
@@ -91,14 +128,40 @@ export class StatusEndpoint {
     return given !== null && given !== undefined && timingSafeEqual(digest(given), this.#token);
   }
 
+  /**
+   * Without a token, the only guard is that the proxy listens on loopback; a DNS-rebinding page
+   * gets around that (its own name, resolved to 127.0.0.1, in `Host`), so the request must name
+   * the bound address, `localhost` on loopback, or an allowed host, and a POST's `Origin` too.
+   */
+  #sameSite(req: IncomingMessage): boolean {
+    if (this.#token) return true;
+    const addr = this.#address();
+    if (!addr) return false;
+    const bound = isIP(addr.address) === 6 ? `[${addr.address}]` : addr.address;
+    const allowed = new Set([`${bound}:${addr.port}`, ...this.#allowedHosts]);
+    if (addr.address.startsWith('127.') || addr.address === '::1') allowed.add(`localhost:${addr.port}`);
+    const host = req.headers.host?.toLowerCase();
+    if (host === undefined || !allowed.has(host)) return false;
+    if (req.method !== 'POST') return true;
+    const origin = req.headers.origin;
+    if (origin === undefined) return true; // not from a page: curl, a script
+    const m = /^https?:\/\/([^/]+)$/i.exec(origin);
+    return m !== null && allowed.has(m[1]!.toLowerCase());
+  }
+
   /** Serves one request under the reserved path. Never throws. */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       const url = new URL(req.url ?? '/', 'http://status.invalid');
       if (!this.#authorized(req, url)) return send(res, 401, 'text/plain; charset=utf-8', '401 Unauthorized: a status token is required\n', { 'www-authenticate': 'Bearer' });
+      if (!this.#sameSite(req)) return send(res, 403, 'text/plain; charset=utf-8', '403 Forbidden: Host or Origin is not this proxy (set status.allowedHosts or status.token)\n');
       const rest = url.pathname.slice(this.path.length);
       if (req.method === 'GET' || req.method === 'HEAD') {
         if (rest === '.json') return json(res, 200, this.#target.stats());
+        if (rest === '/metrics') {
+          const m = await this.#target.metrics();
+          return send(res, 200, m.contentType, m.text);
+        }
         if (rest === '' || rest === '/') return this.#page(res);
         return send(res, 404, 'text/plain; charset=utf-8', '404 Not Found\n');
       }
@@ -167,7 +230,7 @@ const post = (path) => fetch(base + path, { method: 'POST', headers: Object.assi
 for (const b of document.querySelectorAll('button[data-action]')) b.onclick = () => post('/targets/' + encodeURIComponent(b.dataset.id) + '/' + b.dataset.action);
 document.getElementById('algorithm').onchange = (e) => post('/algorithm?name=' + encodeURIComponent(e.target.value));
 </script></body></html>`;
-    send(res, 200, 'text/html; charset=utf-8', html, { 'content-security-policy': `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'` });
+    send(res, 200, 'text/html; charset=utf-8', html, { 'content-security-policy': `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; ${NO_FRAMES}` });
   }
 }
 

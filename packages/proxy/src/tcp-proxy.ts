@@ -4,6 +4,7 @@ import type { ProxyConfig } from './config.js';
 import { badGateway, gatewayTimeout, noBackend, type ProxyError } from './errors.js';
 import { bareAddress } from './headers.js';
 import type { TargetPool } from './pool.js';
+import type { RetryPolicy } from './retry-policy.js';
 
 const debug = debuglog('scaleout:proxy-tcp');
 
@@ -12,6 +13,8 @@ export interface TcpContext {
   config: ProxyConfig;
   pool: TargetPool;
   onUpstreamError(err: ProxyError): void;
+  /** When another node may be tried (shared with the HTTP and WebSocket paths). */
+  retry: RetryPolicy;
 }
 
 /**
@@ -23,6 +26,7 @@ export interface TcpContext {
 export function forwardTcp(ctx: TcpContext, client: Socket): void {
   const { config, pool } = ctx;
   const hashKey = bareAddress(client.remoteAddress);
+  ctx.retry.request();
   const tried = new Set<string>();
   client.pause();
   client.on('error', (err) => debug('client %s: %s', hashKey, err.message));
@@ -30,7 +34,7 @@ export function forwardTcp(ctx: TcpContext, client: Socket): void {
 
   const attempt = (n: number): void => {
     if (client.destroyed) return;
-    const endpoint = pool.choose(undefined, hashKey, tried);
+    const endpoint = pool.chooseWithRoom(undefined, hashKey, tried);
     if (!endpoint) {
       ctx.onUpstreamError(noBackend('no node is available for a TCP connection'));
       client.destroy();
@@ -65,7 +69,8 @@ export function forwardTcp(ctx: TcpContext, client: Socket): void {
       clearTimeout(timer);
       client.off('close', onClientClose);
       release({ ok: false, latencyMs: performance.now() - started });
-      if (n < config.retries) return attempt(n + 1);
+      // Before 'connect' nothing was forwarded: the client's bytes wait, paused.
+      if (ctx.retry.mayRetry(n, false)) return attempt(n + 1);
       ctx.onUpstreamError(err.code === 'ERR_SCALEOUT_PROXY_TIMEOUT' ? (err as unknown as ProxyError) : badGateway(endpoint.id, err));
       client.destroy();
     });

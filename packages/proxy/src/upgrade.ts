@@ -5,7 +5,8 @@ import { debuglog } from 'node:util';
 import type { Endpoint } from '@scaleout/balancer';
 import { badGateway, gatewayTimeout, noBackend, type ProxyError } from './errors.js';
 import { clientAddress, malformedRequest, originForm, requestHeaders, responseHeaders } from './headers.js';
-import type { ForwardContext } from './http-proxy.js';
+import { rawResponse, type ForwardContext } from './http-proxy.js';
+import { neverConnected } from './retry-policy.js';
 
 const debug = debuglog('scaleout:proxy-upgrade');
 
@@ -29,19 +30,20 @@ export function forwardUpgrade(ctx: ForwardContext, req: IncomingMessage, socket
   const { config, pool, sticky } = ctx;
   const path = originForm(req.url);
   // Refused before a node is chosen, as on the HTTP path: a malformed handshake is the client's fault.
-  if (path === undefined || malformedRequest(req) !== undefined) return void socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
-  const hashKey = clientAddress(req, config.trustProxy);
+  if (path === undefined || malformedRequest(req) !== undefined) return void socket.end(rawResponse(400, malformedRequest(req) ?? 'unusable request URL'));
+  const hashKey = clientAddress(req, ctx.trust);
   const pinnedTo = sticky.pinned(req.headers);
   const headers = requestHeaders(req, {
-    trust: config.trustProxy,
+    trust: ctx.trust,
     upgrade: true,
     cookie: sticky.mode === 'insert' ? (v) => sticky.stripCookie(v) : undefined,
   });
+  ctx.retry.request();
   const tried = new Set<string>();
   socket.on('error', (err) => debug('client socket: %s', err.message));
 
   const attempt = (n: number, lastError?: ProxyError): void => {
-    const endpoint = pool.choose(pinnedTo, hashKey, tried);
+    const endpoint = pool.chooseWithRoom(pinnedTo, hashKey, tried);
     if (!endpoint) {
       const err = lastError ?? noBackend('no node is available for the upgrade');
       ctx.onUpstreamError(err);
@@ -57,17 +59,25 @@ export function forwardUpgrade(ctx: ForwardContext, req: IncomingMessage, socket
     let settled = false;
     const preq = request({ agent: false, host: endpoint.url.hostname, port: endpoint.url.port || 80, method: req.method, path, headers, setHost: false });
     const timer = setTimeout(() => preq.destroy(gatewayTimeout(endpoint.id, 'the upgrade', config.timeouts.server)), config.timeouts.server);
-    const onClientClose = () => preq.destroy();
-    socket.once('close', onClientClose);
+    // A client that leaves during the handshake ends the node's exchange: not the node's fault.
+    // Its FIN alone closes nothing (Node's HTTP server allows half-open sockets), so 'end' counts.
+    let clientGone = false;
+    const onClientClose = () => {
+      clientGone = true;
+      preq.destroy();
+      socket.destroy();
+    };
+    socket.once('close', onClientClose).once('end', onClientClose);
     const done = () => {
       settled = true;
       clearTimeout(timer);
-      socket.off('close', onClientClose);
+      socket.off('close', onClientClose).off('end', onClientClose);
     };
 
     preq.once('upgrade', (pres, upstream, upstreamHead) => {
       done();
       const latencyMs = performance.now() - started;
+      ctx.observe(endpoint.id, latencyMs);
       const raw = [...pres.rawHeaders];
       const extra = sticky.insertHeaders(endpoint.id, pinnedTo, undefined);
       if (extra?.['set-cookie']) raw.push('Set-Cookie', extra['set-cookie']);
@@ -94,6 +104,7 @@ export function forwardUpgrade(ctx: ForwardContext, req: IncomingMessage, socket
     preq.once('response', (pres) => {
       done();
       const latencyMs = performance.now() - started;
+      ctx.observe(endpoint.id, latencyMs);
       const status = pres.statusCode ?? 502;
       socket.write(head(status, pres.statusMessage, [...responseHeaders(pres.rawHeaders), 'Connection', 'close']));
       pres.pipe(socket);
@@ -107,11 +118,12 @@ export function forwardUpgrade(ctx: ForwardContext, req: IncomingMessage, socket
     preq.once('error', (err: NodeJS.ErrnoException) => {
       if (settled) return;
       done();
+      if (clientGone) return release({ ok: true, latencyMs: performance.now() - started, cancelled: true });
       release({ ok: false, latencyMs: performance.now() - started, status: 0 });
       if (socket.destroyed) return;
       const code = err.code ?? '';
       const proxyErr = code === 'ERR_SCALEOUT_PROXY_TIMEOUT' ? (err as unknown as ProxyError) : badGateway(endpoint.id, err);
-      if (code === 'ECONNREFUSED' && n < config.retries) return attempt(n + 1, proxyErr);
+      if (ctx.retry.mayRetry(n, !neverConnected(code))) return attempt(n + 1, proxyErr);
       ctx.onUpstreamError(proxyErr);
       refuseSocket(socket, proxyErr);
     });

@@ -24,7 +24,8 @@ export class Upstreams {
     if (!pool) {
       const t = this.#config.timeouts;
       pool = new Pool(endpoint.url.origin, {
-        connections: 512,
+        // HAProxy `server … maxconn`: requests past it wait in undici's queue for a free connection.
+        connections: this.#config.targets.find((t) => t.id === endpoint.id)?.maxConnections ?? 512,
         pipelining: 1,
         connectTimeout: t.connect,
         headersTimeout: 0, // timed per request in http-proxy.ts

@@ -16,16 +16,16 @@ describe('HAProxy and nginx export', () => {
   it('HAProxy learn: passive cookie on the route cookie, the same tags per server, redispatch and checks', () => {
     const text = exportHaproxy(cfg({ healthCheck: { interval: '1s', timeout: '500ms', rise: 2, fall: 2 } }));
     expect(text).to.include('    cookie route indirect nocache\n');
-    expect(text).to.include(`server node-1 127.0.0.1:3001 cookie ${routeTag('node-1', 'shh-secret-value')} check`);
+    expect(text).to.include(`server node-1 127.0.0.1:3001 cookie ${routeTag('node-1', 'shh-secret-value')} maxconn 512 check`);
     expect(text).to.include('option redispatch').and.to.include('option httpchk GET /healthz').and.to.include('default-server inter 1000ms rise 2 fall 2');
-    expect(text).to.include('bind 127.0.0.1:8080');
+    expect(text).to.include('bind 127.0.0.1:8080\n    maxconn 4096\n');
     expect(text).not.to.include('shh-secret-value');
   });
 
   it('HAProxy insert: insert indirect nocache httponly with SameSite; weights under weighted round robin', () => {
     const text = exportHaproxy(cfg({ algorithm: 'weighted-round-robin', sticky: { mode: 'insert', cookieName: 'lb', secure: true } }));
     expect(text).to.include('cookie lb insert indirect nocache httponly secure attr "SameSite=Lax"');
-    expect(text).to.include(`server node-2 127.0.0.1:3002 weight 3 cookie ${routeTag('node-2', 'shh-secret-value')} check`);
+    expect(text).to.include(`server node-2 127.0.0.1:3002 weight 3 cookie ${routeTag('node-2', 'shh-secret-value')} maxconn 512 check`);
   });
 
   const BALANCE: [string, string, string][] = [
