@@ -1,7 +1,11 @@
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
-import type { RedisStoreConfig } from '@scaleout/core';
+import request from 'supertest';
+import { createStrategy, type RedisStoreConfig } from '@scaleout/core';
 import { createStore, type RedisStore } from '@scaleout/redis';
+import { buildApp, FRAMEWORKS } from './support/apps.js';
+import { startHttp } from './support/http.js';
+import { cookieOf } from './support/session-behaviour.js';
 import { redisCommand, startRedis, type RedisServer } from './support/redis.js';
 
 const config = (shape: Partial<RedisStoreConfig>) => ({ type: 'redis', ...shape }) as RedisStoreConfig;
@@ -72,6 +76,22 @@ describe('RedisStore hash layout: one round trip per save', function () {
     expect(await commandsDuring(redis.url, () => durable.patch('w', { set: { b: 2 }, unset: [] }, 60_000))).to.deep.equal(['evalsha', 'wait']);
     expect(await redisCommand(redis.replicas[0]!.port, undefined, 'HGET', 'rtw:w', 'b')).to.equal('2');
   });
+
+  for (const framework of FRAMEWORKS) {
+    it(`through ${framework}, a request that changes its session costs one HGETALL and one EVALSHA`, async () => {
+      const strategy = await createStrategy({ strategy: 'store', secret: 'k', store: { type: 'redis', url: redis.url, prefix: `rt-${framework}:` } });
+      const server = await startHttp(buildApp(framework, strategy));
+      try {
+        const cookie = cookieOf(await request(server.server).get('/count').expect(200), strategy.session.cookieName)!;
+        await request(server.server).get('/count').set('Cookie', cookie).expect(200); // loads the script once
+        const commands = await commandsDuring(redis.url, () => request(server.server).get('/count').set('Cookie', cookie).expect(200));
+        expect(commands).to.deep.equal(['hgetall', 'evalsha']);
+      } finally {
+        await server.close();
+        await strategy.close();
+      }
+    });
+  }
 
   it('a patch of a destroyed or expired session writes nothing and resolves false', async () => {
     await store.set('gone', { a: 1 }, 60_000);
