@@ -115,9 +115,8 @@ function wholeNumber(field: string, value: number, min: number, max = Number.MAX
  * fields (see {@link META}). A read is one `HGETALL`, a save of what a request changed one Lua
  * script with no read first, a touch one `PEXPIRE`; a session is one key, so all of it lives on
  * one Cluster slot. A session in the older string layout (scaleout 0.1, connect-redis) is read
- * too and rewritten as a hash on its next save. Listing,
- * counting and clearing SCAN every master page by page and delete key by key, so no multi-key
- * command ever spans Cluster slots. Every call fails fast with a coded error while Redis is
+ * too and rewritten as a hash on its next save. Listing, counting and clearing SCAN every
+ * master page by page and delete key by key, so no multi-key command ever spans Cluster slots. Every call fails fast with a coded error while Redis is
  * unreachable, and the store emits `down` and `up` as the connection goes and comes back.
  */
 export class RedisStore extends EventEmitter implements SessionStore {
