@@ -5,16 +5,18 @@
  *
  * - **many sessions**: the traffic of the `middleware` benchmark (`GET /count`: read the session,
  *   increment, save; N sessions created first, their cookies sent round-robin);
- * - **one hot session**: 20 connections send requests of ONE session at once, each setting a key
- *   of its own (`GET /set?key=K`). After the rounds, 200 such requests in waves of 20 on a fresh
- *   session count the keys each store kept (connect-redis saves the whole session, so concurrent
- *   requests overwrite each other's keys).
+ * - **one hot session**: 20 connections send requests of ONE session at once, each writing a new
+ *   value to one of 20 keys (`GET /set?key=K`). After the rounds, 200 requests in waves of 20,
+ *   each setting a key of its own on a fresh session, count the keys each store kept
+ *   (connect-redis saves the whole session, so concurrent requests overwrite each other's keys).
  *
  * The cases:
  *
  * - **express-session + connect-redis v8** over an ioredis client (ANCHOR);
  * - `@scaleout/express` with `RedisStore` (`store.type: "redis"`), against the same Redis;
- * - `@scaleout/express` with `HazelcastStore` (`store.type: "hazelcast"`, one member).
+ * - `@scaleout/express` with `HazelcastStore` (`store.type: "hazelcast"`, one member);
+ * - `@scaleout/express` on the memory store and on the cluster strategy (one node), as in-process
+ *   references: their per-key merge should keep up with the Redis path on the hot session.
  *
  * Redis and the Hazelcast member are started here on free ports (as the tests do) and stopped at
  * the end. Each server runs in its own child process. Run alone, it also writes the section with
@@ -81,15 +83,24 @@ const CASES: readonly Case[] = [
     factory: 'scaleoutExpressApp',
     options: (e) => ({ config: { store: { type: 'hazelcast', members: e.members, clusterName: 'bench', map: 'sessions' } } }),
   },
+  // In-process references for the hot session: both keep the per-key merge in memory.
+  { id: 'scaleout-memory', name: 'Express + @scaleout/express + MemoryStore (one process)', module: APPS, factory: 'scaleoutExpressApp', options: () => ({ config: { store: { type: 'memory' } } }) },
+  {
+    id: 'scaleout-cluster',
+    name: 'Express + @scaleout/express, cluster strategy (one node, in-process transport)',
+    module: APPS,
+    factory: 'scaleoutExpressApp',
+    options: () => ({ config: { strategy: 'cluster', nodeId: 'bench', cluster: { transport: { type: 'in-process', bus: 'bench' }, discoveryWait: 1 } } }),
+  },
 ];
 
 function log(line: string): void {
   process.stderr.write(`[stores] ${line}\n`);
 }
 
-/** The hot-session load's requests: one cookie, a thousand distinct keys (each connection cycles through them). */
+/** The hot-session load's requests: one cookie, 20 keys (each connection cycles through them; each request writes a new value). */
 function hotRequests(cookie: string): LoadRequest[] {
-  return Array.from({ length: 1000 }, (_, i) => ({ method: 'GET', path: `/set?key=${i}`, headers: { cookie } }));
+  return Array.from({ length: 20 }, (_, i) => ({ method: 'GET', path: `/set?key=${i}`, headers: { cookie } }));
 }
 
 /** Sends `HOT_CHECK_KEYS` requests of one new session, `concurrency` at a time, each setting its own key; returns how many keys the session lost. */
@@ -199,7 +210,7 @@ export async function run(options: BenchOptions = {}): Promise<string> {
     '',
     `### One hot session`,
     '',
-    `${hotConnections} connections send requests of ONE session at once, each setting a key of its own (\`GET /set?key=K\`); same rounds and durations. ` +
+    `${hotConnections} connections send requests of ONE session at once, each writing a new value to one of 20 keys (\`GET /set?key=K\`); same rounds and durations. ` +
       `Then ${HOT_CHECK_KEYS} such requests on a fresh session, ${hotConnections} at a time, count the keys each store kept.`,
     '',
     throughputTable(hotRows),
@@ -209,7 +220,7 @@ export async function run(options: BenchOptions = {}): Promise<string> {
         `- **${x.c.name}**: ${x === anchor ? '' : `${ratio(hotRatio(x), 1)} the req/s of connect-redis on the hot session; `}` +
         `${x.lost} of ${HOT_CHECK_KEYS} keys lost${x === anchor ? ' (each save writes the whole session it read, over the keys other requests saved meanwhile)' : ''}.`,
     ),
-    '- In the timed hot load the session grows to up to 1,000 keys where every one is kept; where keys are lost (connect-redis), it stays smaller, so each of its reads parses less.',
+    '- The timed hot load cycles through 20 keys, each request writing a new value, so every case holds a session of the same size; keys lost show only in the count after it.',
     '- Per request, both Redis cases make two round trips: a read (connect-redis GET, `RedisStore` HGETALL), then connect-redis SETs the whole session while `RedisStore` ' +
       'writes only the changed fields of the session hash (one EVALSHA of a short Lua script, no read first), so that concurrent requests changing different keys do not overwrite each other. ' +
       '`RedisStore` also bounds every call by its command timeout and maps failures to coded errors (a 503), and `@scaleout/express` finishes the save before the response goes out.',
