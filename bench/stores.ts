@@ -1,18 +1,28 @@
 /**
  * `npm run bench -- stores`, or alone: `node --conditions=source --import tsx bench/stores.ts`.
  *
- * The same Express app and traffic as the `middleware` benchmark (`GET /count`: read the session,
- * increment, save; N sessions created first, their cookies sent round-robin) on external stores:
+ * Two loads on external stores, in the same run:
+ *
+ * - **many sessions**: the traffic of the `middleware` benchmark (`GET /count`: read the session,
+ *   increment, save; N sessions created first, their cookies sent round-robin);
+ * - **one hot session**: 20 connections send requests of ONE session at once, each writing a new
+ *   value to one of 20 keys (`GET /set?key=K`). After the rounds, 200 requests in waves of 20,
+ *   each setting a key of its own on a fresh session, count the keys each store kept
+ *   (connect-redis saves the whole session, so concurrent requests overwrite each other's keys).
+ *
+ * The cases:
  *
  * - **express-session + connect-redis v8** over an ioredis client (ANCHOR);
  * - `@scaleout/express` with `RedisStore` (`store.type: "redis"`), against the same Redis;
- * - `@scaleout/express` with `HazelcastStore` (`store.type: "hazelcast"`, one member).
+ * - `@scaleout/express` with `HazelcastStore` (`store.type: "hazelcast"`, one member);
+ * - `@scaleout/express` on the memory store and on the cluster strategy (one node), as in-process
+ *   references: their per-key merge should keep up with the Redis path on the hot session.
  *
  * Redis and the Hazelcast member are started here on free ports (as the tests do) and stopped at
  * the end. Each server runs in its own child process. Run alone, it also writes the section with
  * the command, the date and the machine to docs/store-benchmarks.md.
  *
- * Own flags: `--sessions=500`.
+ * Own flags: `--sessions=500`, `--hot-connections=20`.
  */
 import { writeFile } from 'node:fs/promises';
 import type { RequestListener } from 'node:http';
@@ -20,9 +30,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import { RedisStore as ConnectRedisStore } from 'connect-redis';
 import type { BenchOptions } from './support/options.js';
-import { benchOptions, parseArgs, sessionLoadSettings } from './support/options.js';
+import { benchOptions, flag, parseArgs, sessionLoadSettings } from './support/options.js';
 import { startServerChild, type ServerHandle } from './support/server.js';
-import { measure, requestsWithCookies, type MeasuredResult } from './support/load.js';
+import { measure, requestsWithCookies, type LoadRequest, type MeasuredResult } from './support/load.js';
 import { createSessions, getJson } from './support/sessions.js';
 import { expressSessionApp } from './support/session-apps.js';
 import type { ServedApp } from './support/child.js';
@@ -34,6 +44,8 @@ import { startHazelcast } from '../test/support/hazelcast.js';
 const SELF = fileURLToPath(import.meta.url);
 const DOC = fileURLToPath(new URL('../docs/store-benchmarks.md', import.meta.url));
 const TARGET = 1.0;
+/** Requests the hot-session check sends, in waves of the hot load's connections. */
+const HOT_CHECK_KEYS = 200;
 
 /** Served in a child: express-session with connect-redis v8 on its own ioredis client. */
 export async function connectRedisApp(options: { url: string }): Promise<ServedApp> {
@@ -71,24 +83,73 @@ const CASES: readonly Case[] = [
     factory: 'scaleoutExpressApp',
     options: (e) => ({ config: { store: { type: 'hazelcast', members: e.members, clusterName: 'bench', map: 'sessions' } } }),
   },
+  // In-process references for the hot session: both keep the per-key merge in memory.
+  { id: 'scaleout-memory', name: 'Express + @scaleout/express + MemoryStore (one process)', module: APPS, factory: 'scaleoutExpressApp', options: () => ({ config: { store: { type: 'memory' } } }) },
+  {
+    id: 'scaleout-cluster',
+    name: 'Express + @scaleout/express, cluster strategy (one node, in-process transport)',
+    module: APPS,
+    factory: 'scaleoutExpressApp',
+    options: () => ({ config: { strategy: 'cluster', nodeId: 'bench', cluster: { transport: { type: 'in-process', bus: 'bench' }, discoveryWait: 1 } } }),
+  },
 ];
 
 function log(line: string): void {
   process.stderr.write(`[stores] ${line}\n`);
 }
 
+/** The hot-session load's requests: one cookie, 20 keys (each connection cycles through them; each request writes a new value). */
+function hotRequests(cookie: string): LoadRequest[] {
+  return Array.from({ length: 20 }, (_, i) => ({ method: 'GET', path: `/set?key=${i}`, headers: { cookie } }));
+}
+
+/** Sends `HOT_CHECK_KEYS` requests of one new session, `concurrency` at a time, each setting its own key; returns how many keys the session lost. */
+async function lostKeys(url: string, concurrency: number): Promise<number> {
+  const [cookie] = await createSessions(url, { path: '/count', count: 1 });
+  for (let sent = 0; sent < HOT_CHECK_KEYS; sent += concurrency) {
+    const wave = Array.from({ length: Math.min(concurrency, HOT_CHECK_KEYS - sent) }, (_, i) => fetch(`${url}/set?key=check-${sent + i}`, { headers: { cookie: cookie! } }));
+    for (const res of await Promise.all(wave)) {
+      if (res.status !== 200) throw new Error(`GET /set answered ${res.status}`);
+      await res.arrayBuffer();
+    }
+  }
+  const { keys } = await getJson<{ keys: number }>(`${url}/keys`, cookie);
+  return HOT_CHECK_KEYS - keys;
+}
+
+type Running = { c: Case; server: ServerHandle; jar: string[]; hot: LoadRequest[]; results: MeasuredResult[]; hotResults: MeasuredResult[]; lost?: number };
+
+/** The table rows of one load, each case against connect-redis by the median of its per-round ratios. */
+function rowsOf(running: readonly Running[], pick: (x: Running) => MeasuredResult[]): ThroughputRow[] {
+  const anchor = running.find((x) => x.c.id === ANCHOR)!;
+  const perRound = (x: Running, f: (m: MeasuredResult) => number) => pick(x).map((m, i) => f(m) / f(pick(anchor)[i]!));
+  return running.map((x) => ({
+    name: x.c.name,
+    ...(x === anchor
+      ? { isAnchor: true }
+      : { anchor: anchor.c.name, ratios: { rps: median(perRound(x, (m) => m.rps)), p99: median(perRound(x, (m) => m.p99)), cpu: median(perRound(x, (m) => m.cpuPerRequestUs)) } }),
+    rps: median(pick(x).map((m) => m.rps)),
+    p50: median(pick(x).map((m) => m.p50)),
+    p99: median(pick(x).map((m) => m.p99)),
+    cpuPerRequestUs: median(pick(x).map((m) => m.cpuPerRequestUs)),
+  }));
+}
+
 /** Runs the benchmark; returns its markdown section. */
 export async function run(options: BenchOptions = {}): Promise<string> {
   const { duration, warmup, connections, rounds, sessions } = sessionLoadSettings(options);
+  const hotConnections = Number(flag(options, 'hot-connections', '20'));
+  if (!Number.isInteger(hotConnections) || hotConnections < 1) throw new Error(`--hot-connections: expected a whole number >= 1, got ${hotConnections}`);
 
   const [redis, hazelcast] = await Promise.all([startRedis(), startHazelcast({ members: 1, clusterName: 'bench' })]);
   const env = { redisUrl: redis.url, members: hazelcast.addresses };
-  const running: { c: Case; server: ServerHandle; jar: string[]; results: MeasuredResult[] }[] = [];
+  const running: Running[] = [];
   try {
     for (const c of CASES) {
       const server = await startServerChild({ module: c.module, export: c.factory, options: c.options(env) });
       const jar = await createSessions(server.url, { path: '/count', count: sessions });
-      running.push({ c, server, jar, results: [] });
+      const [hotCookie] = await createSessions(server.url, { path: '/count', count: 1 });
+      running.push({ c, server, jar, hot: hotRequests(hotCookie!), results: [], hotResults: [] });
       log(`${c.id}: pid ${server.pid} on ${server.url}, ${jar.length} sessions`);
     }
     for (let r = 0; r < rounds; r++) {
@@ -97,7 +158,14 @@ export async function run(options: BenchOptions = {}): Promise<string> {
         const res = await measure(x.server, { requests: requestsWithCookies('/count', x.jar), connections, duration, warmup });
         x.results.push(res);
         log(`round ${r + 1}/${rounds} ${x.c.id}: ${fmt(res.rps)} req/s, p50 ${res.p50.toFixed(2)} ms, p99 ${res.p99.toFixed(2)} ms, ${res.cpuPerRequestUs.toFixed(0)} µs CPU/req`);
+        const hot = await measure(x.server, { requests: x.hot, connections: hotConnections, duration, warmup });
+        x.hotResults.push(hot);
+        log(`round ${r + 1}/${rounds} ${x.c.id} hot session: ${fmt(hot.rps)} req/s, p50 ${hot.p50.toFixed(2)} ms, p99 ${hot.p99.toFixed(2)} ms, ${hot.cpuPerRequestUs.toFixed(0)} µs CPU/req`);
       }
+    }
+    for (const x of running) {
+      x.lost = await lostKeys(x.server.url, hotConnections);
+      log(`${x.c.id}: ${x.lost} of ${HOT_CHECK_KEYS} keys lost`);
     }
     for (const x of running) {
       const { count } = await getJson<{ count: number }>(`${x.server.url}/count`, x.jar[0]);
@@ -109,17 +177,10 @@ export async function run(options: BenchOptions = {}): Promise<string> {
   }
 
   const anchor = running.find((x) => x.c.id === ANCHOR)!;
-  const perRound = (x: (typeof running)[number], f: (m: MeasuredResult) => number) => x.results.map((m, i) => f(m) / f(anchor.results[i]!));
-  const rows: ThroughputRow[] = running.map((x) => ({
-    name: x.c.name,
-    ...(x === anchor
-      ? { isAnchor: true }
-      : { anchor: anchor.c.name, ratios: { rps: median(perRound(x, (m) => m.rps)), p99: median(perRound(x, (m) => m.p99)), cpu: median(perRound(x, (m) => m.cpuPerRequestUs)) } }),
-    rps: median(x.results.map((m) => m.rps)),
-    p50: median(x.results.map((m) => m.p50)),
-    p99: median(x.results.map((m) => m.p99)),
-    cpuPerRequestUs: median(x.results.map((m) => m.cpuPerRequestUs)),
-  }));
+  const perRound = (x: Running, f: (m: MeasuredResult) => number) => x.results.map((m, i) => f(m) / f(anchor.results[i]!));
+  const rows = rowsOf(running, (x) => x.results);
+  const hotRows = rowsOf(running, (x) => x.hotResults);
+  const hotRatio = (x: Running) => median(x.hotResults.map((m, i) => m.rps / anchor.hotResults[i]!.rps));
   const notes = running
     .filter((x) => x !== anchor)
     .map((x) => {
@@ -146,8 +207,22 @@ export async function run(options: BenchOptions = {}): Promise<string> {
     throughputTable(rows),
     '',
     ...notes,
-    '- Per request, both Redis cases make two round trips: a GET to load the session, then connect-redis SETs the whole session while `RedisStore` saves only the changed keys ' +
-      'by compare-and-set (one EVALSHA of a short Lua script against the value the GET read), so that concurrent requests changing different keys do not overwrite each other. ' +
+    '',
+    `### One hot session`,
+    '',
+    `${hotConnections} connections send requests of ONE session at once, each writing a new value to one of 20 keys (\`GET /set?key=K\`); same rounds and durations. ` +
+      `Then ${HOT_CHECK_KEYS} such requests on a fresh session, ${hotConnections} at a time, count the keys each store kept.`,
+    '',
+    throughputTable(hotRows),
+    '',
+    ...running.map(
+      (x) =>
+        `- **${x.c.name}**: ${x === anchor ? '' : `${ratio(hotRatio(x), 1)} the req/s of connect-redis on the hot session; `}` +
+        `${x.lost} of ${HOT_CHECK_KEYS} keys lost${x === anchor ? ' (each save writes the whole session it read, over the keys other requests saved meanwhile)' : ''}.`,
+    ),
+    '- The timed hot load cycles through 20 keys, each request writing a new value, so every case holds a session of the same size; keys lost show only in the count after it.',
+    '- Per request, both Redis cases make two round trips: a read (connect-redis GET, `RedisStore` HGETALL), then connect-redis SETs the whole session while `RedisStore` ' +
+      'writes only the changed fields of the session hash (one EVALSHA of a short Lua script, no read first), so that concurrent requests changing different keys do not overwrite each other. ' +
       '`RedisStore` also bounds every call by its command timeout and maps failures to coded errors (a 503), and `@scaleout/express` finishes the save before the response goes out.',
     '- Where the two Redis rows differ, most of it is the HTTP layer, not the store: on the memory store `@scaleout/express` spends more CPU per request than express-session ' +
       '(it finishes the save before the response and diffs the session to save only changed keys; see the middleware benchmark in docs/benchmarks.md), so with totals level `RedisStore` itself costs less per request than connect-redis.',

@@ -12,7 +12,7 @@ import { startRedis, type RedisServer } from './support/redis.js';
 const PASSWORD = 'acl-test-password-Zx81';
 /** The rule of docs/security.md, word for word. */
 const ACL_RULE =
-  'on >PASSWORD resetkeys ~sess:* ~lock:sess:* resetchannels &scaleout -@all +@connection +get +set +pexpire +unlink +del +scan +wait +evalsha +eval +publish +subscribe +info +role';
+  'on >PASSWORD resetkeys ~sess:* ~lock:sess:* resetchannels &scaleout -@all +@connection +get +set +hgetall +hget +hset +hdel +type +pexpire +unlink +del +scan +wait +evalsha +eval +publish +subscribe +info +role';
 
 describe('security: scaleout runs under the Redis ACL user of docs/security.md', function () {
   this.timeout(30_000);

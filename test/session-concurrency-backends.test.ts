@@ -1,7 +1,7 @@
 import { createStrategy } from '@scaleout/core';
 import { describeConcurrency } from './support/concurrency.js';
 import { startHazelcast, type HazelcastCluster } from './support/hazelcast.js';
-import { startRedis, type RedisServer } from './support/redis.js';
+import { startRedis, startRedisCluster, startRedisSentinel, type RedisClusterSet, type RedisSentinelSet, type RedisServer } from './support/redis.js';
 
 // The lost-update guarantees on every backend that holds sessions outside node memory, through
 // Express and Koa: per-key saves keep concurrent writes to different keys, and lock: true
@@ -10,18 +10,37 @@ import { startRedis, type RedisServer } from './support/redis.js';
 describe('concurrent requests on real backends', function () {
   this.timeout(120_000);
   let redis: RedisServer;
+  let sentinel: RedisSentinelSet;
+  let redisCluster: RedisClusterSet;
   let hazelcast: HazelcastCluster;
   let bus = 0;
 
   before(async function () {
-    [redis, hazelcast] = await Promise.all([startRedis(), startHazelcast({ members: 1, clusterName: 'concurrency' })]);
+    [redis, sentinel, redisCluster, hazelcast] = await Promise.all([
+      startRedis(),
+      // Slow to declare the master down: no failover from a loaded machine's pause mid-test.
+      startRedisSentinel({ replicas: 1, sentinels: 1, downAfterMs: 10_000 }),
+      startRedisCluster({ masters: 3, replicasPerMaster: 0 }),
+      startHazelcast({ members: 1, clusterName: 'concurrency' }),
+    ]);
   });
   after(async function () {
-    await Promise.all([redis?.stop(), hazelcast?.stop()]);
+    await Promise.all([redis?.stop(), sentinel?.stop(), redisCluster?.stop(), hazelcast?.stop()]);
   });
 
   describeConcurrency('store on Redis', () =>
     createStrategy({ strategy: 'store', nodeId: 'n1', secret: 'k', store: { type: 'redis', url: redis.url, prefix: `cc${++bus}:` } }),
+  );
+  describeConcurrency('store on Redis Sentinel, waitReplicas: 1', () =>
+    createStrategy({
+      strategy: 'store',
+      nodeId: 'n1',
+      secret: 'k',
+      store: { type: 'redis', sentinels: sentinel.sentinelAddresses, name: sentinel.name, waitReplicas: 1, waitTimeout: '2s', commandTimeout: '2s', prefix: `cc${++bus}:` },
+    }),
+  );
+  describeConcurrency('store on Redis Cluster', () =>
+    createStrategy({ strategy: 'store', nodeId: 'n1', secret: 'k', store: { type: 'redis', nodes: redisCluster.addresses, prefix: `cc${++bus}:` } }),
   );
   describeConcurrency('store on Hazelcast', () =>
     createStrategy({ strategy: 'store', nodeId: 'n1', secret: 'k', store: { type: 'hazelcast', members: hazelcast.addresses, clusterName: 'concurrency', map: `cc${++bus}` } }),

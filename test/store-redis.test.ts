@@ -57,13 +57,25 @@ describe('RedisStore on a standalone Redis', function () {
       expect(await store.get('hash')).to.deep.equal({ fixed: true });
     });
 
-    it('writes SET … PX and slides with PEXPIRE under prefix + id', async () => {
-      await store.set('ttl-check', { a: 1 }, 50_000);
+    it('writes one hash under prefix + id, a field of JSON per key plus metadata, and slides it with PEXPIRE', async () => {
+      const before = Date.now();
+      await store.set('ttl-check', { a: 1, user: { name: 'ada' }, '#v': 'mine' }, 50_000);
+      expect(await raw.type('bad:ttl-check')).to.equal('hash');
       const first = await raw.pttl('bad:ttl-check');
       expect(first).to.be.within(40_000, 50_000);
       await store.touch('ttl-check', 500_000);
       expect(await raw.pttl('bad:ttl-check')).to.be.within(400_000, 500_000);
-      expect(JSON.parse((await raw.get('bad:ttl-check'))!)).to.deep.equal({ a: 1 });
+      const fields = await raw.hgetall('bad:ttl-check');
+      expect(fields).to.include({ a: '1', user: '{"name":"ada"}', '##v': '"mine"', '#v': '2', '#maxInactive': '50000' });
+      expect(Number(fields['#created'])).to.be.within(before, Date.now());
+      expect(Number(fields['#lastAccess'])).to.be.within(before, Date.now());
+      expect(await store.get('ttl-check')).to.deep.equal({ a: 1, user: { name: 'ada' }, '#v': 'mine' });
+    });
+
+    it('a full save replaces the hash: keys the new session lacks are gone', async () => {
+      await store.set('replace', { a: 1, b: 2 }, 60_000);
+      await store.set('replace', { c: 3 }, 60_000);
+      expect(await store.get('replace')).to.deep.equal({ c: 3 });
     });
 
     it('clear removes only its own prefix', async () => {
@@ -102,7 +114,7 @@ describe('RedisStore on a standalone Redis', function () {
     }
   });
 
-  it('takes a pluggable serializer', async () => {
+  it('reads a 0.1 string written with its pluggable serializer, and rewrites it as a hash on the next save', async () => {
     const base64: Serializer = {
       binary: true,
       stringify: (data) => Buffer.from(JSON.stringify(data)).toString('base64'),
@@ -114,9 +126,11 @@ describe('RedisStore on a standalone Redis', function () {
     const client = new Redis(redis.url);
     const store = new RedisStore({ client, prefix: 'b64:', serializer: base64 });
     try {
-      await store.set('s', { n: 1 }, 60_000);
-      expect(await raw.get('b64:s')).to.equal(Buffer.from('{"n":1}').toString('base64'));
+      await raw.set('b64:s', Buffer.from('{"n":1}').toString('base64'), 'PX', 60_000);
       expect(await store.get('s')).to.deep.equal({ n: 1 });
+      expect(await store.patch('s', { set: { m: 2 }, unset: [] }, 60_000)).to.equal(true);
+      expect(await raw.type('b64:s')).to.equal('hash');
+      expect(await store.get('s')).to.deep.equal({ n: 1, m: 2 });
     } finally {
       await store.close();
       client.disconnect();
@@ -129,7 +143,7 @@ describe('RedisStore on a standalone Redis', function () {
     await store.set('x', { mine: true }, 60_000);
     expect(await store.get('x')).to.deep.equal({ mine: true });
     await store.close();
-    expect(await client.get('own:x')).to.equal('{"mine":true}');
+    expect(await client.hget('own:x', 'mine')).to.equal('true');
     client.disconnect();
   });
 
@@ -162,12 +176,13 @@ describe('RedisStore on a standalone Redis', function () {
   });
 
   it('works as a least-privilege ACL user (the rule docs/redis.md gives)', async () => {
-    await redis.command('ACL', 'SETUSER', 'sessions', 'on', '>acl pass', '~sess:*', '+get', '+set', '+pexpire', '+unlink', '+scan', '+wait', '+ping', '+info', '+client|setname', '+cluster|slots');
+    await redis.command('ACL', 'SETUSER', 'sessions', 'on', '>acl pass', '~sess:*', ...'+hgetall +evalsha +eval +type +get +hget +hset +hdel +del +pexpire +unlink +scan +wait +ping +info +client|setname +cluster|slots'.split(' '));
     const store = await createStore(config({ url: `redis://127.0.0.1:${redis.port}`, username: 'sessions', password: 'acl pass', waitReplicas: 1 }));
     try {
       await store.set('acl', { ok: true }, 60_000);
       await store.touch('acl', 120_000);
-      expect(await store.get('acl')).to.deep.equal({ ok: true });
+      expect(await store.patch('acl', { set: { n: 1 }, unset: ['gone'] }, 60_000)).to.equal(true);
+      expect(await store.get('acl')).to.deep.equal({ ok: true, n: 1 });
       expect(await store.size()).to.be.at.least(1);
       await store.destroy('acl');
       await store.clear();
@@ -184,7 +199,7 @@ describe('RedisStore on a standalone Redis', function () {
       const strategy = await createStrategy(await loadConfig({ file, env: { SCALEOUT_STORE__PASSWORD: 'Secret pass#1' } }));
       try {
         await strategy.store.set('e', { from: 'env' }, 60_000);
-        expect(await raw.get('env:e')).to.equal('{"from":"env"}');
+        expect(await raw.hget('env:e', 'from')).to.equal('"env"');
       } finally {
         await strategy.close();
       }
@@ -239,7 +254,9 @@ describe('RedisStore on a standalone Redis', function () {
       const store = await createStore(config({ url: redis.url, prefix: 'wait:', waitReplicas: 1, waitTimeout: 2000 }));
       try {
         await store.set('w', { durable: true }, 60_000);
-        expect(await redis.command('GET', 'wait:w')).to.equal('{"durable":true}');
+        expect(await redis.command('HGET', 'wait:w', 'durable')).to.equal('true');
+        expect(await store.patch('w', { set: { more: 1 }, unset: [] }, 60_000)).to.equal(true);
+        expect(await redis.command('HGET', 'wait:w', 'more')).to.equal('1');
         await store.destroy('w');
         expect(await redis.command('EXISTS', 'wait:w')).to.equal(0);
       } finally {

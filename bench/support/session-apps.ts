@@ -5,6 +5,9 @@
  * request. Within one framework every case runs the very same handler; only the session
  * middleware differs.
  *
+ * The Express apps also answer `GET /set?key=K` (sets the session key `kK` to a new value) and `GET /keys` (how
+ * many such keys the session holds), for the hot-session load of the store benchmark.
+ *
  * Express: `bareExpress` (no session), `expressSessionApp` (express-session with its own
  * MemoryStore, or a given store), `scaleoutExpressApp` (`@scaleout/express` over
  * `createStrategy(config)`, memory store unless `config` says otherwise).
@@ -54,6 +57,15 @@ function expressWith(middleware?: express.RequestHandler): express.Express {
     }
     s.count = (s.count ?? 0) + 1;
     res.json({ count: s.count });
+  });
+  // The hot-session load: each request changes one key (`k` + key) of the session to a new value.
+  let writes = 0;
+  app.get('/set', (req, res) => {
+    (req.session as unknown as Record<string, unknown>)[`k${String(req.query.key)}`] = ++writes;
+    res.json({ ok: true });
+  });
+  app.get('/keys', (req, res) => {
+    res.json({ keys: Object.keys(req.session ?? {}).filter((k) => k.startsWith('k')).length });
   });
   return app;
 }

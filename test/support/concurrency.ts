@@ -17,8 +17,9 @@ export async function burst(server: RunningServer, cookie: string, paths: string
 
 /**
  * The lost-update guarantees, for any strategy whose store can patch (and lock): 100
- * concurrent requests of one session that each set their own key all survive; with
- * `lock: true`, 100 concurrent increments of one key end at exactly 100.
+ * concurrent requests of one session that each set their own key all survive; saves that race
+ * a logout do not bring the session back; with `lock: true`, 100 concurrent increments of one
+ * key end at exactly 100.
  */
 export function describeConcurrency(
   label: string,
@@ -51,6 +52,23 @@ export function describeConcurrency(
         expect(statuses.filter((s) => s !== 200), 'non-200 answers').to.deep.equal([]);
         const keys = (await request(server.server).get('/keys').set('Cookie', cookie).expect(200)).body as string[];
         expect(keys.length, 'keys present after 100 concurrent writes').to.equal(100);
+      });
+
+      it('a save racing a logout (destroy) does not bring the session back', async function () {
+        const server = await serve();
+        const cookie = cookieOf(await request(server.server).get('/count').expect(200), strategy.session.cookieName)!;
+        const id = decodeURIComponent(cookie.split('=')[1]!).slice(2).split('.')[0]!;
+        // Twenty requests load the session and save it 300 ms later; the logout lands between.
+        const saves = burst(server, cookie, Array.from({ length: 20 }, () => '/count?delay=300'));
+        await new Promise((r) => setTimeout(r, 100));
+        await request(server.server).post('/logout').set('Cookie', cookie).expect(200);
+        const statuses = await saves;
+        expect(statuses.filter((s) => s !== 200), 'non-200 answers').to.deep.equal([]);
+        expect(await strategy.store.get(id), 'the destroyed session').to.equal(undefined);
+        const left: string[] = [];
+        for await (const live of strategy.store.ids()) if (live === id) left.push(live);
+        expect(left, 'the destroyed session, even in part').to.deep.equal([]);
+        expect((await request(server.server).get('/peek').set('Cookie', cookie).expect(200)).body.count).to.equal(null);
       });
 
       it('loses increments without a lock (the control: the requests really overlap)', async function () {

@@ -43,6 +43,11 @@ export const redisStoreSchema = z
     commandTimeout: duration().default(1000),
     /** Longest the first connection may take. @default "2s" */
     connectTimeout: duration().default(2000),
+    /**
+     * Sessions another store left under `prefix`, read and rewritten in this store's layout on
+     * their next save: `"connect-redis"` (connect-redis 8 with its JSON serializer).
+     */
+    migrateFrom: z.literal('connect-redis').optional(),
   })
   .superRefine((v, ctx) => {
     const shapes = [v.url !== undefined, v.sentinels !== undefined, v.nodes !== undefined].filter(Boolean).length;

@@ -23,6 +23,7 @@ import {
 } from '@scaleout/core';
 import type { HazelcastClient } from './hazelcast-client.js';
 import { toStoreError } from './errors.js';
+import { RecentValues } from './recent-values.js';
 
 const debug = debuglog('scaleout:hazelcast-store');
 
@@ -93,8 +94,15 @@ export class HazelcastStore extends EventEmitter implements SessionStore {
   #available: boolean;
   #closed: Promise<void> | undefined;
   // IMap locks belong to the client, so two requests of this process would both hold one:
-  // within the process, these local locks take turns first.
+  // within the process, these local locks take turns first (lock() only: patches take none).
   readonly #local = new LocalLocks();
+  // The JSON each session last had as this process read or wrote it: what a patch compares
+  // against, so that a save needs no read first. Bounded; a value serves one save.
+  readonly #known = new RecentValues();
+  // This process's patches of one session, one after the other: each compares against the value
+  // the one before wrote, so they never make each other retry. Other processes' are caught by
+  // the compare-and-set.
+  readonly #patching = new Map<string, Promise<boolean>>();
 
   /** Builds a store over the map `mapName` of an existing client. */
   static async fromClient(client: HazelcastClient, options: Omit<HazelcastStoreOptions, 'client' | 'map'> & { mapName?: string } = {}): Promise<HazelcastStore> {
@@ -156,44 +164,61 @@ export class HazelcastStore extends EventEmitter implements SessionStore {
       throw err;
     }
     if (raw === null || raw === undefined) return undefined;
-    return (typeof raw === 'string' && decodeSession(raw)) || this.#invalid(id);
+    const data = (typeof raw === 'string' && decodeSession(raw)) || this.#invalid(id);
+    if (data) this.#known.remember(id, raw as string);
+    return data;
   }
 
   async set(id: string, data: SessionData, ttlMs: number): Promise<void> {
     this.#checkOpen();
     checkSessionId(id);
     checkTtl(ttlMs);
-    if (!isSessionData(data)) throw new InvalidArgumentError('data', 'session data must be a plain object');
-    const json = JSON.stringify(data);
-    const bytes = Buffer.byteLength(json);
-    if (bytes > this.#maxValueBytes) throw new InvalidArgumentError('data', `session ${bytes} bytes long exceeds maxValueBytes ${this.#maxValueBytes}`);
+    const json = this.#encode(data);
+    this.#known.take(id);
     await this.#run('set', this.map.set(id, json, wholeSeconds(ttlMs)));
+    this.#known.remember(id, json);
   }
 
   /**
-   * Applies what one request changed (keys set and removed) under the entry's IMap lock, so that
+   * Applies what one request changed (keys set and removed), with no lock: the new value is
+   * written with `replaceIfSame` (a compare-and-set on the member, by the serialized bytes)
+   * against the value this process last read or wrote, then the expiry is set with `setTtl`
+   * (`replaceIfSame` takes no TTL and leaves the entry without one). Two round trips; a third,
+   * a `get`, only when the value is not known here or another node changed it meanwhile. So
    * concurrent requests from any node changing different keys all survive. Resolves `false`,
-   * writing nothing, when the session is gone.
+   * writing nothing, when the session is gone (`replaceIfSame` never creates an entry).
    */
   async patch(id: string, patch: SessionPatch, ttlMs: number): Promise<boolean> {
     this.#checkOpen();
     checkSessionId(id);
     checkTtl(ttlMs);
-    const release = await this.#local.acquire(`patch:${id}`, { ttlMs: this.#commandTimeout * 4, waitMs: this.#commandTimeout * 4 });
+    const previous = this.#patching.get(id);
+    const mine = (previous ? previous.catch(() => undefined) : Promise.resolve()).then(() => this.#patchOnce(id, patch, ttlMs));
+    this.#patching.set(id, mine);
     try {
-      // The lease frees the entry if this process dies holding it.
-      await this.#run('patch', this.map.lock(id, this.#commandTimeout * 2));
-      try {
-        const current = await this.get(id);
-        if (!current) return false;
-        await this.set(id, applyPatch(current, patch), ttlMs);
-        return true;
-      } finally {
-        await this.#run('patch', this.map.unlock(id)).catch((err: unknown) => debug('unlock after a patch failed: %s', (err as Error).message));
-      }
+      return await mine;
     } finally {
-      await release();
+      if (this.#patching.get(id) === mine) this.#patching.delete(id);
     }
+  }
+
+  async #patchOnce(id: string, patch: SessionPatch, ttlMs: number): Promise<boolean> {
+    let raw: unknown = this.#known.take(id);
+    for (let attempt = 0; attempt < MAX_PATCH_ATTEMPTS; attempt++) {
+      if (raw === undefined) raw = await this.#run('patch', this.map.get(id));
+      if (raw === null || raw === undefined) return false;
+      const current = typeof raw === 'string' ? decodeSession(raw) : undefined;
+      if (!current) return this.#invalid(id) ?? false;
+      const next = this.#encode(applyPatch(current, patch));
+      if (await this.#run('patch', this.map.replaceIfSame(id, raw, next))) {
+        await this.#run('patch', this.map.setTtl(id, wholeSeconds(ttlMs)));
+        this.#known.remember(id, next);
+        return true;
+      }
+      raw = undefined;
+      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
+    }
+    throw new StoreUnavailableError(`session store patch: the session changed under ${MAX_PATCH_ATTEMPTS} attempts in a row`);
   }
 
   /**
@@ -235,6 +260,7 @@ export class HazelcastStore extends EventEmitter implements SessionStore {
   async destroy(id: string): Promise<void> {
     this.#checkOpen();
     checkSessionId(id);
+    this.#known.take(id);
     await this.#run('destroy', this.map.delete(id));
   }
 
@@ -270,12 +296,21 @@ export class HazelcastStore extends EventEmitter implements SessionStore {
 
   async #shutdown(): Promise<void> {
     this.#available = false;
+    this.#known.clear();
     this.#lifecycle?.off(LIFECYCLE_EVENT, this.#onState);
     if (this.#ownsClient) await withTimeout(this.client.shutdown(), 5000, 'close').catch(() => undefined);
   }
 
   #checkOpen(): void {
     if (this.#closed) throw new ScaleoutError(ErrorCodes.STORE_CLOSED, 'the Hazelcast session store is closed');
+  }
+
+  #encode(data: SessionData): string {
+    if (!isSessionData(data)) throw new InvalidArgumentError('data', 'session data must be a plain object');
+    const json = JSON.stringify(data);
+    const bytes = Buffer.byteLength(json);
+    if (bytes > this.#maxValueBytes) throw new InvalidArgumentError('data', `session ${bytes} bytes long exceeds maxValueBytes ${this.#maxValueBytes}`);
+    return json;
   }
 
   #invalid(id: string): undefined {
@@ -294,3 +329,6 @@ export class HazelcastStore extends EventEmitter implements SessionStore {
     }
   }
 }
+
+/** Compare-and-set attempts a patch may take while other nodes keep changing the session. */
+const MAX_PATCH_ATTEMPTS = 8;

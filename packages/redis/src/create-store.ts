@@ -18,6 +18,7 @@ export async function createStore(config: StoreConfig | RedisStoreConfig, _conte
     waitReplicas: parsed.waitReplicas,
     waitTimeout: parsed.waitTimeout,
     commandTimeout: parsed.commandTimeout,
+    migrateFrom: parsed.migrateFrom,
   });
   try {
     await connectClient(client, describeTarget(parsed), parsed.connectTimeout);

@@ -23,17 +23,16 @@ import { Cluster, Command } from 'ioredis';
 import type { RedisClient } from './redis-client.js';
 import { mastersOf, prefixPattern, scanNode } from './redis-scan.js';
 import { ReplicaAckError, toStoreError } from './errors.js';
-import { JSON_SERIALIZER, type Serializer } from './serializer.js';
-import { sha1, withScripts, type ScriptedClient } from './redis-scripts.js';
-import { RecentValues } from './recent-values.js';
+import { byteSize, decodeHash, fieldOf, JSON_SERIALIZER, LAYOUT_VERSION, metaFields, sessionFields, type Serializer } from './serializer.js';
+import { sha1, withScripts, type PatchReply, type ScriptedClient } from './redis-scripts.js';
 
 const debug = debuglog('scaleout:redis-store');
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
   /**
-   * The ioredis client (`Redis` or `Cluster`), connected or connecting. The store defines two
-   * Lua commands on it (`scaleoutCompareAndSet`, `scaleoutReleaseLock`) for `patch` and `lock`.
+   * The ioredis client (`Redis` or `Cluster`), connected or connecting. The store defines three
+   * Lua commands on it (`scaleoutPatch`, `scaleoutReplace`, `scaleoutReleaseLock`).
    */
   client: RedisClient;
   /**
@@ -53,12 +52,19 @@ export interface RedisStoreOptions {
    */
   lockPrefix?: string;
   /**
-   * Turns sessions into stored bytes and back.
+   * Reads sessions still stored in the string layout of scaleout 0.1 (written with this
+   * serializer then); they are rewritten as hashes on their next save.
    * @default JSON
    */
   serializer?: Serializer;
   /**
-   * Replicas that must confirm each `set` and `destroy` (Redis `WAIT`) before it counts as done.
+   * Sessions left by another store under `prefix`, read and rewritten as hashes on their next
+   * save: `"connect-redis"` (connect-redis 8 with its JSON serializer) reads their strings as
+   * JSON whatever `serializer` says. See docs/redis.md, "Moving from connect-redis".
+   */
+  migrateFrom?: 'connect-redis';
+  /**
+   * Replicas that must confirm each `set`, `patch` and `destroy` (Redis `WAIT`) before it counts as done.
    * @default 0
    */
   waitReplicas?: number;
@@ -105,9 +111,12 @@ function wholeNumber(field: string, value: number, min: number, max = Number.MAX
 
 /**
  * Sessions in Redis (standalone, Sentinel or Cluster: the same code for all three). Each session
- * is one string key `prefix + id` written with `SET … PX` and slid with `PEXPIRE`. Listing,
- * counting and clearing SCAN every master page by page and delete key by key, so no multi-key
- * command ever spans Cluster slots. Every call fails fast with a coded error while Redis is
+ * is one hash under `prefix + id`: a field per top-level key holding its JSON, and metadata
+ * fields (see {@link META}). A read is one `HGETALL`, a save of what a request changed one Lua
+ * script with no read first, a touch one `PEXPIRE`; a session is one key, so all of it lives on
+ * one Cluster slot. A session in the older string layout (scaleout 0.1, connect-redis) is read
+ * too and rewritten as a hash on its next save. Listing, counting and clearing SCAN every
+ * master page by page and delete key by key, so no multi-key command ever spans Cluster slots. Every call fails fast with a coded error while Redis is
  * unreachable, and the store emits `down` and `up` as the connection goes and comes back.
  */
 export class RedisStore extends EventEmitter implements SessionStore {
@@ -129,10 +138,6 @@ export class RedisStore extends EventEmitter implements SessionStore {
   #available: boolean;
   #everReady: boolean;
   #closed: Promise<void> | undefined;
-  readonly #patching = new Map<string, Promise<boolean>>();
-  // The value each recent get() read, so that the patch of the same request can compare-and-set
-  // against it without reading it again (one round trip per save, as a plain SET). Bounded.
-  readonly #recent = new RecentValues();
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   readonly #listeners: [string, (...args: any[]) => void][];
 
@@ -154,7 +159,10 @@ export class RedisStore extends EventEmitter implements SessionStore {
     }
     this.#pattern = prefixPattern(o.prefix);
     this.#ownsClient = o.ownsClient;
-    this.#serializer = o.serializer ?? JSON_SERIALIZER;
+    if (o.migrateFrom !== undefined && o.migrateFrom !== 'connect-redis') {
+      throw new InvalidArgumentError('migrateFrom', `migrateFrom must be "connect-redis" or left out, got ${JSON.stringify(o.migrateFrom)}`);
+    }
+    this.#serializer = o.migrateFrom === 'connect-redis' ? JSON_SERIALIZER : (o.serializer ?? JSON_SERIALIZER);
     this.#waitReplicas = wholeNumber('waitReplicas', o.waitReplicas, 0, 16);
     this.#waitTimeout = parseDuration(o.waitTimeout, 'waitTimeout');
     this.#commandTimeout = parseDuration(o.commandTimeout, 'commandTimeout');
@@ -216,71 +224,79 @@ export class RedisStore extends EventEmitter implements SessionStore {
     return this.#available && !this.#closed;
   }
 
+  /** One `HGETALL`; a key in the string layout costs a `GET` more, until its next save rewrites it. */
   async get(id: string): Promise<SessionData | undefined> {
     this.#checkOpen();
     checkSessionId(id);
-    let raw: string | Buffer | null;
+    const key = this.prefix + id;
+    let fields: Record<string, string>;
     try {
-      const key = this.prefix + id;
-      raw = await this.#run<string | Buffer | null>('get', this.#serializer.binary ? this.client.getBuffer(key) : this.client.get(key));
+      fields = await this.#run('get', this.client.hgetall(key));
     } catch (err) {
-      // A key of another type (a hash, a list) under the prefix is a value of the wrong shape.
-      if (err instanceof ScaleoutError && /WRONGTYPE/.test(err.message)) return this.#invalid(id);
+      if (isWrongType(err)) return this.#getString(id, key);
       throw err;
     }
-    if (raw === null) return undefined;
-    const value = this.#decode(id, raw);
-    if (value) this.#recent.remember(id, raw);
-    return value;
+    for (const _ in fields) return decodeHash(fields, this.#maxValueBytes) ?? this.#invalid(id);
+    return undefined;
   }
 
+  async #getString(id: string, key: string): Promise<SessionData | undefined> {
+    let raw: string | Buffer | null;
+    try {
+      raw = await this.#run<string | Buffer | null>('get', this.#serializer.binary ? this.client.getBuffer(key) : this.client.get(key));
+    } catch (err) {
+      // A list, a set, a stream under the prefix: a value of the wrong shape.
+      if (isWrongType(err)) return this.#invalid(id);
+      throw err;
+    }
+    return raw === null ? undefined : this.#decodeString(id, raw);
+  }
+
+  /** Replaces the whole session (a new one, a regenerated one) with one script: delete, write the hash, set its expiry. */
   async set(id: string, data: SessionData, ttlMs: number): Promise<void> {
     this.#checkOpen();
     checkSessionId(id);
     checkTtl(ttlMs);
-    const payload = this.#encode(data);
-    this.#recent.take(id);
-    const key = this.prefix + id;
     const px = Math.max(1, Math.ceil(ttlMs));
-    await this.#write('set', () => this.client.set(key, payload as string, 'PX', px), (p) => p.set(key, payload as string, 'PX', px));
+    await this.#replace('set', this.prefix + id, '', px, this.#encode(data, px));
   }
 
   /**
-   * Applies what one request changed (keys set and removed) to the stored session, so that
-   * concurrent requests changing different keys all survive. Optimistic: the session is read,
-   * patched here and written back only if it has not changed meanwhile (compared by SHA-1 in a
-   * Lua script), else read again. Resolves `false`, writing nothing, when the session is gone.
+   * Applies what one request changed (keys set and removed) in one round trip with no read
+   * first: a Lua script that checks the session still exists, sets the changed fields, deletes
+   * the removed ones and slides the expiry, so concurrent requests changing different keys all
+   * survive. Resolves `false`, writing nothing, when the session is gone. A session still in the
+   * string layout is rewritten whole as a hash, compared-and-set against the string the script
+   * returned (a second round trip, once per session).
    */
   async patch(id: string, patch: SessionPatch, ttlMs: number): Promise<boolean> {
     this.#checkOpen();
     checkSessionId(id);
     checkTtl(ttlMs);
-    // Patches of one session from this process go one after the other: they would only make each
-    // other retry. Other processes' patches are caught by the compare-and-set.
-    const previous = this.#patching.get(id);
-    const mine = (previous ? previous.catch(() => undefined) : Promise.resolve()).then(() => this.#patchOnce(id, patch, ttlMs));
-    this.#patching.set(id, mine);
-    try {
-      return await mine;
-    } finally {
-      if (this.#patching.get(id) === mine) this.#patching.delete(id);
-    }
-  }
-
-  async #patchOnce(id: string, patch: SessionPatch, ttlMs: number): Promise<boolean> {
     const key = this.prefix + id;
     const px = Math.max(1, Math.ceil(ttlMs));
-    let known = this.#recent.take(id);
+    const pairs = metaFields(px, Date.now(), false);
+    try {
+      sessionFields(patch.set, pairs);
+    } catch (err) {
+      throw new InvalidArgumentError('data', `session values must be JSON: ${(err as Error).message}`);
+    }
+    this.#checkSize(pairs);
+    const args: (string | number)[] = [LAYOUT_VERSION, px, pairs.length, ...pairs];
+    for (const k of patch.unset) args.push(fieldOf(k));
+    const binary = this.#serializer.binary === true;
     for (let attempt = 0; attempt < MAX_PATCH_ATTEMPTS; attempt++) {
-      const raw = known ?? (await this.#run<string | Buffer | null>('patch', this.#serializer.binary ? this.client.getBuffer(key) : this.client.get(key)));
-      known = undefined;
-      const current = raw === null ? undefined : this.#decode(id, raw);
-      if (raw === null || current === undefined) return false;
-      const payload = this.#encode(applyPatch(current, patch));
-      const result = await this.#write('patch', () => this.client.scaleoutCompareAndSet(key, sha1(raw), payload, px), (p) => p.scaleoutCompareAndSet(key, sha1(raw), payload, px));
-      if (result === 1) return true;
-      if (result === -1) return false;
-      await new Promise((r) => setTimeout(r, Math.random() * 5 * (attempt + 1)));
+      const reply = await this.#write<PatchReply>(
+        'patch',
+        () => (binary ? this.client.scaleoutPatchBuffer(key, ...args) : this.client.scaleoutPatch(key, ...args)),
+        (p) => (binary ? p.scaleoutPatchBuffer(key, ...args) : p.scaleoutPatch(key, ...args)),
+      );
+      if (reply === 1) return true;
+      if (reply === 0) return false;
+      if (typeof reply === 'number') return this.#invalid(id) ?? false;
+      const current = this.#decodeString(id, reply);
+      if (!current) return false;
+      if ((await this.#replace('patch', key, sha1(reply), px, this.#encode(applyPatch(current, patch), px))) === 1) return true;
     }
     throw new StoreUnavailableError(`session store patch: the session changed under ${MAX_PATCH_ATTEMPTS} attempts in a row`);
   }
@@ -321,7 +337,6 @@ export class RedisStore extends EventEmitter implements SessionStore {
   async destroy(id: string): Promise<void> {
     this.#checkOpen();
     checkSessionId(id);
-    this.#recent.take(id);
     const key = this.prefix + id;
     await this.#write('destroy', () => this.client.unlink(key), (p) => p.unlink(key));
   }
@@ -371,7 +386,6 @@ export class RedisStore extends EventEmitter implements SessionStore {
 
   async #shutdown(): Promise<void> {
     this.#available = false;
-    this.#recent.clear();
     if (this.#ownsClient) {
       // QUIT lets replies in flight arrive; a dead server must not hold close() up.
       await withTimeout(this.client.quit(), this.#commandTimeout, 'close').catch(() => undefined);
@@ -384,7 +398,9 @@ export class RedisStore extends EventEmitter implements SessionStore {
     if (this.#closed) throw new ScaleoutError(ErrorCodes.STORE_CLOSED, 'the Redis session store is closed');
   }
 
-  #decode(id: string, raw: string | Buffer): SessionData | undefined {
+  /** A session in the string layout, or `undefined` (counted) when the value is not one. */
+  #decodeString(id: string, raw: string | Buffer): SessionData | undefined {
+    if (raw.length > this.#maxValueBytes) return this.#invalid(id);
     let value: unknown;
     try {
       value = this.#serializer.parse(raw);
@@ -394,14 +410,33 @@ export class RedisStore extends EventEmitter implements SessionStore {
     return isSessionData(value) ? value : this.#invalid(id);
   }
 
-  #encode(data: SessionData): string | Buffer {
+  /** The hash of a whole session: its fields and the metadata of a full write. */
+  #encode(data: SessionData, ttlMs: number): string[] {
     if (!isSessionData(data)) throw new InvalidArgumentError('data', 'session data must be a plain object');
-    const payload = this.#serializer.stringify(data);
-    const bytes = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+    let pairs: string[];
+    try {
+      pairs = sessionFields(data, metaFields(ttlMs, Date.now(), true));
+    } catch (err) {
+      throw new InvalidArgumentError('data', `session values must be JSON: ${(err as Error).message}`);
+    }
+    this.#checkSize(pairs);
+    return pairs;
+  }
+
+  #checkSize(pairs: readonly string[]): void {
+    const bytes = byteSize(pairs);
     if (bytes > this.#maxValueBytes) {
       throw new InvalidArgumentError('data', `session ${bytes} bytes long exceeds maxValueBytes ${this.#maxValueBytes}`);
     }
-    return payload;
+  }
+
+  /** Runs the replace script (see redis-scripts.ts): `expectedSha1` empty for an unconditional write. */
+  #replace(operation: string, key: string, expectedSha1: string, px: number, pairs: string[]): Promise<number> {
+    return this.#write(
+      operation,
+      () => this.client.scaleoutReplace(key, expectedSha1, px, ...pairs),
+      (p) => p.scaleoutReplace(key, expectedSha1, px, ...pairs),
+    );
   }
 
   #invalid(id: string): undefined {
@@ -459,5 +494,10 @@ export class RedisStore extends EventEmitter implements SessionStore {
 /** A pipeline with the store's scripts, and `sendCommand` for a command built here. */
 type Pipeline = ReturnType<RedisClient['pipeline']> & ScriptedClient & { sendCommand(c: Command): unknown };
 
-/** Reads and compare-and-set writes a patch may take when other requests keep changing the session. */
+/** Tries a patch may take while other nodes keep rewriting a string-layout session under it. */
 const MAX_PATCH_ATTEMPTS = 8;
+
+/** Redis refused a command for the key's type (a hash read as a string, a list read as a hash). */
+function isWrongType(err: unknown): boolean {
+  return err instanceof Error && /WRONGTYPE/.test(err.message);
+}
