@@ -4,7 +4,7 @@ import { dressSession, type SessionBinding, type SessionData, type SessionState 
 export const kState = Symbol('scaleout.session');
 
 type Callback = (err?: unknown) => void;
-type Req = { session?: unknown; sessionID?: string };
+type Req = { session?: unknown; sessionID?: unknown };
 
 function settle(p: Promise<void>, then: () => void, cb: Callback | undefined): void {
   p.then(
@@ -70,9 +70,11 @@ export class ExpressSession {
     return this;
   }
 
-  /** Starts the cookie's lifetime again; the store's expiry moves when the response starts. */
+  /** Starts the cookie's lifetime again; the stored expiry is written when the response starts. */
   touch(): this {
     this.cookie.resetMaxAge();
+    // The stored expiry moves too when the response starts, not only the cookie's.
+    this[kState].touched = true;
     return this;
   }
 

@@ -1,7 +1,7 @@
 import type { LoginOptions } from '@scaleout/core';
 import { attach, kState, type ExpressSession } from './express-session-object.js';
 
-type Req = { session?: unknown; sessionID?: string };
+type Req = { session?: unknown; sessionID?: unknown };
 
 function stateOf(req: Req, what: string) {
   const state = (req?.session as ExpressSession | undefined)?.[kState];

@@ -53,7 +53,7 @@ export interface ScaleoutExpressOptions {
   touchAfter?: number | string;
 }
 
-type Req = IncomingMessage & { session?: unknown; sessionID?: string; sessionStore?: SessionStore; secure?: boolean };
+type Req = IncomingMessage & { session?: unknown; sessionID?: unknown; sessionStore?: SessionStore; secure?: boolean; originalUrl?: string; cookies?: Record<string, unknown>; signedCookies?: Record<string, unknown> };
 
 const kHold = Symbol('scaleout.hold');
 
@@ -69,11 +69,10 @@ class ExpressIO implements RequestIO {
   }
   isSecure(): boolean {
     if ((this.req.socket as { encrypted?: boolean }).encrypted) return true;
-    const proto = this.req.headers['x-forwarded-proto'];
-    // Without the header only TLS on the socket counts, whatever `trust proxy` says.
-    if (proto === undefined || this.proxy === false) return false;
+    // Unset: Express's `req.secure` (its `trust proxy` setting), as express-session does.
     if (this.proxy === undefined) return this.req.secure === true;
-    return typeof proto === 'string' && proto.split(',', 1)[0]!.trim().toLowerCase() === 'https';
+    const proto = this.req.headers['x-forwarded-proto'];
+    return this.proxy && typeof proto === 'string' && proto.split(',', 1)[0]!.trim().toLowerCase() === 'https';
   }
   socket(): { destroyed?: boolean } {
     return this.req.socket;
@@ -88,6 +87,10 @@ interface Hold {
   unset: 'keep' | 'destroy';
   end: ServerResponse['end'];
   writeHead: ServerResponse['writeHead'];
+  /** The session middleware's `next`: a save error that is not an outage goes to the app's error handler. */
+  next: Next;
+  /** `end` was called and waits for the save: later calls are ignored (express-session does the same). */
+  ending: boolean;
 }
 
 function sendUnavailable(res: ServerResponse, err?: unknown): void {
@@ -96,10 +99,13 @@ function sendUnavailable(res: ServerResponse, err?: unknown): void {
   res.writeHead(r.status, r.headers).end(r.body);
 }
 
-// `delete req.session` (or `= null`) hands the session back to `unset`.
+// `delete req.session` (or `= null`) hands the session back to `unset`; a `req.sessionID` the
+// app replaced with something that is not a string stops the save (as express-session).
 function finish(h: Hold): Promise<void> {
   const { state } = h;
-  if ((state.io.req as Req).session !== state.data && state.data) {
+  const req = state.io.req as Req;
+  if (typeof req.sessionID !== 'string') state.data = null;
+  else if (req.session !== state.data && state.data) {
     state.data = null;
     state.destroyOnCommit = h.unset === 'destroy';
   }
@@ -108,36 +114,46 @@ function finish(h: Hold): Promise<void> {
 
 type End = (this: ServerResponse, a?: unknown, b?: unknown, c?: unknown) => ServerResponse;
 
+function failed(res: ServerResponse, h: Hold, err: unknown): void {
+  debug('save failed: %s', (err as Error).message);
+  res.writeHead = h.writeHead;
+  res.end = h.end;
+  if (res.headersSent) return void res.destroy();
+  // An outage is answered here with its code; any other error is the app's to render.
+  if (isUnavailable(err)) sendUnavailable(res, err);
+  else h.next(err);
+}
+
 // The one interception point: the response is about to start. `end` waits for the save, so a
-// failed save becomes a 503 before any byte leaves; a response that starts streaming first
-// (`write` before `end`) starts the save with its head and is cut if the save fails.
-// (Fixed arities, no rest arrays: this runs on every response.)
+// failed save becomes a 503 before any byte leaves; a response that streams (`write` before
+// `end`) starts the save with its head, and its last chunk waits for it, so a client never sees
+// a clean end of a response whose save failed. (Fixed arities, no rest arrays: this runs on
+// every response.)
 function holdingEnd(this: ServerResponse, a?: unknown, b?: unknown, c?: unknown): ServerResponse {
   const h = (this as unknown as Record<symbol, Hold>)[kHold]!;
+  if (h.ending) return this;
+  h.ending = true;
   const end = h.end as End;
-  if (h.state.committed) return end.call(this, a, b, c);
-  finish(h).then(
+  (h.state.committed ?? finish(h)).then(
     () => end.call(this, a, b, c),
-    (err: unknown) => {
-      debug('save failed: %s', (err as Error).message);
-      this.writeHead = h.writeHead;
-      this.end = h.end;
-      if (this.headersSent) this.destroy();
-      else sendUnavailable(this, err);
-    },
+    (err: unknown) => failed(this, h, err),
   );
   return this;
 }
 
 function startingHead(this: ServerResponse, a?: unknown, b?: unknown, c?: unknown): ServerResponse {
   const h = (this as unknown as Record<symbol, Hold>)[kHold]!;
-  if (!h.state.committed) {
-    finish(h).catch((err: unknown) => {
-      debug('save of a streamed response failed: %s', (err as Error).message);
-      this.destroy();
-    });
-  }
+  // Started here, the save's failure is seen by `end`, which waits for it.
+  if (!h.state.committed) finish(h).catch(() => {});
   return (h.writeHead as End).call(this, a, b, c);
+}
+
+/** The path the cookie is scoped to must prefix the request's, or the session is not used (RFC 6265 §5.1.4). */
+function inScope(req: Req, path: string | undefined): boolean {
+  if (!path || path === '/') return true;
+  const url = req.originalUrl ?? req.url ?? '/';
+  const q = url.indexOf('?');
+  return (q < 0 ? url : url.slice(0, q)).startsWith(path);
 }
 
 /**
@@ -156,6 +172,7 @@ export function session(strategy: Strategy, options: ScaleoutExpressOptions = {}
 
   return function scaleoutSession(req: Req, res, next) {
     if (req.session) return next();
+    if (!inScope(req, engine.options.cookie(req).path)) return next();
     const io = new ExpressIO(req, res, proxy);
     const cookies = readCookies(req.headers.cookie);
     engine.route(io, cookies);
@@ -164,10 +181,14 @@ export function session(strategy: Strategy, options: ScaleoutExpressOptions = {}
       debug('store down: %s', onStoreDown);
       return onStoreDown === 'bypass' ? next() : sendUnavailable(res);
     }
-    engine.open(io, cookies).then(
+    // express-session's back-compat with cookie-parser: its signedCookies (verified by it) and cookies.
+    const name = engine.options.name;
+    const verified = cookies[name] === undefined && typeof req.signedCookies?.[name] === 'string' ? req.signedCookies[name] : undefined;
+    if (cookies[name] === undefined && typeof req.cookies?.[name] === 'string') cookies[name] = req.cookies[name];
+    engine.open(io, cookies, verified).then(
       (state) => {
         attach(req, state);
-        (res as unknown as Record<symbol, Hold>)[kHold] = { state, unset, end: res.end, writeHead: res.writeHead };
+        (res as unknown as Record<symbol, Hold>)[kHold] = { state, unset, end: res.end, writeHead: res.writeHead, next, ending: false };
         res.end = holdingEnd as ServerResponse['end'];
         res.writeHead = startingHead as ServerResponse['writeHead'];
         // A lock is freed when the save is done, or when the request ends without one.

@@ -77,7 +77,12 @@ export class KoaSession {
 
 /** How the engine dresses a Koa session. */
 export const koaBinding: SessionBinding = {
-  wrap: (state: SessionState, data: SessionData): SessionData => dressSession(KoaSession.prototype, kState, state, data),
+  wrap(state: SessionState, data: SessionData): SessionData {
+    const s = dressSession(KoaSession.prototype, kState, state, data) as KoaSession & SessionData;
+    // As koa-session: a `maxAge` in the data given to `ctx.session = {...}` sets the lifetime.
+    if (typeof data.maxAge === 'number' || data.maxAge === 'session') s.maxAge = data.maxAge;
+    return s;
+  },
   // Every own key is stored, `_`-keys too: an Express node of the same fleet may have written them.
   isDataKey: () => true,
 };

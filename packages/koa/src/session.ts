@@ -1,6 +1,6 @@
 import { debuglog } from 'node:util';
 import type Koa from 'koa';
-import { generateSessionId, isUnavailable, readCookies, SessionEngine, unavailableResponse, type LockOption, type RequestIO, type SameSite, type SessionData, type SessionState, type Strategy } from '@scaleout/core';
+import { generateSessionId, isUnavailable, readCookies, type CookieFields, SessionEngine, unavailableResponse, type LockOption, type RequestIO, type SameSite, type SessionData, type SessionState, type Strategy } from '@scaleout/core';
 import { kState, koaBinding } from './koa-session-object.js';
 
 const debug = debuglog('scaleout:koa');
@@ -32,6 +32,10 @@ export interface ScaleoutKoaOptions {
   genid?: (ctx: Koa.Context) => string;
   /** Put before every generated id (koa-session's `prefix`). */
   prefix?: string;
+  /** koa-session's `valid(ctx, session)`: a loaded session it refuses is replaced by a new one. */
+  valid?: (ctx: Koa.Context, session: SessionData) => boolean;
+  /** koa-session's `beforeSave(ctx, session)`: called before the session is committed. */
+  beforeSave?: (ctx: Koa.Context, session: SessionData) => void;
   /** While the store is down: 503 (`fail`) or `ctx.session === null` (`bypass`). @default the config's `session.onStoreDown` */
   onStoreDown?: 'fail' | 'bypass';
   /** Serialize the requests of one session across all nodes (see `LockOption`). @default false */
@@ -56,6 +60,10 @@ class KoaIO implements RequestIO {
   }
   setCookie(line: string): void {
     this.req.append('Set-Cookie', line);
+  }
+  setCookieFields(name: string, value: string, f: CookieFields): void {
+    // Koa's own cookie writer, as koa-session uses it; the value is signed by the engine already.
+    this.req.cookies.set(name, encodeURIComponent(value), { ...f, sameSite: f.sameSite === true ? 'strict' : f.sameSite, signed: false, overwrite: true });
   }
 }
 
@@ -88,6 +96,8 @@ function defineSession(app: Koa): void {
         state.destroyOnCommit = true;
       } else if (typeof value === 'object') {
         state.data = koaBinding.wrap(state, value as SessionData);
+      } else {
+        throw new TypeError('ctx.session can only be set as null or an object');
       }
     },
   });
@@ -100,7 +110,7 @@ function defineSession(app: Koa): void {
  * the response, and a 503 when the store is down or a save fails.
  */
 export function session(strategy: Strategy, app: Koa, options: ScaleoutKoaOptions = {}): Koa.Middleware {
-  const { key, maxAge, httpOnly, secure, sameSite, domain, path, genid, prefix = '', autoCommit = true, signed: _signed, ...rest } = options;
+  const { key, maxAge, httpOnly, secure, sameSite, domain, path, genid, prefix = '', autoCommit = true, signed: _signed, valid, beforeSave, ...rest } = options;
   const engine = new SessionEngine(
     strategy,
     {
@@ -133,17 +143,32 @@ export function session(strategy: Strategy, app: Koa, options: ScaleoutKoaOption
       if (onStoreDown === 'bypass' && isUnavailable(err)) return next();
       return answerUnavailable(ctx, err);
     }
+    if (valid && state.data && !state.isNew && !valid(ctx, state.data)) {
+      // koa-session's `valid`: a session the app does not accept is replaced by a new one.
+      debug('session refused by the valid option');
+      await state.regenerate(false);
+    }
     ctx[kState] = state;
+    let failure: unknown;
     try {
       await next();
-      if (autoCommit) await state.commit();
+    } catch (err) {
+      // As koa-session: a session changed before an error that an upstream middleware catches is still saved.
+      failure = err;
+    }
+    try {
+      if (autoCommit) {
+        if (beforeSave && state.data) beforeSave(ctx, state.data);
+        await state.commit();
+      }
     } catch (err) {
       // A failed save never reaches the client as a success.
-      if (!isUnavailable(err) || ctx.headerSent) throw err;
+      if (failure !== undefined || !isUnavailable(err) || ctx.headerSent) throw failure ?? err;
       debug('save failed: %s', (err as Error).message);
       answerUnavailable(ctx, err);
     } finally {
       state.release();
     }
+    if (failure !== undefined) throw failure;
   };
 }

@@ -13,8 +13,8 @@ import type { SessionCookieOptions } from './session-cookie.js';
 export interface SessionEngineOptions {
   /** The session cookie's name. @default the config's `session.cookieName` ("sid") */
   name?: string;
-  /** Secrets, newest first: the first signs, all verify. @default the config's `secret` */
-  secret?: string | string[];
+  /** Secrets (strings or Buffers), newest first: the first signs, all verify. @default the config's `secret` */
+  secret?: string | Buffer | (string | Buffer)[];
   /** Makes a new session id; gets the framework's request. @default 144 random bits, base64url */
   genid?: (req: unknown) => string;
   /** Cookie attributes, or a function of the request that returns them (express-session 1.19). */
@@ -85,12 +85,14 @@ export function resolveEngineOptions(strategy: Strategy, o: SessionEngineOptions
   if (typeof name !== 'string' || !COOKIE_NAME.test(name) || name in Object.prototype) {
     throw new ConfigError('name', `session option name: expected an RFC 6265 cookie name (a token of 1 to 64 characters), got ${JSON.stringify(String(name)).slice(0, 80)}`);
   }
+  // Messages as express-session words them, so apps and tests that match them keep working.
   const secrets = o.secret === undefined ? s.secret : ([] as unknown[]).concat(o.secret);
-  if (secrets.length === 0 || !secrets.every((x) => typeof x === 'string' && x.length > 0)) {
-    throw new ConfigError('secret', 'session option secret: expected a non-empty string or a non-empty array of them, newest first');
+  if (secrets.length === 0) throw new ConfigError('secret', 'secret option array must contain one or more strings (newest first)');
+  if (!secrets.every((x) => (typeof x === 'string' && x.length > 0) || (Buffer.isBuffer(x) && x.length > 0))) {
+    throw new ConfigError('secret', 'secret option must be a non-empty string or Buffer, or an array of them (newest first)');
   }
-  if (o.genid !== undefined && typeof o.genid !== 'function') throw new ConfigError('genid', 'session option genid: expected a function');
-  if (o.unset !== undefined && o.unset !== 'keep' && o.unset !== 'destroy') throw new ConfigError('unset', `session option unset: expected "keep" or "destroy", got ${JSON.stringify(o.unset)}`);
+  if (o.genid !== undefined && typeof o.genid !== 'function') throw new ConfigError('genid', 'genid option must be a function');
+  if (o.unset !== undefined && o.unset !== 'keep' && o.unset !== 'destroy') throw new ConfigError('unset', `unset option must be "destroy" or "keep", got ${JSON.stringify(o.unset)}`);
   const base: SessionCookieOptions = { maxAge: s.ttlMs, httpOnly: true, secure: s.secure, sameSite: s.sameSite, path: '/' };
   const given = o.cookie;
   if (given !== undefined && (given === null || (typeof given !== 'object' && typeof given !== 'function'))) {

@@ -2,7 +2,7 @@ import { serialize } from 'cookie';
 import { InvalidArgumentError } from '../errors.js';
 
 /** The `SameSite` attribute as express-session and koa-session accept it. */
-export type SameSite = boolean | 'lax' | 'strict' | 'none';
+export type SameSite = boolean | 'lax' | 'strict' | 'none' | 'auto';
 
 /** The attributes of the session cookie (express-session's `cookie` option; koa-session's flat options map here). */
 export interface SessionCookieOptions {
@@ -22,6 +22,18 @@ export interface SessionCookieOptions {
   /** CHIPS (`Partitioned`). @default false */
   partitioned?: boolean;
   priority?: 'low' | 'medium' | 'high';
+}
+
+/** The attributes of one `Set-Cookie` of the session cookie, resolved for its request. */
+export interface CookieFields {
+  expires: Date | undefined;
+  httpOnly: boolean;
+  secure: boolean;
+  sameSite: boolean | 'lax' | 'strict' | 'none' | undefined;
+  domain: string | undefined;
+  path: string;
+  partitioned: boolean | undefined;
+  priority: 'low' | 'medium' | 'high' | undefined;
 }
 
 /** What a session cookie stores with its session, as express-session writes it (so stored sessions move both ways). */
@@ -108,18 +120,29 @@ export class SessionCookie {
     return out;
   }
 
-  /** The `Set-Cookie` value carrying `value` with these attributes (RFC 6265 §4.1). */
-  serialize(name: string, value: string, secureRequest: boolean): string {
-    return serialize(name, value, {
+  /** The attributes to send for this request (`auto` values resolved). */
+  fields(secureRequest: boolean): CookieFields {
+    return {
       expires: this.#expires ?? undefined,
       httpOnly: this.httpOnly,
       secure: this.secure === 'auto' ? secureRequest : this.secure,
-      sameSite: this.sameSite,
+      // express-session's 'auto': None over TLS (cross-site use), Lax otherwise.
+      sameSite: this.sameSite === 'auto' ? (secureRequest ? 'none' : 'lax') : this.sameSite,
       domain: this.domain,
       path: this.path,
       partitioned: this.partitioned,
       priority: this.priority,
-    });
+    };
+  }
+
+  /** The `Set-Cookie` value carrying `value` with these attributes (RFC 6265 §4.1). */
+  serialize(name: string, value: string, secureRequest: boolean): string {
+    return serialize(name, value, this.fields(secureRequest));
+  }
+
+  /** True when writing this cookie depends on whether the request came over TLS. */
+  get dependsOnTls(): boolean {
+    return this.secure !== false || this.sameSite === 'auto';
   }
 
   /** True when the cookie may only travel over TLS for this request. */

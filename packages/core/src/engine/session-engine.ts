@@ -89,9 +89,11 @@ export class SessionEngine {
    * Loads the request's session (or makes a new one). Rejects with the store's coded error when
    * the store fails or times out, or with `ERR_SCALEOUT_LOCK_TIMEOUT`.
    */
-  async open(io: RequestIO, cookies = readCookies(io.cookieHeader())): Promise<SessionState> {
+  async open(io: RequestIO, cookies = readCookies(io.cookieHeader()), verifiedId?: string): Promise<SessionState> {
     const raw = cookies[this.options.name];
-    const verified = this.#verify(raw);
+    // `verifiedId`: an id another layer already verified (express-session's back-compat with
+    // cookie-parser's signedCookies); it is re-signed when sent back.
+    const verified = verifiedId !== undefined && verifiedId.length > 0 && verifiedId.length <= MAX_COOKIE_VALUE ? { id: verifiedId, current: false } : this.#verify(raw);
     const defaults = this.options.cookie(io.req);
     if (!verified) return new SessionState(this, io, defaults, { id: this.#newId(io) });
     const { id, current } = verified;
@@ -213,15 +215,17 @@ export class SessionEngine {
   #commit(state: SessionState): Promise<void> {
     const o = this.options;
     const io = state.io;
-    const secure = io.isSecure();
+    const cookie = state.cookie;
+    // Whether the request came over TLS is asked only when the cookie depends on it.
+    const secure = cookie.dependsOnTls && io.isSecure();
     if (state.data === null) {
-      if (state.clearCookie && state.cookieId !== undefined) io.setCookie(this.#expiredCookie(state.cookie, secure));
+      if (state.clearCookie) io.setCookie(this.#expiredCookie(cookie, secure));
       return state.destroyOnCommit ? state.destroy() : Promise.resolve();
     }
-    const cookie = state.cookie;
     if (cookie.originalMaxAge !== null && cookie.originalMaxAge <= 0) {
-      // The app ended the session by its lifetime (`cookie.maxAge = 0` at logout): delete it.
-      if (state.cookieId !== undefined) io.setCookie(this.#expiredCookie(cookie, secure));
+      // The app ended the session by its lifetime (`cookie.maxAge = 0` at logout, an `expires`
+      // in the past): delete it, and send its cookie already expired.
+      if (state.cookieId !== undefined || !state.isNew || o.saveUninitialized) this.#sendCookie(io, cookie, this.#signed(state), secure);
       return state.isNew ? Promise.resolve() : this.call(this.store.destroy(state.id), 'destroy');
     }
     // A Secure cookie cannot reach a plain-HTTP client: neither send it nor store a session
@@ -234,19 +238,30 @@ export class SessionEngine {
     const cookieChanged = loaded !== undefined && !state.isNew && cookie.shape() !== loaded.cookieShape;
     const storedExpiry = loaded?.expiresAt;
     const renewing = o.renew && !state.isNew && storedExpiry !== undefined && cookie.originalMaxAge !== null && storedExpiry - Date.now() < cookie.originalMaxAge / 2;
-    const save = state.forceSave || renewing || (state.isNew ? o.saveUninitialized || changed : changed || o.resave);
+    const save = state.forceSave || renewing || (state.isNew ? o.saveUninitialized || changed : changed || (o.resave && !state.saved));
     // Every response starts the lifetime again (express-session touches the cookie when it answers).
     cookie.resetMaxAge();
     const fresh = state.isNew || state.id !== state.cookieId;
-    const send = fresh ? save : o.rolling || renewing || cookieChanged || state.forceSave || (save && cookie.expires !== null);
-    if (send) io.setCookie(cookie.serialize(o.name, state.signedValue !== undefined && state.id === state.cookieId ? state.signedValue : 's:' + sign(state.id, o.secrets[0]!), secure));
+    const send = fresh ? save || state.saved : o.rolling || renewing || cookieChanged || state.forceSave || (changed && cookie.expires !== null);
+    if (send) this.#sendCookie(io, cookie, this.#signed(state), secure);
     if (save) return this.#guarded(state, () => this.write(state, data, false, patch));
     if (state.isNew) return Promise.resolve();
-    // Unchanged: move the stored expiry, at most once per `touchAfter` (coalesced touches).
+    // Unchanged: move the stored expiry, at most once per `touchAfter` (coalesced touches), or
+    // now when the app asked (`req.session.touch()`) or changed the cookie.
     const expiresAt = cookie.expires?.getTime();
     const lag = expiresAt !== undefined && storedExpiry !== undefined ? expiresAt - storedExpiry : Infinity;
-    if (!cookieChanged && lag < touchAfterFor(o, cookie.originalMaxAge ?? o.ttlMs)) return Promise.resolve();
+    if (!cookieChanged && !state.touched && lag < touchAfterFor(o, cookie.originalMaxAge ?? o.ttlMs)) return Promise.resolve();
     return this.#guarded(state, () => (this.store.patch ? this.write(state, data, false, { set: {}, unset: [] }) : this.call(this.store.touch(state.id, this.#ttl(cookie)), 'touch')));
+  }
+
+  #sendCookie(io: RequestIO, cookie: SessionCookie, value: string, secure: boolean): void {
+    if (io.setCookieFields) io.setCookieFields(this.options.name, value, cookie.fields(secure));
+    else io.setCookie(cookie.serialize(this.options.name, value, secure));
+  }
+
+  /** The signed cookie value: as received when it is signed with the newest secret, else signed anew. */
+  #signed(state: SessionState): string {
+    return state.signedValue !== undefined && state.id === state.cookieId ? state.signedValue : 's:' + sign(state.id, this.options.secrets[0]!);
   }
 
   /** Runs a write unless the request's client has gone (its answer would never be seen, and its data is stale). */
@@ -263,6 +278,6 @@ export class SessionEngine {
   }
 
   #expiredCookie(cookie: SessionCookie, secure: boolean): string {
-    return serialize(this.options.name, '', { expires: new Date(0), path: cookie.path, domain: cookie.domain, httpOnly: cookie.httpOnly, sameSite: cookie.sameSite, secure: cookie.secure === 'auto' ? secure : cookie.secure });
+    return serialize(this.options.name, '', { expires: new Date(0), path: cookie.path, domain: cookie.domain, httpOnly: cookie.httpOnly, sameSite: cookie.sameSite === 'auto' ? (secure ? 'none' : 'lax') : cookie.sameSite, secure: cookie.secure === 'auto' ? secure : cookie.secure });
   }
 }

@@ -1,7 +1,7 @@
 import { snapshotSession, type SessionSnapshot } from '../session-patch.js';
 import type { SessionData } from '../types.js';
 import type { SessionEngine } from './session-engine.js';
-import { SessionCookie, type SessionCookieOptions } from './session-cookie.js';
+import { SessionCookie, type CookieFields, type SessionCookieOptions } from './session-cookie.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { SessionRecord } from '../session-directory.js';
 import { checkUserId, userOf } from '../user-index.js';
@@ -22,6 +22,11 @@ export interface RequestIO {
   socket(): { readonly destroyed?: boolean } | undefined;
   /** Adds a `Set-Cookie` line to the response, which has not started yet. */
   setCookie(line: string): void;
+  /**
+   * Optional: sets the session cookie through the framework's own cookie API instead (Koa's
+   * `ctx.cookies`), so its attributes read as that framework writes them.
+   */
+  setCookieFields?(name: string, value: string, fields: CookieFields): void;
 }
 
 /** How a binding dresses a session: its object with the framework's methods, and which own keys are data. */
@@ -105,6 +110,10 @@ export class SessionState {
   readonly io: RequestIO;
   /** Save at commit whatever the rules say (koa-session `save()`, `maxAge` set). */
   forceSave = false;
+  /** Write the stored expiry at commit even when it is recent (the app called `touch()`). */
+  touched = false;
+  /** Saved by `save()` during the request: `resave` does not save it again unless it changed. */
+  saved = false;
   /** Send an expired cookie at commit (koa-session `ctx.session = null`, `logout`). */
   clearCookie = false;
   /** With `data` set to `null` by the app: delete the stored session at commit (`unset: "destroy"`, `ctx.session = null`). */
@@ -215,6 +224,7 @@ export class SessionState {
     this.cookie.resetMaxAge();
     await engine.write(this, data, true);
     this.isNew = false;
+    this.saved = true;
     this.loaded = { snapshot: snapshotSession(data), cookieShape: this.cookie.shape(), expiresAt: this.cookie.expires?.getTime(), legacy: [], user: userOf(data, engine.options.userKey) };
   }
 
