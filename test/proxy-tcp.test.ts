@@ -76,6 +76,12 @@ describe('proxy L4 mode: a TCP proxy with round robin, least connections and sou
     }
   });
 
+  it('shows each target as the tcp:// address it was configured with, never as an http: URL', async () => {
+    const proxy = await tcpProxy({});
+    expect(proxy.stats().targets.map((t) => [t.url, t.address])).to.deep.equal(echoes.map((e) => [`tcp://127.0.0.1:${e.port}`, `127.0.0.1:${e.port}`]));
+    expect(await roundTrip(proxy.port!, 'hi')).to.match(/^[abc]:hi$/);
+  });
+
   it('round robin: echoes through the proxy, each connection to the next node', async () => {
     const proxy = await tcpProxy({ algorithm: 'round-robin' });
     const answers: string[] = [];

@@ -46,7 +46,7 @@ export function forwardTcp(ctx: TcpContext, client: Socket): void {
     tried.add(endpoint.id);
     const release = endpoint.begin();
     const started = performance.now();
-    const upstream = connect({ host: endpoint.url.hostname, port: Number(endpoint.url.port || 80) });
+    const upstream = connect(endpoint.address);
     const timer = setTimeout(() => upstream.destroy(gatewayTimeout(endpoint.id, 'connect', config.timeouts.connect)), config.timeouts.connect);
     const onClientClose = () => upstream.destroy();
     client.once('close', onClientClose);

@@ -58,7 +58,7 @@ export function forwardUpgrade(ctx: ForwardContext, req: IncomingMessage, socket
     const release = endpoint.begin();
     const started = performance.now();
     let settled = false;
-    const preq = request({ agent: false, host: endpoint.url.hostname, port: endpoint.url.port || 80, method: req.method, path, headers, setHost: false });
+    const preq = request({ agent: false, ...endpoint.address, method: req.method, path, headers, setHost: false });
     const timer = setTimeout(() => preq.destroy(gatewayTimeout(endpoint.id, 'the upgrade', config.timeouts.server)), config.timeouts.server);
     // A client that leaves during the handshake ends the node's exchange: not the node's fault.
     // Its FIN alone closes nothing (Node's HTTP server allows half-open sockets), so 'end' counts.
