@@ -1,6 +1,7 @@
 import { connect, createServer, type AddressInfo, type Server } from 'node:net';
 import { expect } from 'chai';
 import { createProxy, type Proxy, type ProxyConfigInput } from '@scaleout/proxy';
+import { eventually } from './support/index.js';
 
 interface Echo {
   server: Server;
@@ -50,6 +51,36 @@ describe('proxy L4 mode: a TCP proxy with round robin, least connections and sou
     await proxy.listen();
     return proxy;
   }
+
+  it('passes a client half-close (FIN) on and relays what the node answers after it', async () => {
+    // A node that answers only once the request is over (its reading side ended), then closes.
+    const summing = createServer((s) => {
+      let got = '';
+      s.on('data', (d) => (got += d)).on('end', () => s.end(`read ${got.length} bytes`)).on('error', () => {});
+    });
+    await new Promise<void>((r) => summing.listen(0, '127.0.0.1', r));
+    try {
+      const proxy = await tcpProxy({}, [(summing.address() as AddressInfo).port]);
+      const answer = await new Promise<string>((resolve, reject) => {
+        const s = connect({ port: proxy.port!, host: '127.0.0.1', allowHalfOpen: true });
+        let got = '';
+        s.once('error', reject);
+        s.on('data', (d) => (got += d)).once('end', () => resolve(got));
+        s.once('connect', () => s.end('x'.repeat(1000)));
+      });
+      expect(answer).to.equal('read 1000 bytes');
+      // and the tunnel is over once the node closed its side too
+      await eventually(() => proxy.stats().connections === 0 && proxy.stats().targets[0]!.inFlight === 0, 5000, 'the tunnel closed');
+    } finally {
+      await new Promise<void>((r) => summing.close(() => r()));
+    }
+  });
+
+  it('shows each target as the tcp:// address it was configured with, never as an http: URL', async () => {
+    const proxy = await tcpProxy({});
+    expect(proxy.stats().targets.map((t) => [t.url, t.address])).to.deep.equal(echoes.map((e) => [`tcp://127.0.0.1:${e.port}`, `127.0.0.1:${e.port}`]));
+    expect(await roundTrip(proxy.port!, 'hi')).to.match(/^[abc]:hi$/);
+  });
 
   it('round robin: echoes through the proxy, each connection to the next node', async () => {
     const proxy = await tcpProxy({ algorithm: 'round-robin' });

@@ -55,7 +55,7 @@ describe('sample cluster in a real browser (cluster over Redis)', function () {
     const serving = await textOf(page, '#node');
     expect(serving).to.match(/^node-[123]$/);
 
-    await page.goto(cl.statusUrl);
+    await page.goto(cl.statusPageUrl);
     const kill = page.locator(`button[data-id="${serving}"][data-action="kill"]`);
     await Promise.all([page.waitForEvent('load'), kill.click()]);
     // The proxy's health check takes the node down within a few intervals.

@@ -84,6 +84,8 @@ describe('sample cluster launcher: options', () => {
 describe('sample cluster launcher: control endpoints, a config file of the user, Ctrl-C and a crash', function () {
   this.timeout(120_000);
   let cluster: LaunchedCluster | undefined;
+  // the status page's admin headers: its token and the header a cross-site form cannot send
+  const admin = () => ({ 'x-scaleout-admin': '1', authorization: `Bearer ${cluster!.statusToken}` });
   let dir: string;
 
   before(async () => {
@@ -142,20 +144,23 @@ describe('sample cluster launcher: control endpoints, a config file of the user,
     expect((await post(`${d}algorithm?name=%3Cscript%3E`)).status).to.equal(400);
     expect((await fetch(`${d}nodes/node-1/kill`)).status).to.equal(404);
     expect((await fetch(`${d}status.json`, { method: 'DELETE' })).status).to.equal(405);
-    expect((await post(`${cluster!.statusUrl}/targets/node-9/kill`)).status).to.equal(404);
+    expect((await post(`${cluster!.statusUrl}/targets/node-9/kill`, admin())).status).to.equal(404);
     const nodes = ((await (await fetch(`${d}status.json`)).json()) as { nodes: { running: boolean }[] }).nodes;
     expect(nodes.every((n) => n.running)).to.equal(true);
   });
 
   it('switches the algorithm, and kills and restarts a node through the proxy\'s status page buttons', async () => {
     expect((await post(`${cluster!.dashboardUrl}algorithm?name=least-connections`)).status).to.equal(200);
-    expect(((await (await fetch(`${cluster!.statusUrl}.json`)).json()) as { algorithm: string }).algorithm).to.equal('least-connections');
-    const page = await (await fetch(cluster!.statusUrl)).text();
+    expect(((await (await fetch(`${cluster!.statusUrl}.json`, { headers: admin() })).json()) as { algorithm: string }).algorithm).to.equal('least-connections');
+    const page = await (await fetch(cluster!.statusPageUrl)).text();
     expect(page).to.match(/data-id="node-2" data-action="kill">Kill</).and.match(/data-action="restart">Restart</);
-    expect((await post(`${cluster!.statusUrl}/targets/node-2/kill`)).status).to.equal(200);
-    await waitForTargetState(cluster!.statusUrl, 'node-2', 'down');
-    expect((await post(`${cluster!.statusUrl}/targets/node-2/restart`)).status).to.equal(200);
-    await waitForTargetState(cluster!.statusUrl, 'node-2', 'up');
+    // the buttons need the token the launcher printed
+    expect((await post(`${cluster!.statusUrl}/targets/node-2/kill`)).status).to.equal(401);
+    expect((await fetch(`${cluster!.dashboardUrl}status.json`).then((r) => r.json()) as { nodes: { id: string; running: boolean }[] }).nodes.find((n) => n.id === 'node-2')!.running).to.equal(true);
+    expect((await post(`${cluster!.statusUrl}/targets/node-2/kill`, admin())).status).to.equal(200);
+    await waitForTargetState(cluster!, 'node-2', 'down');
+    expect((await post(`${cluster!.statusUrl}/targets/node-2/restart`, admin())).status).to.equal(200);
+    await waitForTargetState(cluster!, 'node-2', 'up');
   });
 
   it('leaves no process behind when the launcher crashes (SIGKILL): the children notice their parent is gone', async () => {

@@ -70,7 +70,7 @@ for (const c of CASES) {
       expect(onVictim.length, 'clients served by node-1').to.be.greaterThan(0);
 
       await killNode(cl, 'node-1');
-      await waitForTargetState(cl.statusUrl, 'node-1', 'down');
+      await waitForTargetState(cl, 'node-1', 'down');
       const after = await Promise.all(clients.map((x) => x.json<Count>(`${cl.url}/api/count`)));
       after.forEach((r, i) => {
         const client = clients[i]!;

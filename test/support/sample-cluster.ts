@@ -16,7 +16,12 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export interface LaunchedCluster extends AsyncDisposable {
   /** The demo app through the proxy. */
   url: string;
+  /** The proxy's status routes, without the token. */
   statusUrl: string;
+  /** The status page's token, from the URL the launcher printed. */
+  statusToken: string;
+  /** The status page as printed, token included. */
+  statusPageUrl: string;
   dashboardUrl: string;
   launcherPid: number;
   /** The process groups the launcher reports in its pid file. */
@@ -58,7 +63,10 @@ export async function launchSampleCluster(args: string[], timeoutMs = 120_000): 
   }
   const url = /^\s*open\s+(http:\/\/\S+?)\/?$/m.exec(out)![1]!;
   const dashboardUrl = /^\s*dashboard\s+(http:\/\/\S+)$/m.exec(out)![1]!;
-  const statusUrl = /^\s*status\s+(http:\/\/\S+)$/m.exec(out)![1]!;
+  const statusPageUrl = /^\s*status\s+(http:\/\/\S+)$/m.exec(out)![1]!;
+  const printed = new URL(statusPageUrl);
+  const statusToken = printed.searchParams.get('token') ?? '';
+  const statusUrl = `${printed.origin}${printed.pathname}`;
   let stopping: Promise<number | null> | undefined;
   const stop = (signal: NodeJS.Signals = 'SIGTERM') =>
     (stopping ??= (async () => {
@@ -72,6 +80,8 @@ export async function launchSampleCluster(args: string[], timeoutMs = 120_000): 
   return {
     url,
     statusUrl,
+    statusToken,
+    statusPageUrl,
     dashboardUrl,
     launcherPid: child.pid!,
     pids: () => (JSON.parse(readFileSync(pidFile, 'utf8')) as { processes: { name: string; pid: number }[] }).processes,
@@ -85,9 +95,10 @@ export async function launchSampleCluster(args: string[], timeoutMs = 120_000): 
 }
 
 /** Waits until the proxy's status JSON shows `id` in `state`. */
-export async function waitForTargetState(statusUrl: string, id: string, state: string, timeoutMs = 15_000): Promise<void> {
+export async function waitForTargetState(cluster: Pick<LaunchedCluster, 'statusUrl' | 'statusToken'>, id: string, state: string, timeoutMs = 15_000): Promise<void> {
   await eventually(async () => {
-    const s = (await (await fetch(`${statusUrl}.json`)).json()) as { targets: { id: string; state: string }[] };
+    const res = await fetch(`${cluster.statusUrl}.json`, { headers: { authorization: `Bearer ${cluster.statusToken}` } });
+    const s = (await res.json()) as { targets: { id: string; state: string }[] };
     return s.targets.find((t) => t.id === id)?.state === state;
   }, timeoutMs, `${id} ${state}`);
 }

@@ -42,7 +42,7 @@ async function refresh() {
   const s = await (await fetch('status.json', { cache: 'no-store' })).json();
   document.getElementById('summary').textContent = s.summary;
   document.getElementById('app').href = s.url + '/';
-  document.getElementById('status').href = s.statusUrl;
+  document.getElementById('status').href = s.statusPageUrl;
   const sel = document.getElementById('algorithm');
   if (s.proxy && document.activeElement !== sel) sel.value = s.proxy.algorithm;
   if (s.proxy) document.getElementById('errors').textContent = 'proxy answered 502: ' + s.proxy.errors[502] + ' · 503: ' + s.proxy.errors[503] + ' · 504: ' + s.proxy.errors[504];

@@ -100,6 +100,6 @@ ${login}
 <form method="post" action="/note"><input name="note" placeholder="write something into the session" maxlength="200" value="${esc(s.note ?? '')}"> <button>Save note</button></form>
 <p>note in session: <b id="note">${esc(s.note ?? '–')}</b></p>
 <p class="muted">${profile}</p>
-<p class="muted"><a href="/__scaleout/status">proxy status</a>${v.dashboardUrl ? ` · <a href="${esc(v.dashboardUrl)}">cluster dashboard</a>` : ''}</p>
+${v.dashboardUrl ? `<p class="muted"><a href="${esc(v.dashboardUrl)}">cluster dashboard</a> (with a link to the proxy's status page)</p>` : ''}
 </body></html>`;
 }

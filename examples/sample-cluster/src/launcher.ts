@@ -39,7 +39,7 @@ try {
   console.log(`
 scaleout sample cluster: ${cluster.summary}
   open       ${cluster.url}/
-  status     ${cluster.statusUrl}
+  status     ${cluster.statusPageUrl}
   dashboard  ${cluster.dashboardUrl}
   run folder ${cluster.runDir}
   pids       ${cluster.processes().map((p) => `${p.name}=${p.pid}`).join(' ')}

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -80,6 +81,9 @@ export class SampleCluster {
   #sampler: StatsSampler | undefined;
   #closed: Promise<void> | undefined;
   #proxyUrl = '';
+  // The status page's kill and restart buttons need a token; a fresh one per run, so that only
+  // whoever sees the launcher's output (or its loopback dashboard) can press them.
+  readonly #statusToken = randomBytes(24).toString('base64url');
 
   constructor(options: SampleClusterOptions = {}) {
     this.options = resolveOptions(options);
@@ -89,8 +93,17 @@ export class SampleCluster {
   get url(): string {
     return this.#proxyUrl;
   }
+  /** The proxy's status routes (`.json`, `/targets/…`); each needs `statusToken`. */
   get statusUrl(): string {
     return `${this.#proxyUrl}/__scaleout/status`;
+  }
+  /** The bearer token of the proxy's status page, generated for this run. */
+  get statusToken(): string {
+    return this.#statusToken;
+  }
+  /** The status page to open in a browser, token included. */
+  get statusPageUrl(): string {
+    return `${this.statusUrl}?token=${this.#statusToken}`;
   }
   get dashboardUrl(): string {
     return this.#dashboard?.url ?? '';
@@ -177,6 +190,7 @@ export class SampleCluster {
           passive: { consecutiveErrors: 50, ejectTime: '2s' },
           timeouts: { connect: '500ms', server: '3s', shutdown: '1s' }, // a frozen node answers 504 in 3 s, not after the 30 s default
           retries: 2,
+          status: { token: this.#statusToken },
         },
         {
           status: {
@@ -224,6 +238,7 @@ export class SampleCluster {
       summary: this.summary,
       url: this.url,
       statusUrl: this.statusUrl,
+      statusPageUrl: this.statusPageUrl,
       dashboardUrl: this.dashboardUrl,
       launcherPid: process.pid,
       proxy: this.#proxy?.stats() ?? null,

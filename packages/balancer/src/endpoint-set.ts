@@ -121,7 +121,7 @@ export class EndpointSet extends EventEmitter implements EndpointObserver {
     const added: Endpoint[] = [];
     for (const ep of this.#all) {
       const want = next.get(ep.id);
-      if (!want || want.url.href !== ep.url.href || want.weight !== ep.weight) {
+      if (!want || want.location !== ep.location || want.weight !== ep.weight) {
         this.remove(ep.id);
         removed.push(ep);
       }

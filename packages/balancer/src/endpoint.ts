@@ -1,13 +1,41 @@
+import { isIP } from 'node:net';
 import { refuse } from './errors.js';
 
-/** How an endpoint is described in a list. */
-export interface EndpointOptions {
+/** An HTTP endpoint: a base URL that requests are made against. */
+export interface UrlEndpointOptions {
   /** Base URL, `http:` or `https:`; a path in it is kept as a prefix. */
   url: string;
   /** Stable identity (hashing, stats, admin). @default the url as given */
   id?: string;
   /** Relative share of traffic for the weighted algorithms; a number above 0. @default 1 */
   weight?: number;
+}
+
+/** An endpoint that is only an address (a TCP service): a host and a port, no URL. */
+export interface AddressEndpointOptions {
+  /** Host name or IP address (IPv6 without brackets). */
+  host: string;
+  /** TCP port, 1–65535. */
+  port: number;
+  /** Stable identity (hashing, stats, admin). @default "host:port" ("[v6]:port") */
+  id?: string;
+  /** Relative share of traffic for the weighted algorithms; a number above 0. @default 1 */
+  weight?: number;
+}
+
+/** How an endpoint is described in a list: a URL (HTTP), or a host and a port. */
+export type EndpointOptions = UrlEndpointOptions | AddressEndpointOptions;
+
+/** Where an endpoint is reached: every endpoint has one, a URL endpoint from its URL. */
+export interface EndpointAddress {
+  /** Host name or IP address, IPv6 without brackets. */
+  host: string;
+  port: number;
+}
+
+/** `host:port`, with brackets around an IPv6 address. */
+export function formatAddress(a: EndpointAddress): string {
+  return `${isIP(a.host) === 6 ? `[${a.host}]` : a.host}:${a.port}`;
 }
 
 /** What one finished call reports back through `release()`. */
@@ -24,7 +52,10 @@ export interface Outcome {
 /** A plain, JSON-able view of one endpoint. */
 export interface EndpointStats {
   id: string;
+  /** The URL, or `host:port` for an endpoint given as an address. */
   url: string;
+  /** `host:port` (`[v6]:port`). */
+  address: string;
   weight: number;
   effectiveWeight: number;
   healthy: boolean;
@@ -66,7 +97,8 @@ const MAX_ID_LENGTH = 512;
  */
 export class Endpoint {
   readonly id: string;
-  readonly url: URL;
+  /** Host and port, for a URL endpoint too (its port or the scheme's default). */
+  readonly address: EndpointAddress;
   readonly weight: number;
   requests = 0;
   failures = 0;
@@ -87,40 +119,65 @@ export class Endpoint {
   #decayMs: number;
   #rampStart = 0;
   #rampEnd = 0; // 0 when not in slow start
+  readonly #url: URL | undefined;
   readonly #base: string;
 
   constructor(options: string | EndpointOptions, field = 'endpoint', decayMs = DEFAULT_EWMA_DECAY_MS) {
     const o = typeof options === 'string' ? { url: options } : options;
-    if (o === null || typeof o !== 'object') refuse(field, options, 'give a URL string or { url, id?, weight? }');
-    if (typeof o.url !== 'string' || o.url.length === 0 || o.url.length > 2048) refuse(`${field}.url`, o.url, 'give an http: or https: URL');
-    let url: URL;
-    try {
-      url = new URL(o.url);
-    } catch {
-      refuse(`${field}.url`, o.url, 'give an http: or https: URL such as "http://127.0.0.1:3001"');
+    if (o === null || typeof o !== 'object') refuse(field, options, 'give a URL string, { url, id?, weight? } or { host, port, id?, weight? }');
+    let url: URL | undefined;
+    let address: EndpointAddress;
+    if ('url' in o || !('host' in o)) {
+      url = parseUrl(o.url, `${field}.url`);
+      address = { host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80 };
+    } else {
+      address = parseAddress(o, field);
     }
-    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '' || url.username || url.password || url.search || url.hash) {
-      refuse(`${field}.url`, o.url, 'give an http: or https: URL with a host and no credentials, query or fragment');
-    }
-    const id = o.id ?? o.url;
+    const id = o.id ?? (url ? (o as UrlEndpointOptions).url : formatAddress(address));
     if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) refuse(`${field}.id`, o.id, `give a non-empty string of at most ${MAX_ID_LENGTH} characters`);
     const weight = o.weight ?? 1;
     if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0 || weight > MAX_WEIGHT) {
       refuse(`${field}.weight`, o.weight, `give a number above 0 and at most ${MAX_WEIGHT}`);
     }
     this.id = id;
-    this.url = url;
+    this.address = address;
+    this.#url = url;
     this.weight = weight;
     this.#decayMs = decayMs;
-    this.#base = url.origin + (url.pathname === '/' ? '' : url.pathname.replace(/\/+$/, ''));
+    this.#base = url ? url.origin + (url.pathname === '/' ? '' : url.pathname.replace(/\/+$/, '')) : '';
+  }
+
+  /** True for an endpoint given as a URL; false for one given as `{ host, port }`. */
+  get hasUrl(): boolean {
+    return this.#url !== undefined;
+  }
+
+  /**
+   * The base URL of an HTTP endpoint. An endpoint given as `{ host, port }` has none: reading
+   * this throws a `TypeError` (check `hasUrl`, or use `address`).
+   */
+  get url(): URL {
+    if (!this.#url) throw this.#noUrl();
+    return this.#url;
   }
 
   /**
    * The absolute URL for `path` (which starts with '/') on this endpoint, keeping the base URL's
    * path as a prefix. Plain concatenation, never URL resolution, so a path can't switch host.
+   * Only for an endpoint with a URL (see `url`).
    */
   target(path: string): string {
+    if (!this.#url) throw this.#noUrl();
     return this.#base + path;
+  }
+
+  #noUrl(): TypeError {
+    return new TypeError(`endpoint ${this.id} is an address (${formatAddress(this.address)}), not a URL`);
+  }
+
+  /** What makes two endpoints of one id the same endpoint: the URL, or the address. */
+  get location(): string {
+    return this.#url ? this.#url.href : formatAddress(this.address);
   }
 
   /** Calls in progress. Setting it directly (another layer's own accounting) keeps load indexes right. */
@@ -246,7 +303,8 @@ export class Endpoint {
     const ewma = this.latencyEwma();
     return {
       id: this.id,
-      url: this.url.href,
+      url: this.location,
+      address: formatAddress(this.address),
       weight: this.weight,
       effectiveWeight: this.effectiveWeight,
       healthy: this.#healthy,
@@ -263,3 +321,28 @@ export class Endpoint {
   }
 }
 
+
+function parseUrl(value: unknown, field: string): URL {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 2048) refuse(field, value, 'give an http: or https: URL');
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    refuse(field, value, 'give an http: or https: URL such as "http://127.0.0.1:3001"');
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '' || url.username || url.password || url.search || url.hash) {
+    refuse(field, value, 'give an http: or https: URL with a host and no credentials, query or fragment');
+  }
+  return url;
+}
+
+// A host is a name (RFC 1123 labels) or an IP address; anything else (a URL, a path, spaces)
+// would only fail later, at connect time, far from the config that caused it.
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*\.?$/;
+
+function parseAddress(o: AddressEndpointOptions, field: string): EndpointAddress {
+  const { host, port } = o;
+  if (typeof host !== 'string' || (isIP(host) === 0 && !HOST_NAME.test(host))) refuse(`${field}.host`, host, 'give a host name or an IP address (IPv6 without brackets)');
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65_535) refuse(`${field}.port`, port, 'give an integer port from 1 to 65535');
+  return { host, port };
+}

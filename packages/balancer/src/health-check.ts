@@ -148,7 +148,7 @@ export class HealthChecker {
   /** One TCP connect: true when the endpoint accepts within the timeout. Never rejects. */
   #connect(ep: Endpoint): Promise<boolean> {
     return new Promise<boolean>((resolve) => {
-      const socket = connect({ host: ep.url.hostname.replace(/^\[|\]$/g, ''), port: Number(ep.url.port || (ep.url.protocol === 'https:' ? 443 : 80)) });
+      const socket = connect(ep.address);
       const done = (ok: boolean, why?: string): void => {
         clearTimeout(timer);
         socket.destroy();
@@ -164,6 +164,8 @@ export class HealthChecker {
   /** One GET: true for a 2xx/3xx answer within the timeout, false for anything else. Never rejects. */
   #probe(ep: Endpoint): Promise<boolean> {
     if (this.type === 'connect') return this.#connect(ep);
+    // An address alone has no URL to GET: it can only be checked by connecting.
+    if (!ep.hasUrl) return Promise.resolve(false);
     return new Promise<boolean>((resolve) => {
       const https = ep.url.protocol === 'https:';
       const target = ep.target(this.path);

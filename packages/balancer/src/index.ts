@@ -6,7 +6,7 @@
 export * from './errors.js';
 export { parseDuration, type Duration } from './duration.js';
 export { hash32 } from './hash.js';
-export { Endpoint, DEFAULT_EWMA_DECAY_MS, FAILURE_SAMPLE_MS, type EndpointOptions, type EndpointStats, type Outcome, type EndpointObserver } from './endpoint.js';
+export { Endpoint, DEFAULT_EWMA_DECAY_MS, FAILURE_SAMPLE_MS, formatAddress, type EndpointOptions, type UrlEndpointOptions, type AddressEndpointOptions, type EndpointAddress, type EndpointStats, type Outcome, type EndpointObserver } from './endpoint.js';
 export { EndpointSet, DEFAULT_ENDPOINT_SET, LEAST_LOADED, type EndpointSetOptions, type EndpointSetEvent, type TaggedCandidates } from './endpoint-set.js';
 export { LoadIndex } from './load-index.js';
 export { OutlierDetector, DEFAULT_OUTLIER, type OutlierOptions } from './outlier-detector.js';

@@ -110,6 +110,16 @@ describe('EndpointSet', () => {
       expect(set.get('a')!.weight).to.equal(2);
     });
 
+    it('keeps an address endpoint whose host and port are unchanged, and replaces one that moved', () => {
+      set = new EndpointSet([{ host: '10.0.0.1', port: 5432, id: 'db' }]);
+      const old = set.get('db')!;
+      set.replace([{ host: '10.0.0.1', port: 5432, id: 'db' }]);
+      expect(set.get('db')).to.equal(old);
+      const { removed } = set.replace([{ host: '10.0.0.1', port: 5433, id: 'db' }]);
+      expect(removed).to.deep.equal([old]);
+      expect(set.get('db')!.address).to.deep.equal({ host: '10.0.0.1', port: 5433 });
+    });
+
     it('refuses a list with duplicate ids and changes nothing', () => {
       set = new EndpointSet(['http://a:1']);
       expect(() => set.replace(['http://b:1', 'http://b:1'])).to.throw(BalancerConfigError);

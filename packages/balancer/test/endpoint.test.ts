@@ -10,6 +10,21 @@ describe('Endpoint', () => {
     expect(ep.available).to.equal(true);
   });
 
+  it('takes a host and a port for an endpoint that is only an address, with no URL', () => {
+    const ep = new Endpoint({ host: '::1', port: 5432 });
+    expect(ep.id).to.equal('[::1]:5432');
+    expect(ep.address).to.deep.equal({ host: '::1', port: 5432 });
+    expect(ep.hasUrl).to.equal(false);
+    expect(() => ep.url).to.throw(TypeError, /\[::1\]:5432\), not a URL/);
+    expect(() => ep.target('/x')).to.throw(TypeError);
+    expect(ep.stats()).to.include({ id: '[::1]:5432', url: '[::1]:5432', address: '[::1]:5432' });
+    expect(new Endpoint({ host: 'db.internal', port: 5432, id: 'db', weight: 3 })).to.include({ id: 'db', weight: 3 });
+    // a URL endpoint has its address too, with the scheme's default port
+    expect(new Endpoint('https://[::1]/api').address).to.deep.equal({ host: '::1', port: 443 });
+    expect(new Endpoint('http://h:3001').address).to.deep.equal({ host: 'h', port: 3001 });
+    expect(new Endpoint('http://h:3001').hasUrl).to.equal(true);
+  });
+
   it('joins paths onto the base url by concatenation, never resolution', () => {
     const ep = new Endpoint({ url: 'http://127.0.0.1:3001/api/', id: 'a' });
     expect(ep.target('/users/42')).to.equal('http://127.0.0.1:3001/api/users/42');
@@ -116,6 +131,15 @@ describe('Endpoint', () => {
       [{ url: 'http://h:1', id: '' }, 'endpoint.id'],
       [{ url: 'http://h:1', id: 7 }, 'endpoint.id'],
       [{ url: 'http://h:1', id: 'x'.repeat(600) }, 'endpoint.id'],
+      [{ host: 'http://h', port: 1 }, 'endpoint.host'],
+      [{ host: '', port: 1 }, 'endpoint.host'],
+      [{ host: '[::1]', port: 1 }, 'endpoint.host'],
+      [{ host: 'h x', port: 1 }, 'endpoint.host'],
+      [{ host: 'h', port: 0 }, 'endpoint.port'],
+      [{ host: 'h', port: 65_536 }, 'endpoint.port'],
+      [{ host: 'h', port: '80' }, 'endpoint.port'],
+      [{ host: 'h', port: 1.5 }, 'endpoint.port'],
+      [{ host: 'h', port: 1, weight: 0 }, 'endpoint.weight'],
     ];
     for (const [value, field] of bad) {
       it(`refuses ${JSON.stringify(value)?.slice(0, 60)} naming ${field}`, () => {

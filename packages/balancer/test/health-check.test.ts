@@ -78,6 +78,13 @@ describe('HealthChecker', () => {
       checker = new HealthChecker(set, { type: 'connect', interval: 20, timeout: 200, fall: 1 });
       await checker.checkAll();
       expect(set.all().map((e) => e.healthy)).to.deep.equal([true, false]);
+      // the same for endpoints given as a host and a port
+      await checker.close();
+      await set.close();
+      set = new EndpointSet([{ host: '127.0.0.1', port: (silent.address() as AddressInfo).port }, { host: '127.0.0.1', port: closedPort }]);
+      checker = new HealthChecker(set, { type: 'connect', interval: 20, timeout: 200, fall: 1 });
+      await checker.checkAll();
+      expect(set.all().map((e) => e.healthy)).to.deep.equal([true, false]);
       expect(() => new HealthChecker(set!, { type: 'udp' as never })).to.throw(BalancerConfigError).with.property('field', 'healthCheck.type');
     } finally {
       silent.close();

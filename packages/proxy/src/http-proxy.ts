@@ -167,6 +167,10 @@ export function sendBadRequest(res: ServerResponse, why: string, status: keyof t
 
 function noop(): void {}
 
+// The reason an exchange is aborted for the client's sake (it left or went quiet); what it ends
+// with is never charged to the node, so the text is for debugging only.
+const clientLeft = () => new Error('the client left or stopped sending');
+
 /** Forwards one HTTP request to a node, retrying once on another node after a connect failure. */
 export function forward(ctx: ForwardContext, req: IncomingMessage, res: ServerResponse): void {
   const { config, pool, sticky } = ctx;
@@ -246,20 +250,22 @@ export function forward(ctx: ForwardContext, req: IncomingMessage, res: ServerRe
     else startTimer();
 
     const handler: Dispatcher.DispatchHandler = {
-      onConnect(abort) {
-        abortCurrent = abort;
-        if (clientGone || clientStalled || late) abort(late);
+      onRequestStart(controller) {
+        abortCurrent = (err) => controller.abort(err ?? clientLeft());
+        if (clientGone || clientStalled || late) controller.abort(late ?? clientLeft());
       },
-      onHeaders(statusCode, raw, resumeFn, statusText) {
-        if (statusCode < 200) return true; // 1xx: Node's server speaks for itself (100-continue)
+      onResponseStart(controller, statusCode, parsed, statusText) {
+        if (statusCode < 200) return; // 1xx: Node's server speaks for itself (100-continue)
         clearTimeout(timer);
         answered = true;
         status = statusCode;
         latencyMs = performance.now() - started;
         ctx.observe(endpoint.id, latencyMs);
         servedBy.set(res, endpoint.id);
-        resume = resumeFn;
-        const out = responseHeaders(raw.map((b) => b.toString('latin1')));
+        resume = () => controller.resume();
+        // The raw list keeps the node's order, case and repeated fields; the parsed object is
+        // only a fallback for a dispatcher that does not give it.
+        const out = responseHeaders(rawHeaderList(controller.rawHeaders ?? parsed));
         if (sticky.mode === 'insert') addCookie(out, sticky.insertHeaders(endpoint.id, pinnedTo, headerValue(out, 'cache-control')));
         pool.count(endpoint.id, pinnedTo);
         if (ctx.closing()) out.push('Connection', 'close');
@@ -267,24 +273,25 @@ export function forward(ctx: ForwardContext, req: IncomingMessage, res: ServerRe
           res.writeHead(status, statusText, out);
         } catch (err) {
           // A node's header the client side cannot carry (invalid characters): a bad answer.
-          abortCurrent?.(badGateway(endpoint.id, err));
-          return false;
+          controller.pause();
+          controller.abort(badGateway(endpoint.id, err));
+          return;
         }
         res.on('drain', onDrain);
-        return true;
       },
-      onData(chunk) {
-        if (res.write(chunk)) return true;
+      onResponseData(controller, chunk) {
+        if (res.write(chunk)) return;
+        controller.pause(); // resumed by the client's 'drain'
         sendTimer = setTimeout(() => res.destroy(), config.timeouts.send);
-        return false;
       },
-      onComplete() {
+      onResponseEnd() {
         clearTimeout(sendTimer);
         res.off('drain', onDrain);
         res.end();
         release({ ok: status < 500, latencyMs, status });
       },
-      onError(err: Error & { code?: string }) {
+      onResponseError(_controller, error) {
+        const err = error as Error & { code?: string };
         clearTimeout(timer);
         clearTimeout(sendTimer);
         res.off('drain', onDrain);
@@ -326,6 +333,17 @@ export function forward(ctx: ForwardContext, req: IncomingMessage, res: ServerRe
   };
 
   attempt(0);
+}
+
+/** The node's response head as a flat `[name, value, …]` list of strings. */
+function rawHeaderList(raw: NonNullable<Dispatcher.DispatchController['rawHeaders']>): string[] {
+  if (Array.isArray(raw)) return raw.map((b) => (typeof b === 'string' ? b : b.toString('latin1')));
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(raw)) {
+    if (Array.isArray(v)) for (const one of v) out.push(k, one);
+    else if (v !== undefined) out.push(k, String(v));
+  }
+  return out;
 }
 
 function headerValue(flat: string[], lower: string): string | undefined {

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
 import { createAlgorithm, EndpointSet, HealthChecker, type Algorithm, type AlgorithmName, type Endpoint, type EndpointStats } from '@scaleout/balancer';
-import type { ProxyConfig } from './config.js';
+import { targetAddress, type ProxyConfig } from './config.js';
 
 const debug = debuglog('scaleout:proxy-pool');
 
@@ -33,17 +33,19 @@ export class TargetPool extends EventEmitter {
   readonly #checker: HealthChecker | undefined;
   readonly #pins = new Map<string, PinStats>();
   readonly #caps = new Map<string, number>();
+  readonly #configured = new Map<string, string>();
 
   constructor(config: ProxyConfig) {
     super();
-    // The balancer speaks URLs with http:, so TCP targets are given as http://host:port.
-    const list = config.targets.map((t) => ({ id: t.id, url: t.url.replace(/^tcp:/, 'http:'), weight: t.weight }));
+    // A TCP target is an address, not a URL: the balancer takes it as { host, port }.
+    const list = config.targets.map((t) => (config.mode === 'tcp' ? { id: t.id, ...targetAddress(t.url), weight: t.weight } : { id: t.id, url: t.url, weight: t.weight }));
     this.set = new EndpointSet(list, {
       // As HAProxy, not Envoy: a node believed down is never tried, so all down is a 503 at once.
       panicThreshold: 0,
       outlier: { consecutiveFailures: config.passive.consecutiveErrors, baseEjectionTime: config.passive.ejectTime },
     });
     for (const t of config.targets) {
+      this.#configured.set(t.id, t.url);
       this.#pins.set(t.id, { pinned: 0, redispatched: 0, fresh: 0 });
       this.#caps.set(t.id, t.maxConnections);
     }
@@ -136,7 +138,9 @@ export class TargetPool extends EventEmitter {
     return this.set.all().map((ep) => {
       const s = ep.stats();
       const state = !s.healthy ? 'down' : s.ejected ? 'ejected' : s.draining ? 'drain' : 'up';
-      return { ...s, state, pins: { ...this.#pins.get(ep.id)! } };
+      // A TCP target shows the tcp:// URL it was configured with, not the balancer's host:port.
+      const url = ep.hasUrl ? s.url : (this.#configured.get(ep.id) ?? s.url);
+      return { ...s, url, state, pins: { ...this.#pins.get(ep.id)! } };
     });
   }
 

@@ -96,7 +96,9 @@ export class Proxy extends EventEmitter {
     const retry = new RetryPolicy(c);
     if (c.mode === 'tcp') {
       const ctx = { config: c, pool: this.#pool, onUpstreamError, retry };
-      this.#server = createTcpServer((socket) => {
+      // A client's FIN is passed on to its node rather than closing the tunnel: a protocol may
+      // answer after the request's end (as HAProxy forwards half-closes in TCP mode).
+      this.#server = createTcpServer({ allowHalfOpen: true }, (socket) => {
         if (!this.#admit(socket)) return;
         this.#track(socket);
         forwardTcp(ctx, socket);

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP, type AddressInfo } from 'node:net';
 import { debuglog } from 'node:util';
 import { ALGORITHMS } from '@scaleout/balancer';
+import { ConfigError } from '@scaleout/core';
 import type { TargetStats } from './pool.js';
 
 const debug = debuglog('scaleout:proxy-status');
@@ -33,7 +34,10 @@ export interface StatusAction {
 
 /** Options of the status page that config files cannot carry. */
 export interface StatusPageOptions {
-  /** Extra per-target buttons, by action name (letters, digits, `-`). @default {} */
+  /**
+   * Extra per-target buttons, by action name (letters, digits, `-`). They need `status.token`:
+   * without one the proxy refuses to start (`ConfigError` on `status.token`). @default {}
+   */
   actions?: Record<string, StatusAction>;
   /** Page title. @default "scaleout proxy" */
   title?: string;
@@ -113,6 +117,13 @@ export class StatusEndpoint {
     this.#title = options.title ?? 'scaleout proxy';
     for (const name of Object.keys(this.#actions)) {
       if (!/^[A-Za-z0-9-]{1,32}$/.test(name) || name === 'drain' || name === 'enable') throw new TypeError(`status action name ${JSON.stringify(name)} must be letters, digits and -, and not drain/enable`);
+    }
+    // A custom action can do anything (kill a process, restart a node), and the token-less
+    // Host/Origin rule is only a guard against browsers. Refused at start-up, where the operator
+    // sees it, rather than served as buttons that would answer 403 to everyone.
+    const names = Object.keys(this.#actions);
+    if (names.length > 0 && !this.#token) {
+      throw new ConfigError('status.token', `proxy config status.token: expected a token of at least 16 characters: the status actions ${names.join(', ')} require one`);
     }
   }
 

@@ -5,6 +5,7 @@ import { badGateway, gatewayTimeout, noBackend, type ProxyError } from './errors
 import { bareAddress } from './headers.js';
 import type { TargetPool } from './pool.js';
 import type { RetryPolicy } from './retry-policy.js';
+import { splice } from './tunnel.js';
 
 const debug = debuglog('scaleout:proxy-tcp');
 
@@ -29,7 +30,9 @@ export function forwardTcp(ctx: TcpContext, client: Socket): void {
   ctx.retry.request();
   const tried = new Set<string>();
   client.pause();
-  client.on('error', (err) => debug('client %s: %s', hashKey, err.message));
+  // Until the tunnel is spliced: a client that errs while its node is being chosen.
+  const onClientError = (err: Error) => debug('client %s: %s', hashKey, err.message);
+  client.on('error', onClientError);
   client.setTimeout(config.timeouts.tunnel, () => client.destroy());
 
   const attempt = (n: number): void => {
@@ -43,29 +46,26 @@ export function forwardTcp(ctx: TcpContext, client: Socket): void {
     tried.add(endpoint.id);
     const release = endpoint.begin();
     const started = performance.now();
-    const upstream = connect({ host: endpoint.url.hostname, port: Number(endpoint.url.port || 80) });
+    const upstream = connect(endpoint.address);
     const timer = setTimeout(() => upstream.destroy(gatewayTimeout(endpoint.id, 'connect', config.timeouts.connect)), config.timeouts.connect);
     const onClientClose = () => upstream.destroy();
     client.once('close', onClientClose);
 
     upstream.once('connect', () => {
       clearTimeout(timer);
+      upstream.off('error', onConnectError);
+      client.off('close', onClientClose).off('error', onClientError);
       const latencyMs = performance.now() - started;
-      upstream.setTimeout(config.timeouts.tunnel, () => upstream.destroy());
-      upstream.on('error', (err) => debug('node %s: %s', endpoint.id, err.message));
-      client.pipe(upstream).pipe(client);
       pool.count(endpoint.id, undefined);
-      const close = () => {
-        client.destroy();
-        upstream.destroy();
+      // Once connected, what breaks the tunnel is not charged to the node (as before a byte of
+      // a protocol this mode does not read could say whose fault it was).
+      splice(client, upstream, config.timeouts.tunnel, (err) => {
+        if (err) debug('tunnel %s <-> %s ended: %s', hashKey, endpoint.id, err.message);
         release({ ok: true, latencyMs });
-      };
-      client.once('close', close);
-      upstream.once('close', close);
+      });
     });
 
-    upstream.once('error', (err: NodeJS.ErrnoException) => {
-      if (upstream.readyState === 'open') return;
+    const onConnectError = (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       client.off('close', onClientClose);
       release({ ok: false, latencyMs: performance.now() - started });
@@ -73,7 +73,8 @@ export function forwardTcp(ctx: TcpContext, client: Socket): void {
       if (ctx.retry.mayRetry(n, false)) return attempt(n + 1);
       ctx.onUpstreamError(err.code === 'ERR_SCALEOUT_PROXY_TIMEOUT' ? (err as unknown as ProxyError) : badGateway(endpoint.id, err));
       client.destroy();
-    });
+    };
+    upstream.once('error', onConnectError);
   };
 
   attempt(0);

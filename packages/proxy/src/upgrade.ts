@@ -7,6 +7,7 @@ import { badGateway, gatewayTimeout, noBackend, type ProxyError } from './errors
 import { clientAddress, malformedRequest, originForm, requestHeaders, responseHeaders } from './headers.js';
 import { rawResponse, type ForwardContext } from './http-proxy.js';
 import { neverConnected } from './retry-policy.js';
+import { splice } from './tunnel.js';
 
 const debug = debuglog('scaleout:proxy-upgrade');
 
@@ -57,7 +58,7 @@ export function forwardUpgrade(ctx: ForwardContext, req: IncomingMessage, socket
     const release = endpoint.begin();
     const started = performance.now();
     let settled = false;
-    const preq = request({ agent: false, host: endpoint.url.hostname, port: endpoint.url.port || 80, method: req.method, path, headers, setHost: false });
+    const preq = request({ agent: false, ...endpoint.address, method: req.method, path, headers, setHost: false });
     const timer = setTimeout(() => preq.destroy(gatewayTimeout(endpoint.id, 'the upgrade', config.timeouts.server)), config.timeouts.server);
     // A client that leaves during the handshake ends the node's exchange: not the node's fault.
     // Its FIN alone closes nothing (Node's HTTP server allows half-open sockets), so 'end' counts.
@@ -89,16 +90,10 @@ export function forwardUpgrade(ctx: ForwardContext, req: IncomingMessage, socket
       socket.write(head(pres.statusCode ?? 101, pres.statusMessage, raw));
       if (upstreamHead.length) socket.write(upstreamHead);
       if (first.length) upstream.write(first);
-      for (const s of [socket as Socket, upstream]) s.setTimeout(config.timeouts.tunnel, () => s.destroy());
-      upstream.on('error', (err) => debug('node socket of %s: %s', endpoint.id, err.message));
-      socket.pipe(upstream).pipe(socket);
-      const close = () => {
-        socket.destroy();
-        upstream.destroy();
+      splice(socket, upstream as Socket, config.timeouts.tunnel, (err) => {
+        if (err) debug('tunnel to %s ended: %s', endpoint.id, err.message);
         release({ ok: true, latencyMs, status: 101 });
-      };
-      socket.once('close', close);
-      upstream.once('close', close);
+      });
     });
 
     preq.once('response', (pres) => {

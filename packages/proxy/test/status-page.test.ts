@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { ConfigError } from '@scaleout/core';
 import { createProxy, type Proxy } from '@scaleout/proxy';
 import { startHttp, type RunningServer } from '../../../test/support/index.js';
 
@@ -110,6 +111,17 @@ describe('status page and admin endpoints', () => {
     expect((await fetch(`${base}/targets/%E0%A4%A/drain`, { method: 'POST', headers: admin })).status).to.equal(400);
     expect((await fetch(`${base}.json`, { method: 'DELETE', headers: admin })).status).to.equal(405);
     expect((await fetch(`${base}/whatever`, { headers: auth })).status).to.equal(404);
+  });
+
+  it('refuses custom actions without a token at start-up, naming status.token', async () => {
+    const config = { listen: 0, targets: [{ id: 'node-1', url: nodes[0]!.url }], healthCheck: { enabled: false } };
+    const actions = { kill: { label: 'Kill', run: () => null } };
+    expect(() => createProxy(config, { status: { actions } }))
+      .to.throw(ConfigError, /status actions kill require one/)
+      .with.property('field', 'status.token');
+    // without actions, or with the status page off, a token-less proxy is fine
+    await createProxy(config, { status: { actions: {} } }).close();
+    await createProxy({ ...config, status: { enabled: false } }, { status: { actions } }).close();
   });
 
   it('passes paths that only start like the prefix to the nodes', async () => {
