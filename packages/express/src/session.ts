@@ -162,7 +162,9 @@ export function session(strategy: Strategy, options: ScaleoutExpressOptions = {}
     req.sessionStore = store;
     if (!engine.available) {
       debug('store down: %s', onStoreDown);
-      return onStoreDown === 'bypass' ? next() : sendUnavailable(res);
+      if (onStoreDown === 'bypass') return next();
+      engine.refused();
+      return sendUnavailable(res);
     }
     engine.open(io, cookies).then(
       (state) => {
