@@ -54,7 +54,7 @@ export function metrics(registry: Registry, options: MetricsOptions): ScaleoutMe
 
 /** The memory store's `scaleout_store_*` metrics (sessions included: counting them is free). */
 export function memoryStoreMetrics(registry: Registry, store: SessionStore, node: string, buckets?: number[]): StoreMetrics {
-  return storeMetrics(registry, store, { type: 'memory', node, sessions: true, buckets });
+  return storeMetrics(registry, store, { type: 'memory', node, sessions: true, ...(buckets && { buckets }) });
 }
 
 function sessionObserver(scope: MetricScope, buckets: number[]): SessionObserver {

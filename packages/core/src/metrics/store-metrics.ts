@@ -1,5 +1,6 @@
 import type { Registry } from 'prom-client';
 import type { SessionStore } from '../types.js';
+import { InvalidArgumentError } from '../errors.js';
 import { MetricScope } from './metric-scope.js';
 
 /** Buckets of the store and session histograms, in seconds: 100 µs (memory) to 5 s (a store timeout). */
@@ -46,7 +47,11 @@ export function storeMetrics(registry: Registry, store: SessionStore, options: S
   const invalid = scope.counter({ name: 'scaleout_store_invalid_values_total', help: 'Stored values that were not a session (unreadable JSON, not an object): read as no session.', labelNames: ['store'] });
   scope.collected('gauge', { name: 'scaleout_store_up', help: '1 while the store is reachable, 0 between its down and up events.', labelNames: ['store'] }, (set) => set({ store: options.type }, store.available === false ? 0 : 1));
   if (options.sessions) {
-    scope.collected('gauge', { name: 'scaleout_store_sessions', help: 'Live sessions in the store, as this node sees it.', labelNames: ['store'] }, async (set) => set({ store: options.type }, await store.size()));
+    scope.collected('gauge', { name: 'scaleout_store_sessions', help: 'Live sessions in the store, as this node sees it.', labelNames: ['store'] }, async (set) => {
+      // A scrape must not fail while the store is down: the series is left out until it is back.
+      const n = await store.size().catch(() => undefined);
+      if (n !== undefined) set({ store: options.type }, n);
+    });
   }
   invalid.inc(base, 0);
   const onInvalid = () => invalid.inc(base);
@@ -89,4 +94,27 @@ export function storeMetrics(registry: Registry, store: SessionStore, options: S
       scope.close();
     },
   };
+}
+
+/** Options of a store package's `metrics()`: the strategy using the store, or the store and its node. */
+export interface BackendMetricsOptions {
+  /** The strategy whose store is measured (its `nodeId` is the `node` label). */
+  strategy?: { store: SessionStore; nodeId: string };
+  /** The store, when it is not a strategy's. */
+  store?: SessionStore;
+  /** The `node` label. @default the strategy's `nodeId` */
+  node?: string;
+  /** Report `scaleout_store_sessions` at each scrape (see {@link StoreMetricsOptions.sessions}). */
+  sessions?: boolean;
+  /** Histogram buckets, in seconds. @default {@link LATENCY_BUCKETS} */
+  buckets?: number[];
+}
+
+/** What the store packages' `metrics()` share: resolves the store and node, then {@link storeMetrics}. */
+export function backendMetrics(type: string, registry: Registry, options: BackendMetricsOptions, sessionsByDefault: boolean): StoreMetrics {
+  const store = options?.store ?? options?.strategy?.store;
+  const node = options?.node ?? options?.strategy?.nodeId;
+  if (!store || typeof store.get !== 'function') throw new InvalidArgumentError('store', `metrics() of the ${type} store: give { strategy } or { store, node }`);
+  if (typeof node !== 'string') throw new InvalidArgumentError('node', `metrics() of the ${type} store: give { strategy } or a node label`);
+  return storeMetrics(registry, store, { type, node, sessions: options.sessions ?? sessionsByDefault, ...(options.buckets && { buckets: options.buckets }) });
 }
