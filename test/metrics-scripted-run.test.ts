@@ -5,7 +5,7 @@ import { Registry } from 'prom-client';
 import { createStrategy, metrics, type Strategy } from '@scaleout/core';
 import { metrics as redisMetrics } from '@scaleout/redis';
 import { metrics as clusterMetrics, type ReplicatedStore } from '@scaleout/cluster';
-import { createProxy, type Proxy } from '@scaleout/proxy';
+import { createProxy, metrics as proxyMetrics, type Proxy } from '@scaleout/proxy';
 import { buildApp } from './support/apps.js';
 import { startHttp, type RunningServer } from './support/http.js';
 import { eventually } from './support/ports.js';
@@ -68,6 +68,8 @@ describe('metrics after a scripted run', function () {
     app = await startHttp(buildApp('express', web, { lock: { ttl: '10s', wait: '200ms' } }));
     proxy = createProxy({ listen: 0, targets: [{ id: 'web-1', url: app.url }], healthCheck: { enabled: false }, retries: 0 });
     await proxy.listen();
+    proxyMetrics(registry, { proxy, name: 'edge' });
+    expect(() => proxyMetrics(registry, { proxy, name: 'edge' })).to.throw().with.property('code', 'ERR_SCALEOUT_METRICS_REGISTERED');
     const base = `http://127.0.0.1:${proxy.port}`;
     const get = async (path: string, cookie?: string) => {
       const res = await fetch(`${app.url}${path}`, { headers: cookie ? { cookie } : {}, signal: AbortSignal.timeout(5000) });
@@ -159,6 +161,10 @@ describe('metrics after a scripted run', function () {
     expect(v('scaleout_cluster_frames_total', { node: 'c1', direction: 'sent', kind: 'writes' })).to.equal(1);
     expect(v('scaleout_cluster_peers', { node: 'c1' })).to.equal(1);
     expect(sampleValue(proxyFamilies, 'scaleout_proxy_requests_total', { target: 'web-1' })).to.equal(1);
+    // The proxy's series on the app's registry, fed as on its own.
+    expect(v('scaleout_proxy_requests_total', { proxy: 'edge', target: 'web-1' })).to.equal(1);
+    expect(v('scaleout_proxy_response_seconds_count', { proxy: 'edge', target: 'web-1' })).to.equal(1);
+    expect(v('scaleout_proxy_target_state', { proxy: 'edge', target: 'web-1', state: 'up' })).to.equal(1);
   });
 
   it('names, in every dashboard panel and alert rule, only metrics that the run exported', function () {
