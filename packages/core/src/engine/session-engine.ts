@@ -13,6 +13,7 @@ import { SessionState, type Inflated, type RequestIO, type SessionBinding } from
 import { SESSION_RECORD_KEY, type SessionRecord } from '../session-directory.js';
 import { userOf } from '../user-index.js';
 import { failureOutcome, type SessionObserver } from './session-observer.js';
+import { bothObservers, SessionTracing } from './session-tracing.js';
 
 const debug = debuglog('scaleout:engine');
 
@@ -48,6 +49,8 @@ export class SessionEngine {
   readonly store: SessionStore;
   readonly binding: SessionBinding;
   readonly #strategy: Strategy;
+  readonly #tracing: SessionTracing | undefined;
+  #both: { metrics: SessionObserver; both: SessionObserver } | undefined;
 
   /** `store` replaces the strategy's (an app that passes its own); events still go to the strategy. */
   constructor(strategy: Strategy, options: SessionEngineOptions, binding: SessionBinding, store: SessionStore = strategy.store) {
@@ -55,6 +58,17 @@ export class SessionEngine {
     this.store = store;
     this.options = resolveEngineOptions({ ...strategy, store }, options);
     this.binding = binding;
+    const storeType = store !== strategy.store ? 'custom' : strategy.kind === 'cluster' ? 'cluster' : (strategy.config?.store?.type ?? 'memory');
+    this.#tracing = SessionTracing.create(storeType);
+  }
+
+  /** The strategy's observer (metrics), the tracing one when a tracer provider is set, both, or none. */
+  #observer(): SessionObserver | undefined {
+    const metrics = this.#strategy.observer;
+    const tracing = this.#tracing?.active ? this.#tracing : undefined;
+    if (!tracing || !metrics) return metrics ?? tracing;
+    if (this.#both?.metrics !== metrics) this.#both = { metrics, both: bothObservers(metrics, tracing) };
+    return this.#both.both;
   }
 
   /** `false` while the store is known to be down (the request then gets a 503, or bypasses). */
@@ -95,7 +109,7 @@ export class SessionEngine {
     const verified = this.#verify(raw);
     const defaults = this.options.cookie(io.req);
     // Read once per request: an observer set after the middleware was made is seen.
-    const ob = this.#strategy.observer;
+    const ob = this.#observer();
     if (!verified) {
       ob?.outcome('new');
       return new SessionState(this, io, defaults, { id: this.#newId(io) });
@@ -142,7 +156,7 @@ export class SessionEngine {
 
   /** The binding answered a 503 without asking the store, which is known to be down. */
   refused(): void {
-    this.#strategy.observer?.outcome('503_unavailable');
+    this.#observer()?.outcome('503_unavailable');
   }
 
   #newId(io: RequestIO): string {
@@ -240,7 +254,7 @@ export class SessionEngine {
    * started), then resolves once the store holds what it must. Rejects with the store's error.
    */
   commit(state: SessionState): Promise<void> {
-    const ob = this.#strategy.observer;
+    const ob = this.#observer();
     const t = ob ? performance.now() : 0;
     let p: Promise<void>;
     try {
