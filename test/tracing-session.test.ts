@@ -3,9 +3,9 @@ import request from 'supertest';
 import { trace, SpanStatusCode } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { Registry } from 'prom-client';
-import { createStrategy, metrics, type Strategy } from '@scaleout/core';
+import { metrics, type Strategy } from '@scaleout/core';
 import { buildApp, FRAMEWORKS } from './support/apps.js';
-import { FaultyStore } from './support/faulty-store.js';
+import { faultyStrategy, type FaultyStore } from './support/faulty-store.js';
 import { startHttp, type RunningServer } from './support/http.js';
 
 // With @opentelemetry/api installed and a tracer provider set, each load and save is a span
@@ -18,10 +18,7 @@ for (const framework of FRAMEWORKS) {
     let server: RunningServer;
 
     beforeEach(async function () {
-      const made = await createStrategy({ strategy: 'store', nodeId: 'n1', secret: 's3cret', session: { storeTimeout: 300 } });
-      await made.store.close();
-      store = new FaultyStore({ sweepInterval: 50 });
-      strategy = { ...made, store, close: () => store.close() };
+      ({ strategy, store } = await faultyStrategy());
       server = await startHttp(buildApp(framework, strategy));
       exporter.reset();
     });
