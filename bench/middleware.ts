@@ -18,6 +18,10 @@
  * each app in this process, see `support/inject.ts`): the middleware's own cost, which noise
  * from other work on the machine barely moves.
  *
+ * `--metrics` adds `@scaleout/express` and `@scaleout/koa` with `metrics()` registered (the
+ * session layer's observer and the memory store's metrics on), each anchored on the same app
+ * without metrics: the overhead of metrics per request (target: under 5% more CPU).
+ *
  * Own flags: `--sessions=500`, `--cases=express-session,scaleout-express` (subset by id),
  * `--inject-count=20000` (requests per case and round in the no-socket table; 0 skips it).
  * `--profile` writes a `.cpuprofile` per server into `.tmp/bench/profiles/middleware` and prints
@@ -73,6 +77,13 @@ export const CASES: readonly Case[] = [
   { id: 'scaleout-koa', name: 'Koa + @scaleout/koa (memory store)', factory: 'scaleoutKoaApp', framework: 'koa', session: true, anchor: 'koa-session-memory', serverState: true, target: KOA_TARGET },
 ];
 
+/** With `--metrics`: the scaleout apps with metrics on, against the same apps without. */
+const METRICS_TARGET = { rps: 0.95, cpu: 1.05 };
+export const METRICS_CASES: readonly Case[] = [
+  { id: 'scaleout-express-metrics', name: 'Express + @scaleout/express (memory store) + metrics()', factory: 'scaleoutExpressApp', framework: 'express', session: true, anchor: 'scaleout-express', serverState: true, options: { metrics: true }, target: METRICS_TARGET },
+  { id: 'scaleout-koa-metrics', name: 'Koa + @scaleout/koa (memory store) + metrics()', factory: 'scaleoutKoaApp', framework: 'koa', session: true, anchor: 'scaleout-koa', serverState: true, options: { metrics: true }, target: METRICS_TARGET },
+];
+
 const HOT_CONNECTIONS = 20;
 
 const APPS = fileURLToPath(new URL('./support/session-apps.ts', import.meta.url));
@@ -92,14 +103,22 @@ interface Running {
 }
 
 function pickCases(options: BenchOptions): Case[] {
+  const all = options.flags?.metrics === undefined || options.flags.metrics === false ? CASES : [...CASES, ...METRICS_CASES];
   const wanted = flag(options, 'cases', '');
-  if (!wanted) return [...CASES];
+  if (!wanted) return [...all];
   const ids = wanted.split(',').map((s) => s.trim());
-  const unknown = ids.filter((id) => !CASES.some((c) => c.id === id));
-  if (unknown.length) throw new Error(`--cases: unknown ${unknown.join(', ')}; known: ${CASES.map((c) => c.id).join(', ')}`);
-  // An anchor comes along with the case compared to it.
-  const withAnchors = new Set(ids.flatMap((id) => [id, CASES.find((c) => c.id === id)!.anchor ?? id]));
-  return CASES.filter((c) => withAnchors.has(c.id));
+  const unknown = ids.filter((id) => !all.some((c) => c.id === id));
+  if (unknown.length) throw new Error(`--cases: unknown ${unknown.join(', ')}; known: ${all.map((c) => c.id).join(', ')}`);
+  // An anchor comes along with the case compared to it (and its own anchor in turn).
+  const withAnchors = new Set<string>();
+  const add = (id: string): void => {
+    if (withAnchors.has(id)) return;
+    withAnchors.add(id);
+    const anchor = all.find((c) => c.id === id)!.anchor;
+    if (anchor) add(anchor);
+  };
+  ids.forEach(add);
+  return all.filter((c) => withAnchors.has(c.id));
 }
 
 // A case and its anchor run back to back, so both meet the same background load; every other

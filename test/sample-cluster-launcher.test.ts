@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { parseCommandLine, resolveOptions, type SampleClusterOptions } from '../examples/sample-cluster/src/options.js';
 import { eventually } from './support/ports.js';
+import { parsePrometheusText, sampleValue } from './support/prometheus.js';
 import { CookieClient, groupAlive, launchSampleCluster, waitForTargetState, type LaunchedCluster } from './support/sample-cluster.js';
 
 const LAUNCHER = fileURLToPath(new URL('../examples/sample-cluster/src/launcher.ts', import.meta.url));
@@ -125,6 +126,37 @@ describe('sample cluster launcher: control endpoints, a config file of the user,
     expect(page).to.not.include('<img src=x');
     expect(page).to.include('&#60;img src=x onerror=alert(1)&#62;');
     expect(page).to.include(`${'z'.repeat(172)}</b>`).and.not.include('z'.repeat(173));
+  });
+
+  it('serves /metrics on every node and on the proxy, and the dashboard draws two of their series live', async () => {
+    type Status = { nodes: Array<{ id: string; url: string; history: { savesPerSecond: (number | null)[]; loadMs: (number | null)[] } }> };
+    const status = async () => (await (await fetch(`${cluster!.dashboardUrl}status.json`)).json()) as Status;
+    const saved = async () => {
+      let n = 0;
+      for (const node of (await status()).nodes) {
+        const res = await fetch(`${node.url}/metrics`);
+        expect(res.headers.get('content-type')).to.match(/^text\/plain; version=0\.0\.4/);
+        const families = parsePrometheusText(await res.text());
+        for (const name of ['scaleout_session_requests_total', 'scaleout_session_load_duration_seconds', 'scaleout_store_up', 'scaleout_store_sessions']) {
+          expect(families.some((f) => f.name === name), `${node.id} /metrics has ${name}`).to.equal(true);
+        }
+        n += sampleValue(families, 'scaleout_session_requests_total', { node: node.id, outcome: 'saved' });
+      }
+      return n;
+    };
+    const before = await saved();
+    const client = new CookieClient();
+    for (let i = 0; i < 6; i++) await client.json(`${cluster!.url}/api/count`);
+    expect((await saved()) - before, 'every save counted on the node that made it').to.equal(6);
+    const proxy = parsePrometheusText(await (await fetch(`${cluster!.statusUrl}/metrics`)).text());
+    expect(proxy.some((f) => f.name === 'scaleout_proxy_requests_total')).to.equal(true);
+    // The dashboard samples each node's metrics once a second: saves/s and load time show up
+    // (a request per poll, so some fall between two samples however the timers line up).
+    await eventually(async () => {
+      await client.json(`${cluster!.url}/api/count`);
+      const nodes = (await status()).nodes;
+      return nodes.some((n) => n.history.savesPerSecond.some((v) => v !== null && v > 0)) && nodes.some((n) => n.history.loadMs.some((v) => v !== null));
+    }, 15_000, 'saves/s and load ms in the dashboard history');
   });
 
   it('serves a fresh session to garbled, forged and oversized cookies', async () => {

@@ -1,19 +1,12 @@
 import { expect } from 'chai';
 import request from 'supertest';
-import { createStrategy, type Strategy } from '@scaleout/core';
+import type { Strategy } from '@scaleout/core';
 import { buildApp, FRAMEWORKS } from './support/apps.js';
-import { FaultyStore } from './support/faulty-store.js';
+import { faultyStrategy, type FaultyStore } from './support/faulty-store.js';
 import { startHttp, type RunningServer } from './support/http.js';
 
 // The HTTP layers' promise: a store that is down, failing or hanging gives a clear 503 with a
 // code, within the store timeout, and never a 200 that claims a save that did not happen.
-
-async function faultyStrategy(timeout = 300): Promise<{ strategy: Strategy; store: FaultyStore }> {
-  const strategy = await createStrategy({ strategy: 'store', nodeId: 'n1', secret: 's3cret', session: { storeTimeout: timeout } });
-  await strategy.store.close();
-  const store = new FaultyStore({ sweepInterval: 50 });
-  return { strategy: { ...strategy, store, close: () => store.close() }, store };
-}
 
 for (const framework of FRAMEWORKS) {
   describe(`store outage through ${framework}`, function () {

@@ -25,7 +25,8 @@ import express from 'express';
 import expressSession from 'express-session';
 import Koa from 'koa';
 import createKoaSession from 'koa-session';
-import { createStrategy, type ScaleoutConfigInput } from '@scaleout/core';
+import { Registry } from 'prom-client';
+import { createStrategy, metrics, type ScaleoutConfigInput, type Strategy } from '@scaleout/core';
 import { session as scaleoutExpress } from '@scaleout/express';
 import { session as scaleoutKoa } from '@scaleout/koa';
 import type { ServedApp } from './child.js';
@@ -38,6 +39,8 @@ export interface SessionAppOptions {
   ttlMs?: number;
   /** For the scaleout apps: the config given to `createStrategy` (merged over `{ strategy: 'store', secret }`). */
   config?: Partial<ScaleoutConfigInput>;
+  /** For the scaleout apps: register `metrics()` on a registry of their own (the session layer's observer is on). */
+  metrics?: boolean;
 }
 
 const DEFAULT_SECRET = 'bench-secret-0123456789abcdef';
@@ -122,8 +125,14 @@ function scaleoutConfig(options: SessionAppOptions): ScaleoutConfigInput {
 }
 
 /** `@scaleout/express` over `createStrategy()`, memory store by default. */
-export async function scaleoutExpressApp(options: SessionAppOptions = {}): Promise<ServedApp> {
+async function scaleoutStrategy(options: SessionAppOptions): Promise<Strategy> {
   const strategy = await createStrategy(scaleoutConfig(options));
+  if (options.metrics) metrics(new Registry(), { strategy });
+  return strategy;
+}
+
+export async function scaleoutExpressApp(options: SessionAppOptions = {}): Promise<ServedApp> {
+  const strategy = await scaleoutStrategy(options);
   return { listener: expressWith(scaleoutExpress(strategy) as express.RequestHandler) as unknown as RequestListener, close: () => strategy.close() };
 }
 
@@ -185,7 +194,7 @@ export function koaSessionMemoryApp(options: SessionAppOptions = {}): ServedApp 
 
 /** `@scaleout/koa` over `createStrategy()`, memory store by default. */
 export async function scaleoutKoaApp(options: SessionAppOptions = {}): Promise<ServedApp> {
-  const strategy = await createStrategy(scaleoutConfig(options));
+  const strategy = await scaleoutStrategy(options);
   const app = new Koa();
   return { listener: koaWith(app, scaleoutKoa(strategy, app)), close: () => strategy.close() };
 }

@@ -1,4 +1,4 @@
-import { MemoryStore, StoreUnavailableError, type SessionData } from '@scaleout/core';
+import { createStrategy, MemoryStore, StoreUnavailableError, type SessionData, type Strategy } from '@scaleout/core';
 
 /**
  * A real MemoryStore with fault injection, for the HTTP layers' outage paths: it can report
@@ -38,4 +38,12 @@ export class FaultyStore extends MemoryStore {
     if (this.#down) throw new StoreUnavailableError('injected outage');
     return super.get(id);
   }
+}
+
+/** A `store` strategy (node `n1`) on a {@link FaultyStore}, with the given store timeout in ms. */
+export async function faultyStrategy(timeout = 300): Promise<{ strategy: Strategy; store: FaultyStore }> {
+  const strategy = await createStrategy({ strategy: 'store', nodeId: 'n1', secret: 's3cret', session: { storeTimeout: timeout } });
+  await strategy.store.close();
+  const store = new FaultyStore({ sweepInterval: 50 });
+  return { strategy: { ...strategy, store, close: () => store.close() }, store };
 }

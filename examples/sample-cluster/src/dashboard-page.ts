@@ -1,7 +1,8 @@
 import { ALGORITHMS } from '@scaleout/balancer';
 
 /**
- * The dashboard: the proxy's numbers and each node's sessions, with inline SVG sparklines drawn
+ * The dashboard: the proxy's numbers and each node's sessions, saves per second and load time
+ * (two series of the node's own Prometheus metrics), with inline SVG sparklines drawn
  * by a few lines of plain script from `status.json` once a second. No framework, no build step.
  */
 export function dashboardPage(nonce: string): string {
@@ -23,7 +24,7 @@ svg{vertical-align:middle;margin-left:6px}polyline{fill:none;stroke:#2b6cb0;stro
 <p id="summary" class="muted"></p>
 <p><a id="app" href="#">open the app</a> · <a id="status" href="#">proxy status page</a> ·
 <label>algorithm <select id="algorithm">${options}</select></label> · <span id="errors" class="muted"></span></p>
-<table><thead><tr><th class="l">node</th><th class="l">framework</th><th class="l">state</th><th>pid</th><th>in flight</th><th>requests/s</th><th>latency ms</th><th>sessions</th><th>requests</th><th></th></tr></thead>
+<table><thead><tr><th class="l">node</th><th class="l">framework</th><th class="l">state</th><th>pid</th><th>in flight</th><th>requests/s</th><th>latency ms</th><th>sessions</th><th title="rate of scaleout_session_requests_total{outcome=&quot;saved&quot;} from the node's /metrics">saves/s</th><th title="mean scaleout_session_load_duration_seconds from the node's /metrics">load ms</th><th>requests</th><th></th></tr></thead>
 <tbody id="nodes"></tbody></table>
 <p class="muted">processes started by the launcher (process groups): <span id="processes"></span></p>
 <p class="muted">Kill a node and watch the others take its clients: with <b>sticky</b> its clients start fresh sessions, with <b>cluster</b> and <b>store</b> their counters go on.</p>
@@ -56,6 +57,8 @@ async function refresh() {
       '<td><span class="num">' + fmt(last(n.history.requestsPerSecond), 1) + '</span>' + spark(n.history.requestsPerSecond) + '</td>' +
       '<td><span class="num">' + fmt(n.latencyMs, 1) + '</span>' + spark(n.history.latencyMs) + '</td>' +
       '<td><span class="num">' + fmt(n.sessions, 0) + '</span>' + spark(n.history.sessions) + '</td>' +
+      '<td class="saves"><span class="num">' + fmt(last(n.history.savesPerSecond), 1) + '</span>' + spark(n.history.savesPerSecond) + '</td>' +
+      '<td class="load"><span class="num">' + fmt(last(n.history.loadMs), 2) + '</span>' + spark(n.history.loadMs) + '</td>' +
       '<td>' + n.requests + '</td>' +
       '<td><button data-id="' + esc(n.id) + '" data-action="kill"' + (n.running ? '' : ' disabled') + '>Kill</button>' +
       '<button data-id="' + esc(n.id) + '" data-action="restart"' + (n.running ? ' disabled' : '') + '>Restart</button></td></tr>';

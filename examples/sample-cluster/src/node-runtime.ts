@@ -1,6 +1,10 @@
 import { createServer, type RequestListener } from 'node:http';
 import { debuglog } from 'node:util';
-import { createStrategy, loadConfig, type Strategy } from '@scaleout/core';
+import { Registry } from 'prom-client';
+import { createStrategy, loadConfig, metrics, type Strategy } from '@scaleout/core';
+import { metrics as clusterMetrics } from '@scaleout/cluster';
+import { metrics as hazelcastMetrics } from '@scaleout/hazelcast';
+import { metrics as redisMetrics } from '@scaleout/redis';
 import { ProfileClient } from './profile-client.js';
 
 const debug = debuglog('scaleout:sample-node');
@@ -17,6 +21,30 @@ export interface NodeStats {
   requests: number;
   /** `cluster`: the replicated store's message counters. */
   replication?: Record<string, unknown>;
+  /** From the node's metrics: `scaleout_session_requests_total{outcome="saved"}`. */
+  sessionsSaved: number;
+  /** From the node's metrics: `scaleout_session_load_duration_seconds` sum and count. */
+  load: { sum: number; count: number };
+}
+
+/**
+ * The node's Prometheus registry, served at `/metrics`: the session layer, and the store's (and
+ * with `cluster`, replication's) metrics, as an app wires them.
+ */
+function nodeMetrics(strategy: Strategy): Registry {
+  const registry = new Registry();
+  metrics(registry, { strategy });
+  const store = strategy.config.store as { type: string };
+  if (strategy.kind === 'cluster') clusterMetrics(registry, { strategy });
+  else if (store.type === 'redis') redisMetrics(registry, { strategy, sessions: true });
+  else if (store.type === 'hazelcast') hazelcastMetrics(registry, { strategy, sessions: true });
+  return registry;
+}
+
+/** The sum of a metric's samples named `sample` (`_sum`, `_count`) whose labels include `labels`. */
+async function read(registry: Registry, name: string, sample: string, labels: Record<string, string> = {}): Promise<number> {
+  const values = (await registry.getSingleMetric(name)?.get())?.values ?? [];
+  return values.filter((v) => ((v as { metricName?: string }).metricName ?? name) === sample && Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((n, v) => n + v.value, 0);
 }
 
 /** What every node is given by its launcher. */
@@ -38,6 +66,7 @@ export async function runNode(framework: 'express' | 'koa', build: (ctx: NodeCon
   const strategy = await createStrategy(await loadConfig());
   const profile = new ProfileClient((process.env.PROFILE_URLS ?? '').split(',').filter(Boolean));
   let requests = 0;
+  const registry = nodeMetrics(strategy);
   const ctx: NodeContext = {
     strategy,
     profile,
@@ -62,12 +91,24 @@ export async function runNode(framework: 'express' | 'koa', build: (ctx: NodeCon
         heapUsedBytes: mem.heapUsed,
         requests,
         ...(strategy.kind === 'cluster' && typeof store.stats === 'function' ? { replication: store.stats() } : {}),
+        sessionsSaved: await read(registry, 'scaleout_session_requests_total', 'scaleout_session_requests_total', { outcome: 'saved' }),
+        load: {
+          sum: await read(registry, 'scaleout_session_load_duration_seconds', 'scaleout_session_load_duration_seconds_sum'),
+          count: await read(registry, 'scaleout_session_load_duration_seconds', 'scaleout_session_load_duration_seconds_count'),
+        },
       };
     },
   };
   const app = build(ctx);
   const server = createServer((req, res) => {
     requests++;
+    if (req.url === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {
+      registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' }).end(text),
+        (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${err.message}\n`),
+      );
+      return;
+    }
     app(req, res);
   });
   server.keepAliveTimeout = 5000;

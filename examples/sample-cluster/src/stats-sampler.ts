@@ -10,7 +10,13 @@ export interface NodeHistory {
   latencyMs: (number | null)[];
   inFlight: number[];
   sessions: (number | null)[];
+  /** Rate of `scaleout_session_requests_total{outcome="saved"}` from the node's metrics. */
+  savesPerSecond: (number | null)[];
+  /** Mean `scaleout_session_load_duration_seconds` over the interval, in ms (null without loads). */
+  loadMs: (number | null)[];
 }
+
+const emptyHistory = (): NodeHistory => ({ requestsPerSecond: [], latencyMs: [], inFlight: [], sessions: [], savesPerSecond: [], loadMs: [] });
 
 /** One node as the dashboard shows it. */
 export interface NodeView {
@@ -57,7 +63,7 @@ export class StatsSampler {
   readonly #intervalMs: number;
   readonly #size: number;
   readonly #history = new Map<string, NodeHistory>();
-  readonly #last = new Map<string, { requests: number; t: number }>();
+  readonly #last = new Map<string, { requests: number; t: number; saved?: number; load?: { sum: number; count: number } }>();
   readonly #latest = new Map<string, NodeStats | undefined>();
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
@@ -81,12 +87,18 @@ export class StatsSampler {
     const now = Date.now();
     nodes.forEach((n, i) => {
       const t = proxy.targets.find((x) => x.id === n.id);
-      const h = this.#history.get(n.id) ?? { requestsPerSecond: [], latencyMs: [], inFlight: [], sessions: [] };
+      const h = this.#history.get(n.id) ?? emptyHistory();
       this.#history.set(n.id, h);
       const requests = t?.requests ?? 0;
       const last = this.#last.get(n.id);
       const rps = last ? Math.max(0, ((requests - last.requests) * 1000) / Math.max(1, now - last.t)) : 0;
-      this.#last.set(n.id, { requests, t: now });
+      const s = stats[i];
+      const elapsed = last ? Math.max(1, now - last.t) : 0;
+      const saves = s && last?.saved !== undefined && s.sessionsSaved >= last.saved ? ((s.sessionsSaved - last.saved) * 1000) / elapsed : null;
+      const loads = s && last?.load && s.load.count > last.load.count ? ((s.load.sum - last.load.sum) / (s.load.count - last.load.count)) * 1000 : null;
+      this.#last.set(n.id, { requests, t: now, ...(s && { saved: s.sessionsSaved, load: s.load }) });
+      push(h.savesPerSecond, saves === null ? null : Math.round(saves * 10) / 10, this.#size);
+      push(h.loadMs, loads === null ? null : Math.round(loads * 1000) / 1000, this.#size);
       push(h.requestsPerSecond, Math.round(rps * 10) / 10, this.#size);
       push(h.latencyMs, t?.latencyEwmaMs ?? null, this.#size);
       push(h.inFlight, t?.inFlight ?? 0, this.#size);
@@ -115,7 +127,7 @@ export class StatsSampler {
         sessions: s?.sessions ?? null,
         rssBytes: s?.rssBytes ?? null,
         replication: s?.replication ?? null,
-        history: this.#history.get(n.id) ?? { requestsPerSecond: [], latencyMs: [], inFlight: [], sessions: [] },
+        history: this.#history.get(n.id) ?? emptyHistory(),
       };
     });
   }

@@ -189,8 +189,9 @@ export class Balancer extends EventEmitter {
   }
 
   /**
-   * Exposes the stats as Prometheus metrics in a prom-client `Registry` (passed in: the balancer never
-   * imports prom-client). Several balancers may share a registry; they differ by the `balancer` label.
+   * Exposes the stats as Prometheus metrics in a prom-client `Registry` (prom-client's own counters
+   * and gauges, read at scrape time). Several balancers may share a registry; they differ by the
+   * `balancer` label, and a second balancer of the same name is refused.
    */
   collectMetrics(registry: MetricsRegistry, options?: MetricsOptions): void {
     this.#unregister.push(collectMetrics(registry, this, options));

@@ -18,6 +18,8 @@ export const BalancerErrorCodes = {
   TIMEOUT: 'ERR_SCALEOUT_BALANCER_TIMEOUT',
   /** The balancer was closed. */
   CLOSED: 'ERR_SCALEOUT_BALANCER_CLOSED',
+  /** A balancer's metrics were registered twice on one registry (the same code as core's). */
+  METRICS_REGISTERED: 'ERR_SCALEOUT_METRICS_REGISTERED',
 } as const;
 
 export type BalancerErrorCode = (typeof BalancerErrorCodes)[keyof typeof BalancerErrorCodes];

@@ -17,4 +17,4 @@ export { Balancer, createBalancer, type BalancerRequestInit, type BalancerStats,
 export { DEFAULT_BALANCER, DEFAULT_RETRY, type BalancerOptions, type RetryOptions, type HedgeOptions } from './balancer-options.js';
 export { Discovery, DEFAULT_DISCOVERY, type DiscoveryOptions, type PollDiscovery, type DnsDiscovery } from './discovery.js';
 export { startAttempt, type Attempt, type TryResult } from './attempt.js';
-export { collectMetrics, type MetricsOptions, type MetricsRegistry } from './metrics.js';
+export { collectMetrics, metrics, type MetricsOptions, type MetricsRegistry, type BalancerMetricsOptions } from './metrics.js';

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { Registry } from 'prom-client';
-import { BalancerConfigError } from '../src/index.js';
+import { BalancerConfigError, metrics } from '../src/index.js';
 import { useBackends } from './helpers.js';
 
 describe('collectMetrics() with a prom-client registry', () => {
@@ -39,6 +39,18 @@ describe('collectMetrics() with a prom-client registry', () => {
     expect(text).to.not.include('balancer="a"');
     await b.close();
     expect(await registry.metrics()).to.not.include('scaleout_balancer_');
+  });
+
+  it('builds on prom-client counters and gauges, and refuses a second balancer of the same name with a code', async () => {
+    const registry = new Registry();
+    const a = fx.make({ name: 'orders', endpoints: [fx.backends[0]!.url] });
+    metrics(registry, { balancer: a });
+    expect(registry.getSingleMetric('scaleout_balancer_requests_total')?.constructor.name).to.equal('Counter');
+    expect(registry.getSingleMetric('scaleout_balancer_endpoint_in_flight')?.constructor.name).to.equal('Gauge');
+    const twin = fx.make({ name: 'orders', endpoints: [fx.backends[0]!.url] });
+    expect(() => metrics(registry, { balancer: twin })).to.throw().with.property('code', 'ERR_SCALEOUT_METRICS_REGISTERED');
+    await (await a.fetch('/')).text();
+    expect(await registry.metrics()).to.match(/^scaleout_balancer_requests_total\{balancer="orders"\} 1$/m);
   });
 
   it('refuses something that is not a registry, or a bad prefix', () => {

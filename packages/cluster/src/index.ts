@@ -12,3 +12,4 @@ export * from './replicated-store-options.js';
 export * from './replicated-store.js';
 export * from './in-process-transport.js';
 export * from './create-replicated-store.js';
+export * from './metrics.js';

@@ -7,6 +7,8 @@ export interface ReplicationCounters {
   framesSent: number;
   /** WRITES frames sent: local changes, batched per event-loop turn. */
   writeFrames: number;
+  /** WRITES frames received and applied (a peer's live changes). */
+  writeFramesReceived: number;
   bytesSent: number;
   framesReceived: number;
   bytesReceived: number;
@@ -34,7 +36,7 @@ export interface ReplicationCounters {
 
 export function newCounters(): ReplicationCounters {
   return {
-    framesSent: 0, writeFrames: 0, bytesSent: 0, framesReceived: 0, bytesReceived: 0, applied: 0,
+    framesSent: 0, writeFrames: 0, writeFramesReceived: 0, bytesSent: 0, framesReceived: 0, bytesReceived: 0, applied: 0,
     dropped: { oversized: 0, malformed: 0, forged: 0, replayed: 0, unknownType: 0 },
     gaps: 0, resyncs: 0, digestMismatches: 0, repairsSent: 0,
     snapshotsServed: 0, snapshotsReceived: 0, snapshotRestarts: 0, writesAfterDestroy: 0, publishFailures: 0,
@@ -52,6 +54,8 @@ export interface NodeLink {
   send(type: number, body: Buffer, to?: string): Promise<void>;
   /** Merges a remote state into this node's copy. */
   apply(id: string, state: EntryState): void;
+  /** A peer's live change stamped `originMs` (its HLC's physical time) was applied here. */
+  replicated(originMs: number): void;
   /** Reports a failure that did not stop the node. */
   fail(err: unknown): void;
 }

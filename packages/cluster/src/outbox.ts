@@ -92,10 +92,15 @@ export class Outbox {
     const entries = readEntries(r);
     const touches = readTouches(r);
     r.end();
-    for (const [id, e] of entries) this.#link.apply(id, e);
+    this.#link.counters.writeFramesReceived++;
+    for (const [id, e] of entries) {
+      this.#link.apply(id, e);
+      this.#link.replicated(e.t);
+    }
     for (const [id, t] of touches) {
       clock.observe(t.t, t.c);
       if (this.#state.extend(id, t, t.exp)) this.#link.counters.applied++;
+      this.#link.replicated(t.t);
     }
   }
 }

@@ -43,7 +43,8 @@ export interface ReplicatedStoreStats extends ReplicationCounters {
  * snapshot before it reports `ready`. See docs/cluster.md.
  *
  * Events: `ready`, `transport-down` / `transport-up` (replication paused / resumed; reads and
- * writes go on locally), `error`.
+ * writes go on locally), `replicated` (ms from a peer's write, by its clock, to its apply here),
+ * `error`.
  */
 export class ReplicatedStore extends EventEmitter implements SessionStore {
   /** Sessions are served from memory, so the store itself is always available. */
@@ -98,6 +99,10 @@ export class ReplicatedStore extends EventEmitter implements SessionStore {
       counters: this.#counters,
       send: (type, body, to = '') => this.#channel.send(type, body, to),
       apply: (id, s) => this.#apply(id, s),
+      // Only a listener (metrics) pays for reading the clock.
+      replicated: (originMs) => {
+        if (this.listenerCount('replicated') > 0) this.emit('replicated', Date.now() - originMs);
+      },
       fail: (err) => this.#fail(err),
     };
     this.#ae = new AntiEntropy(this.#link, Math.min(2000, this.#o.antiEntropyInterval / 2));

@@ -25,6 +25,8 @@ export const ErrorCodes = {
   LOCK_TIMEOUT: 'ERR_SCALEOUT_LOCK_TIMEOUT',
   /** A session save failed. */
   SAVE_FAILED: 'ERR_SCALEOUT_SAVE_FAILED',
+  /** `metrics()` was called twice on one registry for the same instance. */
+  METRICS_REGISTERED: 'ERR_SCALEOUT_METRICS_REGISTERED',
 } as const;
 
 /** One of the values of {@link ErrorCodes}. */

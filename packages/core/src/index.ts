@@ -25,3 +25,7 @@ export * from './engine/session-cookie.js';
 export * from './engine/engine-options.js';
 export * from './engine/session-state.js';
 export * from './engine/session-engine.js';
+export * from './engine/session-observer.js';
+export * from './metrics/metric-scope.js';
+export * from './metrics/store-metrics.js';
+export * from './metrics/session-metrics.js';

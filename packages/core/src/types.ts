@@ -2,6 +2,7 @@ import type { EventEmitter } from 'node:events';
 import type { RouteCookie } from './route-cookie.js';
 import type { ScaleoutConfig } from './config.js';
 import type { SessionPatch } from './session-patch.js';
+import type { SessionObserver } from './engine/session-observer.js';
 
 /** What a session holds: a plain JSON object. Framework fields (`cookie`, `_expire`) ride along. */
 export type SessionData = Record<string, unknown>;
@@ -155,6 +156,8 @@ export interface Strategy {
   on(event: 'session', listener: (e: SessionEvent) => void): unknown;
   off(event: 'session', listener: (e: SessionEvent) => void): unknown;
   emit(event: 'session', e: SessionEvent): boolean;
+  /** Told of each request's session load, save and outcome (set by `metrics()`); none by default. */
+  observer?: SessionObserver;
   /** Closes the store and whatever else the strategy started. Safe to call twice. */
   close(): Promise<void>;
   /** Same as `close()`. */

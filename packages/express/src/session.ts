@@ -179,7 +179,9 @@ export function session(strategy: Strategy, options: ScaleoutExpressOptions = {}
     req.sessionStore = store;
     if (!engine.available) {
       debug('store down: %s', onStoreDown);
-      return onStoreDown === 'bypass' ? next() : sendUnavailable(res);
+      if (onStoreDown === 'bypass') return next();
+      engine.refused();
+      return sendUnavailable(res);
     }
     // express-session's back-compat with cookie-parser: its signedCookies (verified by it) and cookies.
     const name = engine.options.name;

@@ -7,3 +7,4 @@ export * from './create-store.js';
 export * from './errors.js';
 export { clientConfig, connectHazelcast, describeTarget, type HazelcastClient } from './hazelcast-client.js';
 export * from './hazelcast-transport.js';
+export * from './metrics.js';

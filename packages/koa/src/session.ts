@@ -131,6 +131,7 @@ export function session(strategy: Strategy, app: Koa, options: ScaleoutKoaOption
     if (!engine.available) {
       debug('store down: %s', onStoreDown);
       if (onStoreDown === 'bypass') return next();
+      engine.refused();
       return answerUnavailable(ctx);
     }
     let state: SessionState;

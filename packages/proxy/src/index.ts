@@ -1,4 +1,5 @@
 export { createProxy, Proxy, type AccessEntry, type ProxyOptions } from './proxy.js';
+export { metrics, type ProxyMetricsOptions } from './metrics.js';
 export {
   parseProxyConfig,
   loadProxyConfig,

@@ -9,6 +9,7 @@ import { stateError, type ProxyError } from './errors.js';
 import { HealthEndpoint, type ProxyHealth } from './health.js';
 import { bareAddress, compileTrust } from './headers.js';
 import { forward, rawResponse, sendBadRequest, servedBy, type ForwardContext } from './http-proxy.js';
+import type { Registry } from 'prom-client';
 import { ProxyMetrics } from './metrics.js';
 import { RetryPolicy } from './retry-policy.js';
 import { Upstreams } from './upstreams.js';
@@ -231,6 +232,11 @@ export class Proxy extends EventEmitter {
   /** The Prometheus text exposition of the proxy's metrics (also served at `<status path>/metrics`). */
   metrics(): Promise<{ contentType: string; text: string }> {
     return this.#metrics.render();
+  }
+
+  /** Registers the proxy's metrics on an app's prom-client registry too (see `metrics()`), labelled `proxy="<name>"`. */
+  shareMetrics(registry: Registry, name: string): void {
+    this.#metrics.attach(registry, name);
   }
 
   /** Switches the algorithm for unpinned requests at run time. */

@@ -8,3 +8,4 @@ export * from './errors.js';
 export * from './serializer.js';
 export { createRedisClient, connectClient, describeTarget, type RedisClient } from './redis-client.js';
 export * from './redis-transport.js';
+export * from './metrics.js';

@@ -12,6 +12,8 @@ import { SessionCookie, type SessionCookieOptions } from './session-cookie.js';
 import { SessionState, type Inflated, type RequestIO, type SessionBinding } from './session-state.js';
 import { SESSION_RECORD_KEY, type SessionRecord } from '../session-directory.js';
 import { userOf } from '../user-index.js';
+import { failureOutcome, type SessionObserver } from './session-observer.js';
+import { bothObservers, SessionTracing } from './session-tracing.js';
 
 const debug = debuglog('scaleout:engine');
 
@@ -47,6 +49,8 @@ export class SessionEngine {
   readonly store: SessionStore;
   readonly binding: SessionBinding;
   readonly #strategy: Strategy;
+  readonly #tracing: SessionTracing | undefined;
+  #both: { metrics: SessionObserver; both: SessionObserver } | undefined;
 
   /** `store` replaces the strategy's (an app that passes its own); events still go to the strategy. */
   constructor(strategy: Strategy, options: SessionEngineOptions, binding: SessionBinding, store: SessionStore = strategy.store) {
@@ -54,6 +58,17 @@ export class SessionEngine {
     this.store = store;
     this.options = resolveEngineOptions({ ...strategy, store }, options);
     this.binding = binding;
+    const storeType = store !== strategy.store ? 'custom' : strategy.kind === 'cluster' ? 'cluster' : (strategy.config?.store?.type ?? 'memory');
+    this.#tracing = SessionTracing.create(storeType);
+  }
+
+  /** The strategy's observer (metrics), the tracing one when a tracer provider is set, both, or none. */
+  #observer(): SessionObserver | undefined {
+    const metrics = this.#strategy.observer;
+    const tracing = this.#tracing?.active ? this.#tracing : undefined;
+    if (!tracing || !metrics) return metrics ?? tracing;
+    if (this.#both?.metrics !== metrics) this.#both = { metrics, both: bothObservers(metrics, tracing) };
+    return this.#both.both;
   }
 
   /** `false` while the store is known to be down (the request then gets a 503, or bypasses). */
@@ -95,17 +110,55 @@ export class SessionEngine {
     // cookie-parser's signedCookies); it is re-signed when sent back.
     const verified = verifiedId !== undefined && verifiedId.length > 0 && verifiedId.length <= MAX_COOKIE_VALUE ? { id: verifiedId, current: false } : this.#verify(raw);
     const defaults = this.options.cookie(io.req);
-    if (!verified) return new SessionState(this, io, defaults, { id: this.#newId(io) });
+    // Read once per request: an observer set after the middleware was made is seen.
+    const ob = this.#observer();
+    if (!verified) {
+      ob?.outcome('new');
+      return new SessionState(this, io, defaults, { id: this.#newId(io) });
+    }
     const { id, current } = verified;
     const lock = this.options.lock;
-    const release = lock ? await this.store.lock!(id, lock) : undefined;
+    let t = ob ? performance.now() : 0;
+    let release: (() => Promise<void>) | undefined;
+    if (lock) {
+      try {
+        release = await this.store.lock!(id, lock);
+      } catch (err) {
+        if (ob) this.#failed(ob, err, t, false);
+        throw err;
+      }
+      if (ob) {
+        ob.lockWait((performance.now() - t) / 1000);
+        t = performance.now();
+      }
+    }
     try {
       const stored = await this.read(id, defaults);
+      if (ob) {
+        const outcome = stored ? 'loaded' : 'new';
+        ob.load((performance.now() - t) / 1000, outcome);
+        ob.outcome(outcome);
+      }
       return new SessionState(this, io, defaults, { id: stored ? id : this.#newId(io), cookieId: id, signedValue: stored && current ? raw : undefined, stored, release });
     } catch (err) {
       release?.().catch(() => {});
+      if (ob) this.#failed(ob, err, t, true);
       throw err;
     }
+  }
+
+  /** Tells the observer of a failed lock or load: a 503 only where the binding answers one (not under `bypass`). */
+  #failed(ob: SessionObserver, err: unknown, start: number, loading: boolean): void {
+    const seconds = (performance.now() - start) / 1000;
+    const outcome = failureOutcome(err);
+    if (loading) ob.load(seconds, outcome ?? 'error');
+    else ob.lockWait(seconds);
+    if (outcome === 'lock_timeout' || (outcome !== undefined && this.options.onStoreDown === 'fail')) ob.outcome(outcome);
+  }
+
+  /** The binding answered a 503 without asking the store, which is known to be down. */
+  refused(): void {
+    this.#observer()?.outcome('503_unavailable');
   }
 
   #newId(io: RequestIO): string {
@@ -203,13 +256,33 @@ export class SessionEngine {
    * started), then resolves once the store holds what it must. Rejects with the store's error.
    */
   commit(state: SessionState): Promise<void> {
+    const ob = this.#observer();
+    const t = ob ? performance.now() : 0;
     let p: Promise<void>;
     try {
       p = this.#commit(state);
     } catch (err) {
       p = Promise.reject(err);
     }
+    if (ob) p = this.#observed(p, ob, state, t);
     return state.locked ? p.finally(() => state.release()) : p;
+  }
+
+  #observed(p: Promise<void>, ob: SessionObserver, state: SessionState, start: number): Promise<void> {
+    return p.then(
+      () => {
+        const outcome = state.outcome;
+        if (outcome === 'saved') ob.save((performance.now() - start) / 1000, outcome);
+        ob.outcome(outcome);
+      },
+      (err: unknown) => {
+        const outcome = failureOutcome(err);
+        ob.save((performance.now() - start) / 1000, outcome ?? 'error');
+        // A failed save is always answered with a 503 (or a cut response), whatever onStoreDown says.
+        if (outcome) ob.outcome(outcome);
+        throw err;
+      },
+    );
   }
 
   #commit(state: SessionState): Promise<void> {
@@ -220,13 +293,17 @@ export class SessionEngine {
     const secure = cookie.dependsOnTls && io.isSecure();
     if (state.data === null) {
       if (state.clearCookie) io.setCookie(this.#expiredCookie(cookie, secure));
-      return state.destroyOnCommit ? state.destroy() : Promise.resolve();
+      if (!state.destroyOnCommit) return Promise.resolve();
+      state.outcome = 'saved';
+      return state.destroy();
     }
     if (cookie.originalMaxAge !== null && cookie.originalMaxAge <= 0) {
       // The app ended the session by its lifetime (`cookie.maxAge = 0` at logout, an `expires`
       // in the past): delete it, and send its cookie already expired.
       if (state.cookieId !== undefined || !state.isNew || o.saveUninitialized) this.#sendCookie(io, cookie, this.#signed(state), secure);
-      return state.isNew ? Promise.resolve() : this.call(this.store.destroy(state.id), 'destroy');
+      if (state.isNew) return Promise.resolve();
+      state.outcome = 'saved';
+      return this.call(this.store.destroy(state.id), 'destroy');
     }
     // A Secure cookie cannot reach a plain-HTTP client: neither send it nor store a session
     // that no client could ever present.
@@ -244,7 +321,10 @@ export class SessionEngine {
     const fresh = state.isNew || state.id !== state.cookieId;
     const send = fresh ? save || state.saved : o.rolling || renewing || cookieChanged || state.forceSave || (changed && cookie.expires !== null);
     if (send) this.#sendCookie(io, cookie, this.#signed(state), secure);
-    if (save) return this.#guarded(state, () => this.write(state, data, false, patch));
+    if (save) {
+      state.outcome = 'saved';
+      return this.#guarded(state, () => this.write(state, data, false, patch));
+    }
     if (state.isNew) return Promise.resolve();
     // Unchanged: move the stored expiry, at most once per `touchAfter` (coalesced touches), or
     // now when the app asked (`req.session.touch()`) or changed the cookie.
@@ -268,12 +348,13 @@ export class SessionEngine {
   #guarded(state: SessionState, work: () => Promise<void>): Promise<void> {
     const socket = state.io.socket();
     // An in-process store writes at once: the socket's state now is all there is to see.
-    if (this.store.local) return socket?.destroyed === true ? this.#skipped() : work();
-    return clientLeft(this.store, socket).then((left) => (left ? this.#skipped() : work()));
+    if (this.store.local) return socket?.destroyed === true ? this.#skipped(state) : work();
+    return clientLeft(this.store, socket).then((left) => (left ? this.#skipped(state) : work()));
   }
 
-  #skipped(): Promise<void> {
+  #skipped(state: SessionState): Promise<void> {
     debug('the client left before the save: not saved');
+    state.outcome = 'abandoned';
     return Promise.resolve();
   }
 

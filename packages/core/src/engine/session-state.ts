@@ -123,6 +123,8 @@ export class SessionState {
   record: SessionRecord | undefined;
   /** @internal */ committed: Promise<void> | undefined;
   readonly #engine: SessionEngine;
+  /** What the commit did, for the engine's observer: set by the engine as it decides. */
+  outcome: 'saved' | 'unchanged' | 'abandoned' = 'unchanged';
   #release: (() => Promise<void>) | undefined;
 
   constructor(engine: SessionEngine, io: RequestIO, defaults: SessionCookieOptions, init: { id: string; cookieId?: string; signedValue?: string; stored?: Inflated; release?: () => Promise<void> }) {

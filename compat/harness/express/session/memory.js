@@ -1,0 +1,1 @@
+module.exports = globalThis.__scaleoutCompat.expressSession.MemoryStore // the copy @scaleout/express wraps

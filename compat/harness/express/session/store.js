@@ -1,0 +1,1 @@
+module.exports = globalThis.__scaleoutCompat.expressSession.Store // the copy @scaleout/express wraps
