@@ -3,6 +3,8 @@ import { createStrategy, MemoryStore, assembleStrategy, parseConfig, type Strate
 import { describeSessionsByUser } from './support/sessions-by-user.js';
 import { startRedis, startRedisCluster, type RedisClusterSet, type RedisServer } from './support/redis.js';
 import { describeRedisIndex, indexSize } from './support/redis-user-index.js';
+import { startHazelcast, type HazelcastCluster } from './support/hazelcast.js';
+import type { HazelcastStore } from '@scaleout/hazelcast';
 
 // Log in, list a user's devices, log out everywhere, and session events, on every strategy.
 const secret = 'by-user-secret';
@@ -11,10 +13,11 @@ describe('sessions by user', function () {
   this.timeout(120_000);
   let redis: RedisServer;
   let redisCluster: RedisClusterSet;
+  let hazelcast: HazelcastCluster;
   before(async () => {
-    [redis, redisCluster] = await Promise.all([startRedis(), startRedisCluster({ masters: 3, replicasPerMaster: 0 })]);
+    [redis, redisCluster, hazelcast] = await Promise.all([startRedis(), startRedisCluster({ masters: 3, replicasPerMaster: 0 }), startHazelcast()]);
   });
-  after(() => Promise.all([redis?.stop(), redisCluster?.stop()]));
+  after(() => Promise.all([redis?.stop(), redisCluster?.stop(), hazelcast?.stop()]));
 
   // One store shared by an Express node and a Koa node (two strategies over one MemoryStore).
   describeSessionsByUser('store on memory', async (ttl) => {
@@ -42,4 +45,13 @@ describe('sessions by user', function () {
   describeRedisIndex('Redis', standalone);
   describeSessionsByUser('store on Redis Cluster', onCluster, { indexSize, hygiene: { users: 1000, perUser: 3 }, expiry: { ttl: '1s', latencyMs: 2000 } });
   describeRedisIndex('Redis Cluster', onCluster);
+
+  // Two nodes, each with its own client, over one Hazelcast member; a map per pair. Members
+  // sweep expired entries every 5 s, so expired comes up to that late.
+  let maps = 0;
+  describeSessionsByUser('store on Hazelcast', async (ttl) => {
+    const map = `by-user-${++maps}`;
+    const make = (nodeId: string) => createStrategy({ strategy: 'store', nodeId, secret, session: { ttl: ttl ?? '30m' }, store: { type: 'hazelcast', members: hazelcast.addresses, clusterName: hazelcast.clusterName, map } });
+    return [await make('h1'), await make('h2')];
+  }, { indexSize: (s) => (s.store as unknown as HazelcastStore).indexedSessions(), hygiene: { users: 1000, perUser: 3 }, expiry: { ttl: '1s', latencyMs: 8000 } });
 });
