@@ -18,7 +18,7 @@ import { runHeader } from './support/machine.js';
 import { withHeader, writeSection } from './support/report.js';
 
 /** Benchmarks the project plans, in the order of docs/benchmarks.md. */
-export const KNOWN = ['middleware', 'stores', 'cluster', 'proxy', 'balancer'] as const;
+export const KNOWN = ['middleware', 'stores', 'directory', 'cluster', 'proxy', 'balancer'] as const;
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
 const DOC = fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url));

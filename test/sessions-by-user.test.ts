@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { createStrategy, MemoryStore, assembleStrategy, parseConfig, type Strategy } from '@scaleout/core';
 import { describeSessionsByUser } from './support/sessions-by-user.js';
-import { startRedis, type RedisServer } from './support/redis.js';
+import { startRedis, startRedisCluster, type RedisClusterSet, type RedisServer } from './support/redis.js';
+import { describeRedisIndex, indexSize } from './support/redis-user-index.js';
+import { startHazelcast, type HazelcastCluster } from './support/hazelcast.js';
+import type { HazelcastStore } from '@scaleout/hazelcast';
 
 // Log in, list a user's devices, log out everywhere, and session events, on every strategy.
 const secret = 'by-user-secret';
@@ -9,10 +12,12 @@ const secret = 'by-user-secret';
 describe('sessions by user', function () {
   this.timeout(120_000);
   let redis: RedisServer;
+  let redisCluster: RedisClusterSet;
+  let hazelcast: HazelcastCluster;
   before(async () => {
-    redis = await startRedis();
+    [redis, redisCluster, hazelcast] = await Promise.all([startRedis(), startRedisCluster({ masters: 3, replicasPerMaster: 0 }), startHazelcast()]);
   });
-  after(() => redis?.stop());
+  after(() => Promise.all([redis?.stop(), redisCluster?.stop(), hazelcast?.stop()]));
 
   // One store shared by an Express node and a Koa node (two strategies over one MemoryStore).
   describeSessionsByUser('store on memory', async (ttl) => {
@@ -28,4 +33,25 @@ describe('sessions by user', function () {
     const make = (nodeId: string) => createStrategy({ strategy: 'cluster', nodeId, secret, session: { ttl: ttl ?? '30m' }, cluster: { transport: { type: 'redis', url: redis.url, channel }, discoveryWait: 100 } });
     return [await make('c1'), await make('c2')];
   }, { hygiene: { users: 300, perUser: 3 }, expiry: { ttl: '1s', latencyMs: 3000 } });
+
+  // Two nodes, each with its own client, over one Redis: standalone, then a Cluster of three masters.
+  const onRedis = (store: () => { url: string } | { nodes: string[] }) => async (ttl?: string): Promise<[Strategy, Strategy]> => {
+    const make = (nodeId: string) => createStrategy({ strategy: 'store', nodeId, secret, session: { ttl: ttl ?? '30m' }, store: { type: 'redis', ...store() } });
+    return [await make('r1'), await make('r2')];
+  };
+  const standalone = onRedis(() => ({ url: redis.url }));
+  const onCluster = onRedis(() => ({ nodes: redisCluster.addresses }));
+  describeSessionsByUser('store on Redis', standalone, { indexSize, hygiene: { users: 1000, perUser: 3 }, expiry: { ttl: '1s', latencyMs: 2000 } });
+  describeRedisIndex('Redis', standalone);
+  describeSessionsByUser('store on Redis Cluster', onCluster, { indexSize, hygiene: { users: 1000, perUser: 3 }, expiry: { ttl: '1s', latencyMs: 2000 } });
+  describeRedisIndex('Redis Cluster', onCluster);
+
+  // Two nodes, each with its own client, over one Hazelcast member; a map per pair. Members
+  // sweep expired entries every 5 s, so expired comes up to that late.
+  let maps = 0;
+  describeSessionsByUser('store on Hazelcast', async (ttl) => {
+    const map = `by-user-${++maps}`;
+    const make = (nodeId: string) => createStrategy({ strategy: 'store', nodeId, secret, session: { ttl: ttl ?? '30m' }, store: { type: 'hazelcast', members: hazelcast.addresses, clusterName: hazelcast.clusterName, map } });
+    return [await make('h1'), await make('h2')];
+  }, { indexSize: (s) => (s.store as unknown as HazelcastStore).indexedSessions(), hygiene: { users: 1000, perUser: 3 }, expiry: { ttl: '1s', latencyMs: 8000 } });
 });

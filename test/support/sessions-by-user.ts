@@ -244,6 +244,8 @@ export function describeSessionsByUser(label: string, make: (ttl?: string) => Pr
     it(`leaves nothing in the index once every session of many users is destroyed`, async () => {
       const { users, perUser } = options.hygiene ?? { users: 1000, perUser: 3 };
       const store = nodes[0].store;
+      // What the other tests left (their sessions live on) is not this test's to clear.
+      const indexBefore = await options.indexSize?.(nodes[0]);
       const ids: string[] = [];
       for (let u = 0; u < users; u++) {
         for (let k = 0; k < perUser; k++) {
@@ -257,7 +259,7 @@ export function describeSessionsByUser(label: string, make: (ttl?: string) => Pr
       for (let u = 0; u < users; u++) destroyed += await nodes[0].sessions.destroyUser(`hyg-user-${u}`);
       expect(destroyed).to.equal(users * perUser);
       for (let u = 0; u < users; u += 97) expect(await store.sessionsOf!(`hyg-user-${u}`)).to.deep.equal([]);
-      if (options.indexSize) expect(await options.indexSize(nodes[0])).to.equal(0);
+      if (options.indexSize) expect(await options.indexSize(nodes[0])).to.equal(indexBefore);
     });
   });
 }

@@ -20,6 +20,7 @@ import {
   type SessionData,
   type SessionPatch,
   type SessionStore,
+  userOf,
 } from '@scaleout/core';
 import type { HazelcastClient } from './hazelcast-client.js';
 import { toStoreError } from './errors.js';
@@ -103,6 +104,11 @@ export class HazelcastStore extends EventEmitter implements SessionStore {
   // the one before wrote, so they never make each other retry. Other processes' are caught by
   // the compare-and-set.
   readonly #patching = new Map<string, Promise<boolean>>();
+  // The index of sessions by user (indexUsers): a companion map, session id -> user id, with a
+  // hash index on the value, so the sessions' own entries keep their layout (JSON text).
+  #userKey: string | undefined;
+  #users: Promise<IMap<string, string>> | undefined;
+  #listenerId: Promise<string> | undefined;
 
   /** Builds a store over the map `mapName` of an existing client. */
   static async fromClient(client: HazelcastClient, options: Omit<HazelcastStoreOptions, 'client' | 'map'> & { mapName?: string } = {}): Promise<HazelcastStore> {
@@ -175,7 +181,7 @@ export class HazelcastStore extends EventEmitter implements SessionStore {
     checkTtl(ttlMs);
     const json = this.#encode(data);
     this.#known.take(id);
-    await this.#run('set', this.map.set(id, json, wholeSeconds(ttlMs)));
+    await Promise.all([this.#run('set', this.map.set(id, json, wholeSeconds(ttlMs))), this.#index(id, data, ttlMs)]);
     this.#known.remember(id, json);
   }
 
@@ -209,9 +215,10 @@ export class HazelcastStore extends EventEmitter implements SessionStore {
       if (raw === null || raw === undefined) return false;
       const current = typeof raw === 'string' ? decodeSession(raw) : undefined;
       if (!current) return this.#invalid(id) ?? false;
-      const next = this.#encode(applyPatch(current, patch));
+      const nextData = applyPatch(current, patch);
+      const next = this.#encode(nextData);
       if (await this.#run('patch', this.map.replaceIfSame(id, raw, next))) {
-        await this.#run('patch', this.map.setTtl(id, wholeSeconds(ttlMs)));
+        await Promise.all([this.#run('patch', this.map.setTtl(id, wholeSeconds(ttlMs))), this.#index(id, nextData, ttlMs)]);
         this.#known.remember(id, next);
         return true;
       }
@@ -254,14 +261,72 @@ export class HazelcastStore extends EventEmitter implements SessionStore {
     this.#checkOpen();
     checkSessionId(id);
     checkTtl(ttlMs);
-    await this.#run('touch', this.map.setTtl(id, wholeSeconds(ttlMs)));
+    const users = this.#users && (await this.#users);
+    await Promise.all([this.#run('touch', this.map.setTtl(id, wholeSeconds(ttlMs))), users && this.#run('touch', users.setTtl(id, wholeSeconds(ttlMs)))]);
   }
 
   async destroy(id: string): Promise<void> {
     this.#checkOpen();
     checkSessionId(id);
     this.#known.take(id);
+    const users = this.#users && (await this.#users);
     await this.#run('destroy', this.map.delete(id));
+    if (users) await this.#run('destroy', users.delete(id));
+  }
+
+  /**
+   * Starts keeping the index of sessions by user: the map `<map>.users` (session id -> user id,
+   * with the session's TTL) and a HASH index on its value, so `sessionsOf` is one indexed
+   * predicate query. An entry listener on the sessions' map turns each expiry into `expired`
+   * (id, userId), read from the expired value: delivered to every client listening.
+   */
+  indexUsers(userKey: string): void {
+    this.#checkOpen();
+    if (this.#users) return;
+    this.#userKey = userKey;
+    this.#users = (async () => {
+      const users = await this.client.getMap<string, string>(`${this.map.getName()}.users`);
+      await users.addIndex({ type: 'HASH', attributes: ['this'] });
+      return users;
+    })();
+    this.#users.catch((err: Error) => debug('index of sessions by user not started: %s', err.message));
+    this.#listenerId = this.map.addEntryListener(
+      {
+        expired: (e) => {
+          const raw = e.oldValue;
+          const data = typeof raw === 'string' ? decodeSession(raw) : undefined;
+          const userId = userOf(data, userKey);
+          this.#known.take(e.key);
+          this.emit('expired', e.key, userId);
+        },
+      },
+      undefined,
+      true,
+    );
+    this.#listenerId.catch((err: Error) => debug('expiry listener not started: %s', err.message));
+  }
+
+  /** The ids of the user's sessions: one indexed predicate query on the companion map. */
+  async sessionsOf(userId: string): Promise<string[]> {
+    this.#checkOpen();
+    if (!this.#users) return [];
+    const users = await this.#users;
+    return this.#run('sessionsOf', users.keySetWithPredicate(Predicates.equal('this', userId)));
+  }
+
+  /** How many entries the index holds (every session that has a user). */
+  async indexedSessions(): Promise<number> {
+    if (!this.#users) return 0;
+    return (await this.#users).size();
+  }
+
+  /** Records (or clears) the session's user in the companion map, with the session's TTL. */
+  async #index(id: string, data: SessionData, ttlMs: number): Promise<void> {
+    if (!this.#users) return;
+    const users = await this.#users;
+    const userId = userOf(data, this.#userKey!);
+    if (userId === undefined) await this.#run('index', users.delete(id));
+    else await this.#run('index', users.set(id, userId, wholeSeconds(ttlMs)));
   }
 
   /** Pages through the keys with a paging predicate: keys only, `pageSize` at a time, never the values. */
@@ -298,6 +363,8 @@ export class HazelcastStore extends EventEmitter implements SessionStore {
     this.#available = false;
     this.#known.clear();
     this.#lifecycle?.off(LIFECYCLE_EVENT, this.#onState);
+    const listener = await this.#listenerId?.catch(() => undefined);
+    if (listener) await withTimeout(this.map.removeEntryListener(listener), 2000, 'close').catch(() => undefined);
     if (this.#ownsClient) await withTimeout(this.client.shutdown(), 5000, 'close').catch(() => undefined);
   }
 

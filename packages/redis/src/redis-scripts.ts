@@ -1,15 +1,26 @@
 import { createHash } from 'node:crypto';
 import type { RedisClient } from './redis-client.js';
 
-// Lua scripts the store runs; each touches one key, so they are valid on a Cluster too. HSET and
+// Lua scripts the store runs; each touches one key, or a session and its user shadow, which share a
+// Cluster slot (redis-user-index.ts), so they are valid on a Cluster too. HSET and
 // HDEL take their fields in slices of 200 so that no call outgrows Lua's stack (unpack).
 
+// The shadow copy of the user field (KEYS[2]), living a margin longer than the session, is what
+// tells whose session it was once Redis expires the hash; without a user it is deleted.
+const SHADOW = `local after = redis.call('HGET', KEYS[1], ARGV[3])
+if KEYS[2] ~= KEYS[1] then
+  if after then redis.call('SET', KEYS[2], after, 'PX', ARGV[4]) else redis.call('DEL', KEYS[2]) end
+end`;
+
 /**
- * Applies a patch to a session hash, with no read first: ARGV[1] the layout version, ARGV[2] the
- * expiry in ms, ARGV[3] how many of the arguments after it are field/value pairs to set; the rest
- * are fields to delete. Replies 1 done, 0 no such session (destroyed or expired: never brought
- * back), -1 a key of another type, -2 a hash of another layout (neither is written), or the
- * string itself when the key holds a session in the string layout (the caller converts it).
+ * Applies a patch to a session hash, with no read first. KEYS[1] the session, KEYS[2] its user
+ * shadow (see redis-user-index.ts; KEYS[1] again when there is none). ARGV[1] the layout
+ * version, ARGV[2] the expiry in ms, ARGV[3] the hash field of the user key ('' when users are
+ * not indexed), ARGV[4] the shadow's expiry in ms, ARGV[5] how many of the arguments after it
+ * are field/value pairs to set; the rest are fields to delete. Replies 1 done (or, indexing,
+ * {1, user field before, user field after}), 0 no such session (destroyed or expired: never
+ * brought back), -1 a key of another type, -2 a hash of another layout (neither is written), or
+ * the string itself when the key holds a session in the string layout (the caller converts it).
  */
 const PATCH = `
 local kind = redis.call('TYPE', KEYS[1])['ok']
@@ -17,25 +28,67 @@ if kind == 'none' then return 0 end
 if kind == 'string' then return redis.call('GET', KEYS[1]) end
 if kind ~= 'hash' then return -1 end
 if redis.call('HGET', KEYS[1], '#v') ~= ARGV[1] then return -2 end
-local last = 3 + tonumber(ARGV[3])
-for i = 4, last, 200 do redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 199, last))) end
+local before = false
+if ARGV[3] ~= '' then before = redis.call('HGET', KEYS[1], ARGV[3]) end
+local last = 5 + tonumber(ARGV[5])
+for i = 6, last, 200 do redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 199, last))) end
 for i = last + 1, #ARGV, 200 do redis.call('HDEL', KEYS[1], unpack(ARGV, i, math.min(i + 199, #ARGV))) end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 1`;
+if ARGV[3] == '' then return 1 end
+${SHADOW}
+return {1, before, after}`;
 
 /**
- * Replaces whatever the key holds with a new hash (field/value pairs from ARGV[3]) expiring in
- * ARGV[2] ms. With ARGV[1] not empty, only if the key still holds the string whose SHA-1 that is
- * (the conversion of a string-layout session): 1 done, 0 changed meanwhile.
+ * Replaces whatever the key holds with a new hash (field/value pairs from ARGV[5]) expiring in
+ * ARGV[2] ms; KEYS, ARGV[3] and ARGV[4] as for the patch. With ARGV[1] not empty, only if the key
+ * still holds the string whose SHA-1 that is (the conversion of a string-layout session): 1 done
+ * (indexing: {1, user field before, user field after}), 0 changed meanwhile.
  */
 const REPLACE = `
+local before = false
 if ARGV[1] ~= '' then
   if redis.call('TYPE', KEYS[1])['ok'] ~= 'string' then return 0 end
   if redis.sha1hex(redis.call('GET', KEYS[1])) ~= ARGV[1] then return 0 end
+elseif ARGV[3] ~= '' and redis.call('TYPE', KEYS[1])['ok'] == 'hash' then
+  before = redis.call('HGET', KEYS[1], ARGV[3])
 end
 redis.call('DEL', KEYS[1])
-for i = 3, #ARGV, 200 do redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 199, #ARGV))) end
+for i = 5, #ARGV, 200 do redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 199, #ARGV))) end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if ARGV[3] == '' then return 1 end
+${SHADOW}
+return {1, before, after}`;
+
+/**
+ * Deletes a session and its user shadow; KEYS as for the patch, ARGV[1] the user field. Replies
+ * the user field it held (nil when none, or when the key was not a hash), so the caller can take
+ * the id out of that user's set.
+ */
+const DESTROY = `
+local before = false
+if redis.call('TYPE', KEYS[1])['ok'] == 'hash' then before = redis.call('HGET', KEYS[1], ARGV[1]) end
+redis.call('UNLINK', KEYS[1])
+if KEYS[2] ~= KEYS[1] then redis.call('DEL', KEYS[2]) end
+return before`;
+
+/**
+ * Slides a session's expiry (ARGV[1] ms) and its shadow's (ARGV[2] ms); replies the user field
+ * (ARGV[3]) it holds, so the caller can keep that user's set alive as long.
+ */
+const TOUCH = `
+if redis.call('PEXPIRE', KEYS[1], ARGV[1]) == 0 then return false end
+if KEYS[2] ~= KEYS[1] then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
+if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then return false end
+return redis.call('HGET', KEYS[1], ARGV[3])`;
+
+/**
+ * Adds session ARGV[1] to a user's set KEYS[1] and makes the set live at least ARGV[2] ms, never
+ * shortening it: the set outlives the longest-lived session it lists, and disappears on its own
+ * once every one of them is gone and nothing touched it.
+ */
+const USER_ADD = `
+redis.call('SADD', KEYS[1], ARGV[1])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 1`;
 
 /** Deletes a lock only if it still holds this holder's token (an expired lock may be someone else's now). */
@@ -43,24 +96,38 @@ const RELEASE_LOCK = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
-/** What the patch script replies: a status, or the string-layout value to convert. */
-export type PatchReply = number | string | Buffer;
+/** What the patch script replies: a status, the string-layout value to convert, or (indexing) the status and the user field before and after. */
+export type PatchReply = number | string | Buffer | IndexedReply;
+
+/** A write's reply while users are indexed: 1, and the user field (JSON) before and after it. */
+export type IndexedReply = [number, string | null, string | null];
 
 /** The client with the store's scripts defined on it (EVALSHA, loaded on first use). */
 export interface ScriptedClient {
-  scaleoutPatch(key: string, ...args: (string | number)[]): Promise<PatchReply>;
-  scaleoutPatchBuffer(key: string, ...args: (string | number)[]): Promise<PatchReply>;
-  scaleoutReplace(key: string, expectedSha1: string, px: number, ...pairs: string[]): Promise<number>;
+  /** KEYS: session, shadow. */
+  scaleoutPatch(key: string, shadow: string, ...args: (string | number)[]): Promise<PatchReply>;
+  scaleoutPatchBuffer(key: string, shadow: string, ...args: (string | number)[]): Promise<PatchReply>;
+  scaleoutReplace(key: string, shadow: string, expectedSha1: string, px: number, userField: string, shadowPx: number, ...pairs: string[]): Promise<number | IndexedReply>;
+  scaleoutDestroy(key: string, shadow: string, userField: string): Promise<string | null>;
+  scaleoutTouch(key: string, shadow: string, px: number, shadowPx: number, userField: string): Promise<string | null>;
+  scaleoutUserAdd(key: string, id: string, px: number): Promise<number>;
   scaleoutReleaseLock(key: string, token: string): Promise<number>;
 }
 
-const SCRIPTS = { scaleoutPatch: PATCH, scaleoutReplace: REPLACE, scaleoutReleaseLock: RELEASE_LOCK } as const;
+const SCRIPTS: Record<string, [keys: number, lua: string]> = {
+  scaleoutPatch: [2, PATCH],
+  scaleoutReplace: [2, REPLACE],
+  scaleoutDestroy: [2, DESTROY],
+  scaleoutTouch: [2, TOUCH],
+  scaleoutUserAdd: [1, USER_ADD],
+  scaleoutReleaseLock: [1, RELEASE_LOCK],
+};
 
 /** Defines the scripts on `client` once (ioredis caches and reloads them as needed). */
 export function withScripts(client: RedisClient): RedisClient & ScriptedClient {
   const c = client as unknown as Record<string, unknown>;
-  for (const [name, lua] of Object.entries(SCRIPTS)) {
-    if (typeof c[name] !== 'function') client.defineCommand(name, { numberOfKeys: 1, lua });
+  for (const [name, [numberOfKeys, lua]] of Object.entries(SCRIPTS)) {
+    if (typeof c[name] !== 'function') client.defineCommand(name, { numberOfKeys, lua });
   }
   return client as RedisClient & ScriptedClient;
 }

@@ -18,13 +18,15 @@ import {
   type SessionData,
   type SessionPatch,
   type SessionStore,
+  userOf,
 } from '@scaleout/core';
 import { Cluster, Command } from 'ioredis';
 import type { RedisClient } from './redis-client.js';
 import { mastersOf, prefixPattern, scanNode } from './redis-scan.js';
 import { ReplicaAckError, toStoreError } from './errors.js';
 import { byteSize, decodeHash, fieldOf, JSON_SERIALIZER, LAYOUT_VERSION, metaFields, sessionFields, type Serializer } from './serializer.js';
-import { sha1, withScripts, type PatchReply, type ScriptedClient } from './redis-scripts.js';
+import { sha1, withScripts, type IndexedReply, type PatchReply, type ScriptedClient } from './redis-scripts.js';
+import { ExpiryListener, isSessionIdLike, SHADOW_LINGER_MS, SHADOW_MARGIN_MS, UserIndexKeys } from './redis-user-index.js';
 
 const debug = debuglog('scaleout:redis-store');
 
@@ -51,6 +53,13 @@ export interface RedisStoreOptions {
    * @default "lock:" + prefix
    */
   lockPrefix?: string;
+  /**
+   * Prepended to the keys of the index of sessions by user (`indexUsers`): a set of session ids
+   * per user and a small shadow key beside each session of a user. Must neither start with
+   * `prefix` nor be a beginning of it.
+   * @default "user:" + prefix
+   */
+  userPrefix?: string;
   /**
    * Reads sessions still stored in the string layout of scaleout 0.1 (written with this
    * serializer then); they are rewritten as hashes on their next save.
@@ -123,6 +132,7 @@ export class RedisStore extends EventEmitter implements SessionStore {
   readonly client: RedisClient & ScriptedClient;
   readonly prefix: string;
   readonly lockPrefix: string;
+  readonly userPrefix: string;
   /** Stored values under the prefix that were not sessions (read as no session) since start. */
   invalidValues = 0;
   readonly #ownsClient: boolean;
@@ -137,6 +147,8 @@ export class RedisStore extends EventEmitter implements SessionStore {
   readonly #clientTimesOut: boolean;
   #available: boolean;
   #everReady: boolean;
+  #index: UserIndexKeys | undefined;
+  #expiry: ExpiryListener | undefined;
   #closed: Promise<void> | undefined;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   readonly #listeners: [string, (...args: any[]) => void][];
@@ -156,6 +168,11 @@ export class RedisStore extends EventEmitter implements SessionStore {
     // With an empty prefix every key could be a session: lock() is then refused rather than this.
     if (typeof this.lockPrefix !== 'string' || this.lockPrefix === '' || (o.prefix !== '' && this.lockPrefix.startsWith(o.prefix))) {
       throw new InvalidArgumentError('lockPrefix', `lockPrefix must be a non-empty string that does not start with prefix ${JSON.stringify(o.prefix)}, got ${JSON.stringify(this.lockPrefix)}`);
+    }
+    this.userPrefix = o.userPrefix ?? `user:${o.prefix}`;
+    // With an empty prefix every key could be a session: indexUsers() is then refused rather than this.
+    if (typeof this.userPrefix !== 'string' || this.userPrefix === '' || (o.prefix !== '' && (this.userPrefix.startsWith(o.prefix) || o.prefix.startsWith(this.userPrefix)))) {
+      throw new InvalidArgumentError('userPrefix', `userPrefix must be a non-empty string that neither starts with prefix ${JSON.stringify(o.prefix)} nor begins it, got ${JSON.stringify(this.userPrefix)}`);
     }
     this.#pattern = prefixPattern(o.prefix);
     this.#ownsClient = o.ownsClient;
@@ -258,7 +275,8 @@ export class RedisStore extends EventEmitter implements SessionStore {
     checkSessionId(id);
     checkTtl(ttlMs);
     const px = Math.max(1, Math.ceil(ttlMs));
-    await this.#replace('set', this.prefix + id, '', px, this.#encode(data, px));
+    const reply = await this.#replace('set', this.prefix + id, '', px, this.#encode(data, px));
+    if (Array.isArray(reply)) await this.#reindex(id, this.#index!.userOfField(reply[1]), reply, px);
   }
 
   /**
@@ -282,21 +300,29 @@ export class RedisStore extends EventEmitter implements SessionStore {
       throw new InvalidArgumentError('data', `session values must be JSON: ${(err as Error).message}`);
     }
     this.#checkSize(pairs);
-    const args: (string | number)[] = [LAYOUT_VERSION, px, pairs.length, ...pairs];
+    const index = this.#index;
+    const shadow = index ? index.shadow(key) : key;
+    const args: (string | number)[] = [LAYOUT_VERSION, px, index?.field ?? '', px + SHADOW_MARGIN_MS, pairs.length, ...pairs];
     for (const k of patch.unset) args.push(fieldOf(k));
     const binary = this.#serializer.binary === true;
     for (let attempt = 0; attempt < MAX_PATCH_ATTEMPTS; attempt++) {
       const reply = await this.#write<PatchReply>(
         'patch',
-        () => (binary ? this.client.scaleoutPatchBuffer(key, ...args) : this.client.scaleoutPatch(key, ...args)),
-        (p) => (binary ? p.scaleoutPatchBuffer(key, ...args) : p.scaleoutPatch(key, ...args)),
+        () => (binary ? this.client.scaleoutPatchBuffer(key, shadow, ...args) : this.client.scaleoutPatch(key, shadow, ...args)),
+        (p) => (binary ? p.scaleoutPatchBuffer(key, shadow, ...args) : p.scaleoutPatch(key, shadow, ...args)),
       );
+      if (Array.isArray(reply)) {
+        await this.#reindex(id, index!.userOfField(fieldText(reply[1])), reply, px);
+        return true;
+      }
       if (reply === 1) return true;
       if (reply === 0) return false;
       if (typeof reply === 'number') return this.#invalid(id) ?? false;
       const current = this.#decodeString(id, reply);
       if (!current) return false;
-      if ((await this.#replace('patch', key, sha1(reply), px, this.#encode(applyPatch(current, patch), px))) === 1) return true;
+      const replaced = await this.#replace('patch', key, sha1(reply), px, this.#encode(applyPatch(current, patch), px));
+      if (Array.isArray(replaced)) await this.#reindex(id, userOf(current, index!.userKey), replaced, px);
+      if (replaced === 1 || Array.isArray(replaced)) return true;
     }
     throw new StoreUnavailableError(`session store patch: the session changed under ${MAX_PATCH_ATTEMPTS} attempts in a row`);
   }
@@ -330,7 +356,17 @@ export class RedisStore extends EventEmitter implements SessionStore {
     this.#checkOpen();
     checkSessionId(id);
     checkTtl(ttlMs);
-    await this.#run('touch', this.client.pexpire(this.prefix + id, Math.max(1, Math.ceil(ttlMs))));
+    const px = Math.max(1, Math.ceil(ttlMs));
+    const key = this.prefix + id;
+    const index = this.#index;
+    if (!index) {
+      await this.#run('touch', this.client.pexpire(key, px));
+      return;
+    }
+    // The user's set must live as long as the session: the touch tells whose session it is.
+    const field = await this.#run('touch', this.client.scaleoutTouch(key, index.shadow(key), px, px + SHADOW_MARGIN_MS, index.field));
+    const userId = index.userOfField(fieldText(field));
+    if (userId !== undefined) await this.#run('touch', this.client.scaleoutUserAdd(index.set(userId), id, px + SHADOW_MARGIN_MS));
   }
 
   /** Removes the session; with `waitReplicas`, a logout is confirmed by replicas too, so a failover cannot revive it. */
@@ -338,7 +374,88 @@ export class RedisStore extends EventEmitter implements SessionStore {
     this.#checkOpen();
     checkSessionId(id);
     const key = this.prefix + id;
-    await this.#write('destroy', () => this.client.unlink(key), (p) => p.unlink(key));
+    const index = this.#index;
+    if (!index) {
+      await this.#write('destroy', () => this.client.unlink(key), (p) => p.unlink(key));
+      return;
+    }
+    const shadow = index.shadow(key);
+    const field = await this.#write('destroy', () => this.client.scaleoutDestroy(key, shadow, index.field), (p) => p.scaleoutDestroy(key, shadow, index.field));
+    // After the delete, not before: a crash in between leaves an id that readers drop.
+    const userId = index.userOfField(fieldText(field));
+    if (userId !== undefined) await this.#run('destroy', this.client.srem(index.set(userId), id));
+  }
+
+  /**
+   * Starts keeping the index of sessions by user (see {@link UserIndexKeys}): each save, touch
+   * and destroy keeps the user's set, and an expiry takes the id out of it and emits `expired`
+   * (id, userId) on every store subscribed, through keyspace notifications (see
+   * {@link ExpiryListener} for when they are not available). Refused with an empty prefix.
+   */
+  indexUsers(userKey: string): void {
+    this.#checkOpen();
+    if (this.prefix === '') throw new InvalidArgumentError('prefix', 'indexUsers() needs a non-empty prefix: with an empty one, index keys would be listed as sessions');
+    if (this.#index) return;
+    this.#index = new UserIndexKeys(this.userPrefix, userKey, fieldOf(userKey));
+    const listener = (this.#expiry = new ExpiryListener((key) => void this.#expired(key)));
+    listener.start(this.client).catch((err: Error) => debug('expiry events not started: %s', err.message));
+  }
+
+  /**
+   * The ids in the user's set that still name a session: one `SMEMBERS`, one `EXISTS` per id (on
+   * the node that holds it), and one `SREM` of those that are gone. A set that is not a set, or
+   * members that cannot be session ids, are counted in `invalidValues` and dropped.
+   */
+  async sessionsOf(userId: string): Promise<string[]> {
+    this.#checkOpen();
+    const index = this.#index;
+    if (!index) return [];
+    const setKey = index.set(userId);
+    let members: string[];
+    try {
+      members = await this.#run('sessionsOf', this.client.smembers(setKey));
+    } catch (err) {
+      if (isWrongType(err)) return this.#invalid(setKey) ?? [];
+      throw err;
+    }
+    const live: string[] = [];
+    const gone: string[] = [];
+    const bad = members.filter((m) => !isSessionIdLike(m));
+    for (const m of bad) this.#invalid(m);
+    const ids = members.filter(isSessionIdLike);
+    const exists = await Promise.all(ids.map((id) => this.#run('sessionsOf', this.client.exists(this.prefix + id))));
+    ids.forEach((id, i) => (exists[i] ? live : gone).push(id));
+    gone.push(...bad);
+    if (gone.length) await this.#run('sessionsOf', this.client.srem(setKey, ...gone));
+    return live;
+  }
+
+  /** Saves, touches and patches tell the user's set; a user changed takes the id out of the old one's. */
+  async #reindex(id: string, before: string | undefined, reply: IndexedReply, px: number): Promise<void> {
+    const index = this.#index!;
+    const after = index.userOfField(fieldText(reply[2]));
+    if (after !== undefined) await this.#run('index', this.client.scaleoutUserAdd(index.set(after), id, px + SHADOW_MARGIN_MS));
+    if (before !== undefined && before !== after) await this.#run('index', this.client.srem(index.set(before), id));
+  }
+
+  /** A key expired on some master: a session's takes its id out of its user's set (known from the shadow) and emits `expired`. */
+  async #expired(key: string): Promise<void> {
+    const index = this.#index;
+    if (!index || this.#closed || !key.startsWith(this.prefix)) return;
+    const id = key.slice(this.prefix.length);
+    let userId: string | undefined;
+    const shadow = index.shadow(key);
+    try {
+      if (shadow !== key) {
+        userId = index.userOfField(await this.#run('expired', this.client.get(shadow)));
+        // Not deleted: every node subscribed reads it too. It goes on its own shortly.
+        if (userId !== undefined) await this.#run('expired', this.client.pexpire(shadow, SHADOW_LINGER_MS));
+      }
+      if (userId !== undefined) await this.#run('expired', this.client.srem(index.set(userId), id));
+    } catch (err) {
+      debug('expired: index not updated: %s', (err as Error).message);
+    }
+    this.emit('expired', id, userId);
   }
 
   async *ids(): AsyncIterable<string> {
@@ -386,6 +503,7 @@ export class RedisStore extends EventEmitter implements SessionStore {
 
   async #shutdown(): Promise<void> {
     this.#available = false;
+    this.#expiry?.close();
     if (this.#ownsClient) {
       // QUIT lets replies in flight arrive; a dead server must not hold close() up.
       await withTimeout(this.client.quit(), this.#commandTimeout, 'close').catch(() => undefined);
@@ -431,11 +549,15 @@ export class RedisStore extends EventEmitter implements SessionStore {
   }
 
   /** Runs the replace script (see redis-scripts.ts): `expectedSha1` empty for an unconditional write. */
-  #replace(operation: string, key: string, expectedSha1: string, px: number, pairs: string[]): Promise<number> {
+  #replace(operation: string, key: string, expectedSha1: string, px: number, pairs: string[]): Promise<number | IndexedReply> {
+    const index = this.#index;
+    const shadow = index ? index.shadow(key) : key;
+    const field = index?.field ?? '';
+    const shadowPx = px + SHADOW_MARGIN_MS;
     return this.#write(
       operation,
-      () => this.client.scaleoutReplace(key, expectedSha1, px, ...pairs),
-      (p) => p.scaleoutReplace(key, expectedSha1, px, ...pairs),
+      () => this.client.scaleoutReplace(key, shadow, expectedSha1, px, field, shadowPx, ...pairs),
+      (p) => p.scaleoutReplace(key, shadow, expectedSha1, px, field, shadowPx, ...pairs),
     );
   }
 
@@ -496,6 +618,11 @@ type Pipeline = ReturnType<RedisClient['pipeline']> & ScriptedClient & { sendCom
 
 /** Tries a patch may take while other nodes keep rewriting a string-layout session under it. */
 const MAX_PATCH_ATTEMPTS = 8;
+
+/** A user field as a script replied it (a Buffer from the binary variant of the patch). */
+function fieldText(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : Buffer.isBuffer(v) ? v.toString('utf8') : undefined;
+}
 
 /** Redis refused a command for the key's type (a hash read as a string, a list read as a hash). */
 function isWrongType(err: unknown): boolean {
