@@ -1,1 +1,0 @@
-module.exports = globalThis.__scaleoutCompat.expressSession.Store // the copy @scaleout/express wraps
