@@ -90,3 +90,28 @@ describe('package manifests', () => {
     }
   });
 });
+
+describe('package entry points', () => {
+  for (const pkg of PACKAGES) {
+    it(`${pkg}: exports carry types, the source condition is scoped, and older resolvers find main and types`, () => {
+      const m = JSON.parse(readFileSync(join(ROOT, 'packages', pkg, 'package.json'), 'utf8')) as {
+        main?: string;
+        types?: string;
+        files?: string[];
+        scripts?: Record<string, string>;
+        exports: Record<string, Record<string, string> | string>;
+        imports?: Record<string, Record<string, string>>;
+      };
+      const entries = [m.exports['.'], ...Object.values(m.imports ?? {})] as Record<string, string>[];
+      for (const entry of entries) {
+        // A generic "source" would hand .ts files to any app that runs with --conditions=source.
+        expect(Object.keys(entry)).to.deep.equal(['@scaleout/source', 'types', 'default']);
+        expect(entry.types).to.match(/^\.\/dist\/.*\.d\.ts$/);
+      }
+      expect(m.main).to.equal((m.exports['.'] as Record<string, string>).default);
+      expect(m.types).to.equal((m.exports['.'] as Record<string, string>).types);
+      expect(m.files).to.include('dist');
+      expect(m.scripts?.prepack, 'prepack builds dist/ from a clean state').to.match(/clean.*build/);
+    });
+  }
+});

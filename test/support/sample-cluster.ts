@@ -34,7 +34,7 @@ export interface LaunchedCluster extends AsyncDisposable {
 export async function launchSampleCluster(args: string[], timeoutMs = 120_000): Promise<LaunchedCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'scaleout-sample-test-'));
   const pidFile = join(dir, 'pids.json');
-  const child: ChildProcess = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', LAUNCHER, '--port', '0', '--pid-file', pidFile, ...args], {
+  const child: ChildProcess = spawn(process.execPath, ['--conditions=@scaleout/source', '--import', 'tsx', LAUNCHER, '--port', '0', '--pid-file', pidFile, ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
