@@ -23,7 +23,7 @@ import { exportHaproxy, exportNginx, parseProxyConfig } from '@scaleout/proxy';
 import { freePort } from '../test/support/ports.js';
 import { startBalancerProcess, startHaproxy } from '../test/support/haproxy.js';
 import { startNginx } from '../test/support/nginx.js';
-import { measure, runLoad, type MeasuredResult } from './support/load.js';
+import { measure, type MeasuredResult } from './support/load.js';
 import { startServerChild, type CpuSample, type ServerHandle } from './support/server.js';
 import { flag, type BenchOptions } from './support/options.js';
 import { fmt, markdownTable, median, ratio } from './support/table.js';

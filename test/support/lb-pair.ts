@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BIN, runCli } from '../../packages/proxy/test/fixtures/cli.js';
-import type { LoadReport, LoadSpec, RequestRecord } from '../fixtures/lb-client.js';
+import type { LoadReport, LoadSpec } from '../fixtures/lb-client.js';
 import { startClusterNode, type ClusterNodeProcess } from './cluster-node.js';
 import { keepalivedBinary } from './keepalived.js';
 import { Lan, removeLeftovers, requireNamespaces } from './netns.js';

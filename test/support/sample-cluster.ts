@@ -54,7 +54,7 @@ export async function launchSampleCluster(args: string[], timeoutMs = 120_000): 
   } catch (err) {
     child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
-    throw new Error(`${(err as Error).message}\n${out}`);
+    throw new Error(`${(err as Error).message}\n${out}`, { cause: err });
   }
   const url = /^\s*open\s+(http:\/\/\S+?)\/?$/m.exec(out)![1]!;
   const dashboardUrl = /^\s*dashboard\s+(http:\/\/\S+)$/m.exec(out)![1]!;
