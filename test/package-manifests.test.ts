@@ -13,6 +13,7 @@ const PACKAGES = readdirSync(join(ROOT, 'packages')).filter((name) => statSync(j
 interface Manifest {
   name: string;
   dependencies?: Record<string, string>;
+  engines?: { node?: string };
   peerDependencies?: Record<string, string>;
   peerDependenciesMeta?: Record<string, { optional?: boolean }>;
 }
@@ -114,4 +115,15 @@ describe('package entry points', () => {
       expect(m.scripts?.prepack, 'prepack builds dist/ from a clean state').to.match(/clean.*build/);
     });
   }
+});
+
+describe('engines', () => {
+  it('every package states the Node.js lines that .ci/run tests, and CI runs each of them', () => {
+    const root = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string } };
+    for (const pkg of PACKAGES) expect(manifest(pkg), pkg).to.have.nested.property('engines.node', root.engines.node);
+    const stated = root.engines.node.split('||').map((r) => r.trim().replace(/^\^/, '').replace(/\.0$/, '').split('.')[0]);
+    const ci = readFileSync(join(ROOT, '.ci/run'), 'utf8');
+    const tested = [...ci.matchAll(/with-node\.sh (\d+)/g)].map((m) => m[1]);
+    expect(tested).to.have.members(stated);
+  });
 });
