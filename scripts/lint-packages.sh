@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 mapfile -t dirs < <(node -p "require('./package.json').workspaces.filter((w) => w.startsWith('packages/')).join('\n')")
 for dir in "${dirs[@]}"; do
   echo "lint:packages: $dir"
-  npx publint --strict "$dir"
+  # attw packs first: its npm pack runs prepack, which publint's own pack does not.
   npx attw --pack "$dir" --profile esm-only --format table-flipped
+  npx publint --strict "$dir"
 done
