@@ -4,7 +4,7 @@
  * its credentials.
  * @module
  */
-import { describeValue as describeCoreValue } from '@scaleout/core';
+import { describeValue as describeCoreValue, ScaleoutError } from '@scaleout/core';
 
 /** Stable error codes of `@scaleout/balancer`. */
 export const BalancerErrorCodes = {
@@ -24,13 +24,10 @@ export const BalancerErrorCodes = {
 
 export type BalancerErrorCode = (typeof BalancerErrorCodes)[keyof typeof BalancerErrorCodes];
 
-/** Base class of every error the balancer throws. */
-export class BalancerError extends Error {
-  /** A stable code such as `ERR_SCALEOUT_BALANCER_CONFIG`. */
-  readonly code: string;
+/** Base class of every error the balancer throws: a `ScaleoutError`, as in every package. */
+export class BalancerError extends ScaleoutError {
   constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
+    super(code, message, options);
     this.name = 'BalancerError';
   }
 }

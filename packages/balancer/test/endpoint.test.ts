@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { ScaleoutError } from '@scaleout/core';
 import { BalancerConfigError, Endpoint, FAILURE_SAMPLE_MS, type EndpointOptions } from '../src/index.js';
 
 describe('Endpoint', () => {
@@ -133,6 +134,7 @@ describe('Endpoint', () => {
         err = e;
       }
       expect(err).to.be.instanceOf(BalancerConfigError).that.includes({ field: 'endpoint.url' });
+      expect(err, 'one error base for every package').to.be.instanceOf(ScaleoutError);
       expect((err as Error).message).to.include('http://[redacted]@').and.not.include('hunter2');
     });
   });
