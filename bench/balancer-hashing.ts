@@ -4,7 +4,7 @@
  * (Lamping & Veach), on 100,000 keys over 10 endpoints: balance (max / average load), keys moved
  * when an 11th endpoint joins and when one in the middle leaves, and lookup cost.
  *
- * `npm run bench -- balancer-hashing` or `node --conditions=source --import tsx bench/balancer-hashing.ts`.
+ * `npm run bench -- balancer-hashing` or `node --conditions=@scaleout/source --import tsx bench/balancer-hashing.ts`.
  */
 import { pathToFileURL } from 'node:url';
 import { Endpoint, hash32, IpHash } from '@scaleout/balancer';

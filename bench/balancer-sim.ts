@@ -7,7 +7,7 @@
  * objects (in-flight counts, peak EWMA fed with the simulated latencies); the oracle knows every
  * endpoint's true speed and queue and sends each request where it will finish first.
  *
- * `npm run bench -- balancer-sim` or `node --conditions=source --import tsx bench/balancer-sim.ts`.
+ * `npm run bench -- balancer-sim` or `node --conditions=@scaleout/source --import tsx bench/balancer-sim.ts`.
  */
 import { pathToFileURL } from 'node:url';
 import { createAlgorithm, EndpointSet, type AlgorithmName, type Endpoint } from '@scaleout/balancer';

@@ -5,7 +5,7 @@
  * `balancer.fetch()` over a plain `fetch()` to one endpoint.
  *
  * `npm run bench -- balancer` (the section goes to docs/benchmarks.md), or alone:
- * `node --conditions=source --import tsx bench/balancer.ts [--write]` (`--write` puts the section,
+ * `node --conditions=@scaleout/source --import tsx bench/balancer.ts [--write]` (`--write` puts the section,
  * with the command and date, into docs/balancer-benchmarks.md).
  *
  * Flag: `--requests=3000` fetches per round for the overhead case.
@@ -168,12 +168,12 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const write = process.argv.includes('--write');
   const started = new Date();
   const section = await run({ flags: Object.fromEntries(process.argv.slice(2).filter((a) => a.startsWith('--requests=')).map((a) => ['requests', a.split('=')[1]!])) });
-  const header = runHeader({ command: `node --conditions=source --import tsx bench/balancer.ts${write ? ' --write' : ''}`, date: started });
+  const header = runHeader({ command: `node --conditions=@scaleout/source --import tsx bench/balancer.ts${write ? ' --write' : ''}`, date: started });
   const text = section.replace('## Balancer\n', `## Balancer\n\n${header}`);
   process.stdout.write(`${text}\n`);
   if (write) {
     const doc = fileURLToPath(new URL('../docs/balancer-benchmarks.md', import.meta.url));
-    const note = '<!-- Written by `node --conditions=source --import tsx bench/balancer.ts --write`; `npm run bench -- balancer` writes the same section into docs/benchmarks.md. -->';
+    const note = '<!-- Written by `node --conditions=@scaleout/source --import tsx bench/balancer.ts --write`; `npm run bench -- balancer` writes the same section into docs/benchmarks.md. -->';
     await writeFile(doc, `${note}\n\n${text}\n`);
     process.stderr.write('written to docs/balancer-benchmarks.md\n');
   }

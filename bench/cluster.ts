@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- cluster` (or `node --conditions=source --import tsx bench/cluster.ts`, which
+ * `npm run bench -- cluster` (or `node --conditions=@scaleout/source --import tsx bench/cluster.ts`, which
  * also writes docs/cluster-benchmarks.md): the cluster strategy against its floor and anchors.
  *
  * - Replication lag: `set()` on node A until the value is readable on node B, both on Redis
@@ -255,7 +255,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const { writeFile } = await import('node:fs/promises');
   const { flags } = parseArgs(process.argv.slice(2));
   const section = await run(benchOptions(flags));
-  const command = `node --conditions=source --import tsx bench/cluster.ts ${process.argv.slice(2).join(' ')}`.trim();
+  const command = `node --conditions=@scaleout/source --import tsx bench/cluster.ts ${process.argv.slice(2).join(' ')}`.trim();
   const text = `# Cluster strategy benchmarks\n\n${runHeader({ command })}\n${section.replace(/^## Cluster strategy\n/, '')}`;
   if (flags.write !== false) await writeFile(fileURLToPath(new URL('../docs/cluster-benchmarks.md', import.meta.url)), text);
   process.stdout.write(text);

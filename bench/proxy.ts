@@ -9,7 +9,7 @@
  * (`--moderate`, default 4 connections) for the p99 each proxy adds to the direct path.
  *
  * `npm run bench -- proxy` (writes its section of docs/benchmarks.md), or alone:
- * `node --conditions=source --import tsx bench/proxy.ts` (also writes docs/proxy-benchmarks.md).
+ * `node --conditions=@scaleout/source --import tsx bench/proxy.ts` (also writes docs/proxy-benchmarks.md).
  */
 import { Agent, type RequestListener } from 'node:http';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
@@ -23,7 +23,7 @@ import { exportHaproxy, exportNginx, parseProxyConfig } from '@scaleout/proxy';
 import { freePort } from '../test/support/ports.js';
 import { startBalancerProcess, startHaproxy } from '../test/support/haproxy.js';
 import { startNginx } from '../test/support/nginx.js';
-import { measure, runLoad, type MeasuredResult } from './support/load.js';
+import { measure, type MeasuredResult } from './support/load.js';
 import { startServerChild, type CpuSample, type ServerHandle } from './support/server.js';
 import { flag, type BenchOptions } from './support/options.js';
 import { fmt, markdownTable, median, ratio } from './support/table.js';
@@ -108,7 +108,7 @@ export async function run(options: BenchOptions = {}): Promise<string> {
     const scaleoutPort = await freePort();
     const file = join(dir, 'proxy.json');
     await writeFile(file, JSON.stringify({ ...base, listen: scaleoutPort }));
-    cases.push(await group('@scaleout/proxy', () => startBalancerProcess(process.execPath, ['--conditions=source', '--import', import.meta.resolve('tsx'), BIN, '--config', file], dir, scaleoutPort), scaleoutPort));
+    cases.push(await group('@scaleout/proxy', () => startBalancerProcess(process.execPath, ['--conditions=@scaleout/source', '--import', import.meta.resolve('tsx'), BIN, '--config', file], dir, scaleoutPort), scaleoutPort));
     cases.push(Object.assign(await startServerChild({ module: SELF, export: 'httpProxyServer', options: { targets: nodes.map((n) => n.url) } }), { name: 'http-proxy (npm)' }));
     const hp = await freePort();
     cases.push(await group('HAProxy', () => startHaproxy(exportHaproxy(parseProxyConfig({ ...base, listen: hp })), hp), hp));
@@ -178,7 +178,7 @@ compare p99 only from a quiet run.
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const started = new Date();
   const section = await run({ rounds: 2, flags: {} });
-  const command = 'node --conditions=source --import tsx bench/proxy.ts';
+  const command = 'node --conditions=@scaleout/source --import tsx bench/proxy.ts';
   const text = `# @scaleout/proxy benchmarks\n\n${runHeader({ command, date: started })}\n\n${section.replace(/^## Proxy\n+/, '')}`;
   await writeFile(fileURLToPath(new URL('../docs/proxy-benchmarks.md', import.meta.url)), text);
   process.stdout.write(text);

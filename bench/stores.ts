@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- stores`, or alone: `node --conditions=source --import tsx bench/stores.ts`.
+ * `npm run bench -- stores`, or alone: `node --conditions=@scaleout/source --import tsx bench/stores.ts`.
  *
  * Two loads on external stores, in the same run:
  *
@@ -234,7 +234,7 @@ export async function run(options: BenchOptions = {}): Promise<string> {
 if (process.argv[1] && pathToFileURL(process.argv[1]).href === import.meta.url) {
   const { flags } = parseArgs(process.argv.slice(2));
   const section = await run(benchOptions(flags));
-  const command = `node --conditions=source --import tsx bench/stores.ts ${process.argv.slice(2).join(' ')}`.trim();
+  const command = `node --conditions=@scaleout/source --import tsx bench/stores.ts ${process.argv.slice(2).join(' ')}`.trim();
   const doc = `# Session store benchmarks\n\n${runHeader({ command })}\n${section}\n`;
   if (flags.write !== false) await writeFile(DOC, doc);
   process.stdout.write(`${doc}\n`);

@@ -5,7 +5,7 @@
 // acknowledged increments are gone. A slow handler is enough; a node frozen (SIGSTOP) in the middle
 // of its work, woken once its client left, is the case the matrix hit.
 //
-//   node --conditions=source --import tsx faults/abandoned-request.ts
+//   node --conditions=@scaleout/source --import tsx faults/abandoned-request.ts
 //
 // Prints what each strategy and layer did and exits 1 while an acknowledged update is lost. With
 // `lock: true` the Koa layer keeps the update (it holds the lock until its save is done); the

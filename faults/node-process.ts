@@ -67,7 +67,7 @@ export function nodeProcess(spec: NodeProcessSpec): NodeProcess {
   const start = async (): Promise<void> => {
     if (isAlive()) return;
     output = '';
-    const proc = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', '--import', GUARD, spec.script, ...(spec.args ?? [])], {
+    const proc = spawn(process.execPath, ['--conditions=@scaleout/source', '--import', 'tsx', '--import', GUARD, spec.script, ...(spec.args ?? [])], {
       env: spec.env ?? process.env,
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });

@@ -74,7 +74,7 @@ function nearValid(bases: readonly unknown[], paths: readonly string[]) {
 
 /** What every accepted core config guarantees to the code that uses it. */
 function checkCoreInvariants(c: ScaleoutConfig): void {
-  expect(c.secret).to.be.an('array').that.is.not.empty;
+  expect(c.secret).to.be.an('array').with.length.greaterThan(0);
   for (const s of c.secret) expect(s).to.be.a('string').and.not.equal('');
   expect(['sticky', 'cluster', 'store']).to.include(c.strategy);
   expect(c.nodeId).to.match(/^[A-Za-z0-9._:-]{1,128}$/);
@@ -220,10 +220,10 @@ describe('fuzz: config loaders', function () {
     ];
 
     function checkProxyInvariants(c: ProxyConfig): void {
-      expect(c.targets).to.be.an('array').that.is.not.empty;
+      expect(c.targets).to.be.an('array').with.length.greaterThan(0);
       expect(new Set(c.targets.map((t) => t.id)).size).to.equal(c.targets.length);
       expect(Number.isInteger(c.listen) && c.listen >= 0 && c.listen <= 65535).to.equal(true);
-      if (c.sticky.mode !== 'none') expect(c.secret).to.be.an('array').that.is.not.empty;
+      if (c.sticky.mode !== 'none') expect(c.secret).to.be.an('array').with.length.greaterThan(0);
       // The status page is never open on a non-loopback address without a token.
       if (c.status.enabled && c.mode === 'http' && !/^(127\.|localhost$|::1$)/.test(c.host)) expect(c.status.token).to.be.a('string').with.length.of.at.least(16);
       expect(c.status.path).to.match(/^\//);

@@ -12,7 +12,7 @@ import { CookieClient, groupAlive, launchSampleCluster, waitForTargetState, type
 const LAUNCHER = fileURLToPath(new URL('../examples/sample-cluster/src/launcher.ts', import.meta.url));
 
 function runLauncher(args: string[], env: NodeJS.ProcessEnv = process.env): { status: number | null; out: string } {
-  const r = spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', LAUNCHER, ...args], { env, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, ['--conditions=@scaleout/source', '--import', 'tsx', LAUNCHER, ...args], { env, encoding: 'utf8', timeout: 60_000 });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 

@@ -263,7 +263,7 @@ describe('security: no secret or session content in logs and error messages', fu
   before(async function () {
     [redis, hazelcast] = await Promise.all([startRedis({ password: REDIS_PASSWORD }), startHazelcast({ members: 1, backupCount: 0, clusterName: 'log-test' })]);
     dir = mkdtempSync(join(tmpdir(), 'scaleout-logs-'));
-    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', '--input-type=module', '-e', CHILD], {
+    const child = spawn(process.execPath, ['--conditions=@scaleout/source', '--import', 'tsx', '--input-type=module', '-e', CHILD], {
       cwd: root,
       env: {
         PATH: process.env.PATH,

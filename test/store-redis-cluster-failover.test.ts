@@ -31,7 +31,7 @@ describe('Redis Cluster failover under a steady load of session writes', functio
   it('keeps every acknowledged session when a master is SIGKILLed and its replica takes over', async () => {
     const load = startWriteLoad(app.url, { clients: 12 });
     const [victim] = await cluster.masterPorts();
-    let promotedAfter = 0;
+    let promotedAfter: number | undefined;
     try {
       await sleep(1000);
       const killedAt = Date.now();

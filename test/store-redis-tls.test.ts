@@ -13,7 +13,7 @@ function makeCertificates(dir: string): { ca: string; cert: string; key: string;
     try {
       execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('openssl is not installed (apt-get install openssl); run: npm run provision');
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('openssl is not installed (apt-get install openssl); run: npm run provision', { cause: err });
       throw err;
     }
   };

@@ -57,7 +57,7 @@ async function lock(path: string): Promise<() => Promise<void>> {
       // A lock left by a crashed run is older than any real write.
       const age = await stat(path).then((s) => Date.now() - s.mtimeMs, () => 0);
       if (age > 60_000) await unlink(path).catch(() => undefined);
-      if (Date.now() > deadline) throw new Error(`${path} held for 30 s; remove it if no benchmark is running`);
+      if (Date.now() > deadline) throw new Error(`${path} held for 30 s; remove it if no benchmark is running`, { cause: err });
       await sleep(100);
     }
   }

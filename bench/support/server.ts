@@ -62,7 +62,7 @@ export interface ChildServerOptions {
   options?: unknown;
   /** Write a `.cpuprofile` of the child into this folder (`node --cpu-prof`). */
   cpuProfileDir?: string;
-  /** More Node.js flags for the child (after `--conditions=source --import tsx`). */
+  /** More Node.js flags for the child (after `--conditions=@scaleout/source --import tsx`). */
   execArgv?: string[];
   /** Extra environment variables. */
   env?: Record<string, string>;
@@ -74,7 +74,7 @@ const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url));
 
 /** Serves an app factory in its own process; resolves when it listens. */
 export async function startServerChild(opts: ChildServerOptions): Promise<ServerHandle> {
-  const execArgv = ['--conditions=source', '--import', 'tsx', ...(opts.execArgv ?? [])];
+  const execArgv = ['--conditions=@scaleout/source', '--import', 'tsx', ...(opts.execArgv ?? [])];
   if (opts.cpuProfileDir) {
     mkdirSync(opts.cpuProfileDir, { recursive: true });
     execArgv.push('--cpu-prof', `--cpu-prof-dir=${opts.cpuProfileDir}`);

@@ -55,7 +55,7 @@ process.once('exit', () => {
 
 /** Spawns a cluster node process over Redis and resolves once it is ready and serving HTTP. */
 export async function startClusterNode(options: StartClusterNodeOptions): Promise<ClusterNodeProcess> {
-  const [file, ...args] = [...(options.wrap ?? []), process.execPath, '--conditions=source', '--import', 'tsx', FIXTURE];
+  const [file, ...args] = [...(options.wrap ?? []), process.execPath, '--conditions=@scaleout/source', '--import', 'tsx', FIXTURE];
   const child = spawn(file!, args, {
     env: {
       ...process.env,

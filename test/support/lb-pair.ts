@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BIN, runCli } from '../../packages/proxy/test/fixtures/cli.js';
-import type { LoadReport, LoadSpec, RequestRecord } from '../fixtures/lb-client.js';
+import type { LoadReport, LoadSpec } from '../fixtures/lb-client.js';
 import { startClusterNode, type ClusterNodeProcess } from './cluster-node.js';
 import { keepalivedBinary } from './keepalived.js';
 import { Lan, removeLeftovers, requireNamespaces } from './netns.js';
@@ -20,7 +20,7 @@ export type Lb = 'lb1' | 'lb2';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLIENT = fileURLToPath(new URL('../fixtures/lb-client.ts', import.meta.url));
-const TSX = ['--conditions=source', '--import', 'tsx'];
+const TSX = ['--conditions=@scaleout/source', '--import', 'tsx'];
 const TOKEN = 'lb-pair-status-token-0123456789';
 // Fixed ports are safe here: each host is a namespace of its own, with nothing else in it.
 const PROXY_PORT = 8080;

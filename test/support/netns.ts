@@ -15,7 +15,7 @@ export async function ip(...args: string[]): Promise<string> {
     return (await run('ip', args, { timeout: 10_000 })).stdout;
   } catch (err) {
     const e = err as Error & { stderr?: string };
-    throw new Error(`ip ${args.join(' ')}: ${e.stderr?.trim() || e.message}`);
+    throw new Error(`ip ${args.join(' ')}: ${e.stderr?.trim() || e.message}`, { cause: err });
   }
 }
 
@@ -27,7 +27,7 @@ export async function requireNamespaces(): Promise<void> {
   try {
     await ip('netns', 'add', probe);
   } catch (err) {
-    throw new Error(`${NEEDS}: ${(err as Error).message}`);
+    throw new Error(`${NEEDS}: ${(err as Error).message}`, { cause: err });
   }
   await ip('netns', 'del', probe);
 }

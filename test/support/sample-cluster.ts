@@ -39,7 +39,7 @@ export interface LaunchedCluster extends AsyncDisposable {
 export async function launchSampleCluster(args: string[], timeoutMs = 120_000): Promise<LaunchedCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'scaleout-sample-test-'));
   const pidFile = join(dir, 'pids.json');
-  const child: ChildProcess = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', LAUNCHER, '--port', '0', '--pid-file', pidFile, ...args], {
+  const child: ChildProcess = spawn(process.execPath, ['--conditions=@scaleout/source', '--import', 'tsx', LAUNCHER, '--port', '0', '--pid-file', pidFile, ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -59,7 +59,7 @@ export async function launchSampleCluster(args: string[], timeoutMs = 120_000): 
   } catch (err) {
     child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
-    throw new Error(`${(err as Error).message}\n${out}`);
+    throw new Error(`${(err as Error).message}\n${out}`, { cause: err });
   }
   const url = /^\s*open\s+(http:\/\/\S+?)\/?$/m.exec(out)![1]!;
   const dashboardUrl = /^\s*dashboard\s+(http:\/\/\S+)$/m.exec(out)![1]!;

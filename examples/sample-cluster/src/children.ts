@@ -117,7 +117,7 @@ export class ManagedProcess {
     try {
       child =
         s.kind === 'node'
-          ? spawn(process.execPath, ['--conditions=source', '--import', 'tsx', s.command, ...(s.args ?? [])], {
+          ? spawn(process.execPath, ['--conditions=@scaleout/source', '--import', 'tsx', s.command, ...(s.args ?? [])], {
               cwd: s.cwd,
               env: s.env ?? process.env,
               detached: true,

@@ -1,8 +1,10 @@
 /**
  * Coded errors of `@scaleout/balancer`. Callers match on `code`, never on the message.
- * The package stands alone (no `@scaleout/core` import), so it keeps its own base class.
+ * Values in messages are shown by core's `describeValue`, so a refused endpoint URL never prints
+ * its credentials.
  * @module
  */
+import { describeValue as describeCoreValue, ScaleoutError } from '@scaleout/core';
 
 /** Stable error codes of `@scaleout/balancer`. */
 export const BalancerErrorCodes = {
@@ -24,13 +26,10 @@ export const BalancerErrorCodes = {
 
 export type BalancerErrorCode = (typeof BalancerErrorCodes)[keyof typeof BalancerErrorCodes];
 
-/** Base class of every error the balancer throws. */
-export class BalancerError extends Error {
-  /** A stable code such as `ERR_SCALEOUT_BALANCER_CONFIG`. */
-  readonly code: string;
+/** Base class of every error the balancer throws: a `ScaleoutError`, as in every package. */
+export class BalancerError extends ScaleoutError {
   constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
+    super(code, message, options);
     this.name = 'BalancerError';
   }
 }
@@ -82,16 +81,14 @@ export class TryTimeoutError extends BalancerError {
   }
 }
 
-/** Shows a value in an error message without flooding the log. */
+/**
+ * Shows a value in an error message without flooding the log or leaking a URL's credentials:
+ * core's rule, with numbers shown as written (NaN, Infinity) and functions by kind, not source.
+ */
 export function describeValue(value: unknown): string {
-  let text: string;
-  try {
-    if (typeof value === 'number') text = String(value);
-    else text = value === undefined ? 'undefined' : typeof value === 'function' ? '[function]' : (JSON.stringify(value) ?? String(value));
-  } catch {
-    text = Object.prototype.toString.call(value);
-  }
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'function') return '[function]';
+  return describeCoreValue(value);
 }
 
 /** Throws a `BalancerConfigError` naming the field, the value and what is allowed. */

@@ -16,7 +16,7 @@ describe('close()', () => {
 
   it('stops every timer and socket: a process that used a balancer exits on its own', async function () {
     this.timeout(20_000);
-    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', fileURLToPath(new URL('./fixtures/close-child.ts', import.meta.url)), server.url], {
+    const child = spawn(process.execPath, ['--conditions=@scaleout/source', '--import', 'tsx', fileURLToPath(new URL('./fixtures/close-child.ts', import.meta.url)), server.url], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

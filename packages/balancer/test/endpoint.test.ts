@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { ScaleoutError } from '@scaleout/core';
 import { BalancerConfigError, Endpoint, FAILURE_SAMPLE_MS, type EndpointOptions } from '../src/index.js';
 
 describe('Endpoint', () => {
@@ -148,5 +149,17 @@ describe('Endpoint', () => {
           .that.includes({ code: 'ERR_SCALEOUT_BALANCER_CONFIG', field });
       });
     }
+
+    it('never prints the password of a refused URL with credentials', () => {
+      let err: unknown;
+      try {
+        new Endpoint('http://admin:hunter2-s3cret@10.0.0.5:3001/');
+      } catch (e) {
+        err = e;
+      }
+      expect(err).to.be.instanceOf(BalancerConfigError).that.includes({ field: 'endpoint.url' });
+      expect(err, 'one error base for every package').to.be.instanceOf(ScaleoutError);
+      expect((err as Error).message).to.include('http://[redacted]@').and.not.include('hunter2');
+    });
   });
 });

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
+import { parseDuration as parseCoreDuration } from '@scaleout/core';
 import { ALGORITHMS, BalancerConfigError, createAlgorithm, createBalancer, Endpoint, EndpointSet, parseDuration } from '../src/index.js';
 
 /** Anything a caller (or a parsed config file) might hand over. */
@@ -62,6 +63,26 @@ describe('bad input, generated', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('parseDuration reads the same grammar as core, refusing with its own code', () => {
+    for (const v of [0, 250, '250', '250ms', '1.5s', '2 m', '1h', '1d', '-1s', 'soon', '', 2 ** 31, null]) {
+      let core: number | string;
+      try {
+        core = parseCoreDuration(v, 'd');
+      } catch (err) {
+        core = (err as Error).name;
+      }
+      let balancer: number | string;
+      try {
+        balancer = parseDuration(v, 'd');
+      } catch (err) {
+        expect(err).to.be.instanceOf(BalancerConfigError).that.includes({ code: 'ERR_SCALEOUT_BALANCER_CONFIG', field: 'd' });
+        balancer = 'ConfigError';
+      }
+      expect(balancer, String(v)).to.equal(core);
+    }
+    expect(parseDuration('1d', 'd')).to.equal(86_400_000);
   });
 
   it('every algorithm picks a candidate, and a non-excluded one while one exists, for any set and key', () => {

@@ -186,7 +186,7 @@ const target = z.strictObject({
   weight: int(1, 1000).default(1),
   maxConnections: int(1, 100_000).default(512),
 });
-const path = z.string().max(200).regex(/^\/[A-Za-z0-9._~\/-]*$/, 'expected an absolute path such as "/healthz"');
+const path = z.string().max(200).regex(/^\/[A-Za-z0-9._~/-]*$/, 'expected an absolute path such as "/healthz"');
 
 const schema = z.strictObject({
   listen: int(0, 65535).default(D.listen),

@@ -97,7 +97,7 @@ export function exportKeepalived(config: ProxyConfig, options: KeepalivedOptions
   if (!WORD.test(o.interface)) refuse('interface', o.interface, 'expected an interface name such as eth0');
   if (!WORD.test(o.scriptUser)) refuse('scriptUser', o.scriptUser, 'expected a user name');
   const node = o.node ?? process.execPath;
-  if (!/^\/[A-Za-z0-9._+\/-]+$/.test(node)) refuse('node', node, 'expected an absolute path to the node binary without spaces');
+  if (!/^\/[A-Za-z0-9._+/-]+$/.test(node)) refuse('node', node, 'expected an absolute path to the node binary without spaces');
 
   if (config.listen === 0) refuse('listen', 0, 'expected a fixed port: the check must know where the proxy listens');
   const url = `http://${checkHost(config, vipAddr)}:${config.listen}${config.health.path}`;

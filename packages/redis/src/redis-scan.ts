@@ -1,9 +1,18 @@
-import { Cluster, type Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { RedisClient } from './redis-client.js';
+
+/**
+ * Whether `client` is an ioredis Cluster. Read from ioredis's own `isCluster` flag rather than
+ * `instanceof`: an app whose ioredis version differs from ours hands in a client built from
+ * another copy of the class, which `instanceof` would not recognise.
+ */
+export function isCluster(client: RedisClient): client is Cluster {
+  return client.isCluster === true;
+}
 
 /** The connections that own keys: every master of a Cluster, or the one connection otherwise. */
 export function mastersOf(client: RedisClient): Redis[] {
-  return client instanceof Cluster ? client.nodes('master') : [client];
+  return isCluster(client) ? client.nodes('master') : [client];
 }
 
 /** A SCAN MATCH pattern for every key starting with `prefix`, glob characters escaped. */

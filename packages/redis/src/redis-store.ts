@@ -20,9 +20,9 @@ import {
   type SessionStore,
   userOf,
 } from '@scaleout/core';
-import { Cluster, Command } from 'ioredis';
+import { Command } from 'ioredis';
 import type { RedisClient } from './redis-client.js';
-import { mastersOf, prefixPattern, scanNode } from './redis-scan.js';
+import { isCluster, mastersOf, prefixPattern, scanNode } from './redis-scan.js';
 import { ReplicaAckError, toStoreError } from './errors.js';
 import { byteSize, decodeHash, fieldOf, JSON_SERIALIZER, LAYOUT_VERSION, metaFields, sessionFields, type Serializer } from './serializer.js';
 import { sha1, withScripts, type IndexedReply, type PatchReply, type ScriptedClient } from './redis-scripts.js';
@@ -186,7 +186,7 @@ export class RedisStore extends EventEmitter implements SessionStore {
     if (this.#commandTimeout <= 0) throw new InvalidArgumentError('commandTimeout', `commandTimeout must be more than 0 ms, got ${this.#commandTimeout}`);
     this.#maxValueBytes = wholeNumber('maxValueBytes', o.maxValueBytes, 1);
     this.#scanCount = wholeNumber('scanCount', o.scanCount, 1, 100_000);
-    const clientTimeout = this.client instanceof Cluster ? this.client.options.redisOptions?.commandTimeout : this.client.options.commandTimeout;
+    const clientTimeout = isCluster(this.client) ? this.client.options.redisOptions?.commandTimeout : this.client.options.commandTimeout;
     this.#clientTimesOut = typeof clientTimeout === 'number' && clientTimeout > 0 && clientTimeout <= this.#commandTimeout;
     this.#available = this.client.status === 'ready';
     this.#everReady = this.#available;
