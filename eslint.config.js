@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/', '**/dist/', 'docs/api/', '.cache/', 'coverage/'] },
+  { ignores: ['**/node_modules/', '**/dist/', 'docs/api/', '.cache/', 'coverage/', '.tmp/', 'test-output/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

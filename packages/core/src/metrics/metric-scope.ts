@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import type { Counter, CounterConfiguration, Gauge, GaugeConfiguration, Histogram, HistogramConfiguration, Registry } from 'prom-client';
+import type { Counter, CounterConfiguration, Gauge, Histogram, HistogramConfiguration, Registry } from 'prom-client';
 import { ErrorCodes, InvalidArgumentError, MissingPackageError, ScaleoutError } from '../errors.js';
 
 /** The prom-client classes, loaded on the first `metrics()` call: an app without metrics never loads prom-client. */
