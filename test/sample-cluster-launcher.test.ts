@@ -148,7 +148,8 @@ describe('sample cluster launcher: control endpoints, a config file of the user,
     const client = new CookieClient();
     for (let i = 0; i < 6; i++) await client.json(`${cluster!.url}/api/count`);
     expect((await saved()) - before, 'every save counted on the node that made it').to.equal(6);
-    const proxy = parsePrometheusText(await (await fetch(`${cluster!.statusUrl}/metrics`)).text());
+    // The proxy's metrics sit behind its status token (the sample cluster has one: its kill buttons need it).
+    const proxy = parsePrometheusText(await (await fetch(`${cluster!.statusUrl}/metrics`, { headers: { authorization: `Bearer ${cluster!.statusToken}` } })).text());
     expect(proxy.some((f) => f.name === 'scaleout_proxy_requests_total')).to.equal(true);
     // The dashboard samples each node's metrics once a second: saves/s and load time show up
     // (a request per poll, so some fall between two samples however the timers line up).
