@@ -31,15 +31,6 @@ export function dropCookie(header: string, name: string): string | undefined {
 }
 
 /**
- * False when the session cookie cannot reach the client: `secure: true` on a plain-HTTP request
- * (behind a TLS terminator that the app does not trust). Such a request runs with a session that
- * is never stored: storing it would leave an entry no client can ever present.
- */
-export function canPersist(settings: SessionSettings, secureRequest: boolean): boolean {
-  return settings.secure !== true || secureRequest;
-}
-
-/**
  * Signs a session id as express-session does (`s:` + id + `.` + HMAC-SHA256), so Express and
  * Koa nodes of one fleet read each other's cookies.
  */
@@ -47,14 +38,23 @@ export function signSessionId(id: string, secret: string[]): string {
   return 's:' + sign(id, secret[0]!);
 }
 
-/** The session id in a signed cookie value, or `undefined` if any secret fails to verify it. */
-export function unsignSessionId(value: string | undefined, secret: string[]): string | undefined {
+/**
+ * The session id in a signed cookie value, verified in constant time under each secret in turn,
+ * with whether the newest secret signed it (`current`), or `undefined` if none verifies it.
+ */
+export function verifySessionId(value: string | undefined, secret: readonly string[]): { id: string; current: boolean } | undefined {
   if (typeof value !== 'string' || !value.startsWith('s:') || value.length > 512) return undefined;
-  for (const s of secret) {
-    const id = unsign(value.slice(2), s);
-    if (id !== false) return id;
+  const body = value.slice(2);
+  for (let i = 0; i < secret.length; i++) {
+    const id = unsign(body, secret[i]!);
+    if (id !== false) return { id, current: i === 0 };
   }
   return undefined;
+}
+
+/** The session id in a signed cookie value, or `undefined` if any secret fails to verify it. */
+export function unsignSessionId(value: string | undefined, secret: string[]): string | undefined {
+  return verifySessionId(value, secret)?.id;
 }
 
 /** Cookie attributes from the session settings (RFC 6265 §4.1.2; HttpOnly and SameSite=Lax by default). */

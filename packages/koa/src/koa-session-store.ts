@@ -1,12 +1,6 @@
 import { clientLeft, diffSession, sessionExpired, snapshotSession, storeCall, withoutForeignKeys, type SessionSnapshot, type SessionStore, type SessionData } from '@scaleout/core';
 
 const kLoaded = Symbol('scaleout.loadedSnapshot');
-const kNoStore = Symbol('scaleout.noStore');
-
-/** Marks a request whose session must not be stored (its cookie cannot reach the client). */
-export function skipStoring(ctx: object): void {
-  (ctx as Record<symbol, boolean>)[kNoStore] = true;
-}
 type WithLoaded = { [kLoaded]?: { key: string; fields: SessionSnapshot } };
 
 /** koa-session's external store contract (`opts.store`). */
@@ -51,7 +45,6 @@ export function koaSessionStore(store: SessionStore, options: KoaSessionStoreOpt
       return withoutForeignKeys(data, 'koa');
     },
     async set(key, sess, maxAge, { ctx }) {
-      if (ctx && typeof ctx === 'object' && (ctx as Record<symbol, boolean>)[kNoStore]) return;
       // The client gave up (a balancer's timeout): a save computed from what the request read
       // long ago would overwrite updates acknowledged since, and nobody will see this answer.
       if (await clientLeft(store, (ctx as { req?: { socket?: { destroyed?: boolean } } } | undefined)?.req?.socket)) return;

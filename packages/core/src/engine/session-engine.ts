@@ -1,7 +1,6 @@
 import { debuglog } from 'node:util';
-import { sign, unsign } from 'cookie-signature';
 import { serialize } from 'cookie';
-import { clientLeft, MAX_COOKIE_HEADER, routeSetCookie } from '../http.js';
+import { clientLeft, MAX_COOKIE_HEADER, routeSetCookie, signSessionId, verifySessionId } from '../http.js';
 import { parse } from 'cookie';
 import { diffSession, snapshotSession, type SessionPatch } from '../session-patch.js';
 import { checkSessionId } from '../session-value.js';
@@ -169,14 +168,8 @@ export class SessionEngine {
 
   /** The id in a signed cookie value (express-session's `s:<id>.<hmac>`), verified under every secret in constant time. */
   #verify(value: string | undefined): { id: string; current: boolean } | undefined {
-    if (typeof value !== 'string' || value.length > MAX_COOKIE_VALUE || !value.startsWith('s:')) return undefined;
-    const body = value.slice(2);
-    const secrets = this.options.secrets;
-    for (let i = 0; i < secrets.length; i++) {
-      const id = unsign(body, secrets[i]!);
-      if (id !== false && id.length > 0) return { id, current: i === 0 };
-    }
-    return undefined;
+    const verified = verifySessionId(value, this.options.secrets);
+    return verified && verified.id.length > 0 ? verified : undefined;
   }
 
   /** Splits a stored session into data, cookie and what the request must compare against. */
@@ -341,7 +334,7 @@ export class SessionEngine {
 
   /** The signed cookie value: as received when it is signed with the newest secret, else signed anew. */
   #signed(state: SessionState): string {
-    return state.signedValue !== undefined && state.id === state.cookieId ? state.signedValue : 's:' + sign(state.id, this.options.secrets[0]!);
+    return state.signedValue !== undefined && state.id === state.cookieId ? state.signedValue : signSessionId(state.id, this.options.secrets);
   }
 
   /** Runs a write unless the request's client has gone (its answer would never be seen, and its data is stale). */
