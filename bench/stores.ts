@@ -43,7 +43,8 @@ import { startHazelcast } from '../test/support/hazelcast.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const DOC = fileURLToPath(new URL('../docs/store-benchmarks.md', import.meta.url));
-const TARGET = 1.0;
+/** Targets of `RedisStore` against connect-redis: req/s with 500 sessions, CPU per request, req/s on the hot session. */
+const TARGET = { rps: 1.2, cpu: 1.0, hot: 1.0 };
 /** Requests the hot-session check sends, in waves of the hot load's connections. */
 const HOT_CHECK_KEYS = 200;
 
@@ -189,12 +190,14 @@ export async function run(options: BenchOptions = {}): Promise<string> {
       // With the CPU saturated, req/s follows CPU per request: its inverse resists background load.
       const byCpu = 1 / median(cpu);
       // Judged on the ratio as printed, so that "1.00×" never reads "not met".
-      const verdict = (v: number) => (Number(v.toFixed(2)) >= TARGET ? 'met' : '**not met**');
-      const target = x.c.id === 'scaleout-redis' ? ` (target ≥ ${TARGET.toFixed(1)}×: ${verdict(median(rps))})` : '';
+      const met = (ok: boolean) => (ok ? 'met' : '**not met**');
+      const redis = x.c.id === 'scaleout-redis';
+      const target = redis ? ` (target ≥ ${TARGET.rps.toFixed(1)}×: ${met(Number(median(rps).toFixed(2)) >= TARGET.rps)})` : '';
       return (
         `- **${x.c.name}**: ${ratio(median(rps), 1)} the req/s of connect-redis${target}; per round ${rps.map((v) => v.toFixed(2)).join(', ')}. ` +
-        `By server CPU per request (${cpu.map((v) => v.toFixed(2)).join(', ')} × connect-redis's) it would serve ${ratio(byCpu, 1)} connect-redis's req/s on a saturated core` +
-        (x.c.id === 'scaleout-redis' ? ` (target: ${verdict(byCpu)}).` : '.')
+        `Server CPU per request ${ratio(median(cpu), 1)} connect-redis's (per round ${cpu.map((v) => v.toFixed(2)).join(', ')})` +
+        (redis ? ` (target ≤ ${TARGET.cpu.toFixed(1)}×: ${met(Number(median(cpu).toFixed(2)) <= TARGET.cpu)})` : '') +
+        `: it would serve ${ratio(byCpu, 1)} connect-redis's req/s on a saturated core.`
       );
     });
   return [
@@ -217,15 +220,14 @@ export async function run(options: BenchOptions = {}): Promise<string> {
     '',
     ...running.map(
       (x) =>
-        `- **${x.c.name}**: ${x === anchor ? '' : `${ratio(hotRatio(x), 1)} the req/s of connect-redis on the hot session; `}` +
+        `- **${x.c.name}**: ${x === anchor ? '' : `${ratio(hotRatio(x), 1)} the req/s of connect-redis on the hot session${x.c.id === 'scaleout-redis' ? ` (target ≥ ${TARGET.hot.toFixed(1)}×: ${Number(hotRatio(x).toFixed(2)) >= TARGET.hot ? 'met' : '**not met**'})` : ''}; `}` +
         `${x.lost} of ${HOT_CHECK_KEYS} keys lost${x === anchor ? ' (each save writes the whole session it read, over the keys other requests saved meanwhile)' : ''}.`,
     ),
     '- The timed hot load cycles through 20 keys, each request writing a new value, so every case holds a session of the same size; keys lost show only in the count after it.',
     '- Per request, both Redis cases make two round trips: a read (connect-redis GET, `RedisStore` HGETALL), then connect-redis SETs the whole session while `RedisStore` ' +
       'writes only the changed fields of the session hash (one EVALSHA of a short Lua script, no read first), so that concurrent requests changing different keys do not overwrite each other. ' +
       '`RedisStore` also bounds every call by its command timeout and maps failures to coded errors (a 503), and `@scaleout/express` finishes the save before the response goes out.',
-    '- Where the two Redis rows differ, most of it is the HTTP layer, not the store: on the memory store `@scaleout/express` spends more CPU per request than express-session ' +
-      '(it finishes the save before the response and diffs the session to save only changed keys; see the middleware benchmark in docs/benchmarks.md), so with totals level `RedisStore` itself costs less per request than connect-redis.',
+    '- The memory store and the cluster strategy keep their per-key merge in process; their hot-session rows are the in-process references the Redis path is held against.',
     '- req/s moves by a factor of two or more from round to round when other work shares the 2 cores; server CPU per request moves by about 10%, so the ratio by CPU is the one to read on a busy machine.',
     '- The Hazelcast row pays for the client protocol and the member on the JVM; it is the store to pick for its replication (backup-count), not for raw speed.',
   ].join('\n');

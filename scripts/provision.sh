@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian/Ubuntu machine, as root.
 # Idempotent: does nothing where everything is already present.
-#   redis-server, redis-sentinel, haproxy, nginx, chromium, keepalived (OS packages)
+#   redis-server, redis-sentinel, haproxy, nginx, chromium, keepalived, wrk (OS packages)
 #   the Hazelcast member jar (Maven Central, through mvn) into .cache/hazelcast/
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +22,8 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)   # the Redis TLS test mak
 # The load-balancer failover test runs keepalived (VRRP) in network namespaces (iproute2's ip netns).
 [ -x /usr/sbin/keepalived ] || command -v keepalived >/dev/null 2>&1 || need+=(keepalived)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
+# The proxy benchmark's load generator (a C process of its own, so that it is not the bottleneck).
+command -v wrk >/dev/null 2>&1 || need+=(wrk)
 
 if [ "${#need[@]}" -gt 0 ]; then
   SUDO=""
