@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { request } from 'node:http';
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +18,18 @@ function runLauncher(args: string[], env: NodeJS.ProcessEnv = process.env): { st
 }
 
 const post = (url: string, headers: Record<string, string> = { 'x-scaleout-admin': '1' }) => fetch(url, { method: 'POST', headers });
+
+/** A request with a Host header of the caller's choosing (fetch always sends the URL's own). */
+function statusWithHost(url: string, method: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 describe('sample cluster launcher: options', () => {
   const refused: [string, string[], RegExp][] = [
@@ -178,6 +191,22 @@ describe('sample cluster launcher: control endpoints, a config file of the user,
     expect((await fetch(`${d}nodes/node-1/kill`)).status).to.equal(404);
     expect((await fetch(`${d}status.json`, { method: 'DELETE' })).status).to.equal(405);
     expect((await post(`${cluster!.statusUrl}/targets/node-9/kill`, admin())).status).to.equal(404);
+    const nodes = ((await (await fetch(`${d}status.json`)).json()) as { nodes: { running: boolean }[] }).nodes;
+    expect(nodes.every((n) => n.running)).to.equal(true);
+  });
+
+  it('refuses a rebound name: a foreign Host or Origin gets 403 and kills nothing', async () => {
+    const d = cluster!.dashboardUrl;
+    const port = new URL(d).port;
+    const admin = { 'x-scaleout-admin': '1' };
+    expect(await statusWithHost(`${d}nodes/node-1/kill`, 'POST', { ...admin, host: `attacker.example:${port}` })).to.equal(403);
+    expect(await statusWithHost(`${d}nodes/node-1/kill`, 'POST', { ...admin, host: `127.attacker.example:${port}` })).to.equal(403);
+    expect(await statusWithHost(`${d}nodes/node-1/kill`, 'POST', { ...admin, host: `127.0.0.1:${port}`, origin: 'http://attacker.example' })).to.equal(403);
+    expect(await statusWithHost(`${d}status.json`, 'GET', { host: `attacker.example:${port}` })).to.equal(403);
+    expect(await statusWithHost(`${d}status.json`, 'GET', { host: `localhost:${port}` })).to.equal(200);
+    const page = await fetch(d);
+    expect(page.headers.get('content-security-policy')).to.include("frame-ancestors 'none'");
+    expect(page.headers.get('referrer-policy')).to.equal('no-referrer');
     const nodes = ((await (await fetch(`${d}status.json`)).json()) as { nodes: { running: boolean }[] }).nodes;
     expect(nodes.every((n) => n.running)).to.equal(true);
   });

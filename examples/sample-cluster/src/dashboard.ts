@@ -16,14 +16,19 @@ export interface DashboardTarget {
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string, extra: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...extra }).end(body);
+  res
+    .writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer', ...extra })
+    .end(body);
 }
 const json = (res: ServerResponse, status: number, value: unknown) => send(res, status, 'application/json; charset=utf-8', JSON.stringify(value));
 
 /**
  * The launcher's control endpoint and dashboard, on loopback only: `GET /` (the page),
  * `GET /status.json`, `POST /nodes/<id>/kill|restart`, `POST /algorithm?name=…`. POSTs need the
- * `X-Scaleout-Admin` header, which a cross-site form cannot send.
+ * `X-Scaleout-Admin` header, which a cross-site form cannot send. Every request must name this
+ * dashboard in `Host` (`127.0.0.1:<port>` or `localhost:<port>`), and a POST's `Origin`, when
+ * sent, must be this dashboard: a page whose own name was rebound to 127.0.0.1 (DNS rebinding)
+ * could otherwise send the header from its own origin.
  */
 export class Dashboard {
   readonly #target: DashboardTarget;
@@ -51,15 +56,29 @@ export class Dashboard {
     return this.#url;
   }
 
+  /** True when `Host` (and `Origin`, when sent) name this dashboard's loopback address. */
+  #sameOrigin(req: IncomingMessage): boolean {
+    const port = (this.#server.address() as { port: number } | null)?.port;
+    const hosts = [`127.0.0.1:${port}`, `localhost:${port}`];
+    const host = req.headers.host?.toLowerCase();
+    if (host === undefined || !hosts.includes(host)) return false;
+    const origin = req.headers.origin?.toLowerCase();
+    return origin === undefined || hosts.some((h) => origin === `http://${h}`);
+  }
+
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
+      if (!this.#sameOrigin(req)) {
+        req.resume();
+        return json(res, 403, { error: 'Host or Origin is not this dashboard' });
+      }
       const url = new URL(req.url ?? '/', 'http://dashboard.invalid');
       if (req.method === 'GET' || req.method === 'HEAD') {
         if (url.pathname === '/status.json') return json(res, 200, this.#target.status());
         if (url.pathname === '/') {
           const nonce = randomBytes(12).toString('base64');
           return send(res, 200, 'text/html; charset=utf-8', dashboardPage(nonce), {
-            'content-security-policy': `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; img-src 'self'`,
+            'content-security-policy': `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; img-src 'self'; frame-ancestors 'none'`,
           });
         }
         return send(res, 404, 'text/plain; charset=utf-8', '404 Not Found\n');
