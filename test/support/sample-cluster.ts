@@ -3,8 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { groupAlive } from '../../examples/sample-cluster/src/children.js';
-import { eventually } from './ports.js';
+import { eventually, groupAlive } from '@scaleout/harness';
 
 export { groupAlive };
 export { CookieClient } from '../../examples/sample-cluster/src/experiments/cookie-client.js';

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { eventually } from '../../../test/support/ports.js';
+import { eventually } from '@scaleout/harness';
 import { closeNodes, contents, startNode, startNodes, type TestNode } from './nodes.js';
 
 describe('ReplicatedStore (in-process)', () => {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { MemoryStore, InvalidArgumentError } from '@scaleout/core';
-import { eventually } from '../../../test/support/ports.js';
+import { eventually } from '@scaleout/harness';
 
 describe('MemoryStore', function () {
   let store: MemoryStore;
