@@ -1,6 +1,7 @@
 // Starting real servers and processes on free ports, for the integration tests, the sample
 // cluster, the fault matrix and the benchmarks. README.md lists what each module offers.
 export * from './errors.js';
+export * from './exit-hook.js';
 export * from './ports.js';
 export * from './server-process.js';
 export * from './process-group.js';
