@@ -70,7 +70,7 @@ export function nodeProcess(spec: NodeProcessSpec): NodeProcess {
     });
     child = proc;
     const forget = killOnExit(() => proc.kill('SIGKILL'));
-    // The child handle keeps the runner alive while it waits for an exit; the channel need not.
+    // The child handle keeps the parent alive while it waits for an exit; the channel need not.
     (proc.channel as { unref?: () => void } | undefined)?.unref?.();
     exited = new Promise<void>((resolve) => {
       proc.once('exit', (code, signal) => {

@@ -90,7 +90,6 @@ export class ManagedProcess {
   readonly spec: ManagedProcessSpec;
   #child: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
-  #generation = 0;
 
   constructor(spec: ManagedProcessSpec) {
     this.spec = spec;
@@ -111,7 +110,6 @@ export class ManagedProcess {
     if (this.alive) return;
     const s = this.spec;
     const fd = openSync(s.logFile, 'a');
-    const generation = ++this.#generation;
     let child: ChildProcess;
     try {
       child =
@@ -132,7 +130,8 @@ export class ManagedProcess {
       closeSync(fd);
     }
     this.#child = child;
-    const forget = killOnExit(() => this.killGroup('SIGKILL'));
+    const pgid = child.pid;
+    const forget = killOnExit(() => void (pgid !== undefined && killGroup(pgid, 'SIGKILL')));
     // The parent's own event loop must not wait for its children.
     child.unref();
     (child.stdin as { unref?: () => void } | null)?.unref?.();
@@ -140,7 +139,7 @@ export class ManagedProcess {
     this.#exited = new Promise<void>((resolve) => {
       child.once('exit', (code, signal) => {
         debug('%s exited (%s)', s.name, signal ?? code);
-        if (generation === this.#generation) forget();
+        forget();
         resolve();
       });
       child.once('error', () => resolve());
