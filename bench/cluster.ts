@@ -22,7 +22,7 @@ import { Redis } from 'ioredis';
 import { MemoryStore } from '@scaleout/core';
 import { InProcessTransport, ReplicatedStore } from '@scaleout/cluster';
 import { RedisTransport } from '@scaleout/redis';
-import { startRedis } from '../test/support/redis.js';
+import { startRedis } from '@scaleout/harness';
 import { flag, type BenchOptions } from './support/options.js';
 import { startServerChild, type ServerHandle } from './support/server.js';
 import { measure, quantile, type MeasuredResult } from './support/load.js';

@@ -20,7 +20,7 @@ import { RedisStore } from '@scaleout/redis';
 import type { BenchOptions } from './support/options.js';
 import { flag } from './support/options.js';
 import { fmt, markdownTable, ratio } from './support/table.js';
-import { startRedis } from '../test/support/redis.js';
+import { startRedis } from '@scaleout/harness';
 
 function whole(options: BenchOptions, key: string, fallback: number): number {
   const n = Number(flag(options, key, String(fallback)));

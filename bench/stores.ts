@@ -38,8 +38,7 @@ import { expressSessionApp } from './support/session-apps.js';
 import type { ServedApp } from './support/child.js';
 import { fmt, median, ratio, throughputTable, type ThroughputRow } from './support/table.js';
 import { runHeader } from './support/machine.js';
-import { startRedis } from '../test/support/redis.js';
-import { startHazelcast } from '../test/support/hazelcast.js';
+import { startHazelcast, startRedis } from '@scaleout/harness';
 
 const SELF = fileURLToPath(import.meta.url);
 const DOC = fileURLToPath(new URL('../docs/store-benchmarks.md', import.meta.url));

@@ -15,9 +15,7 @@ import { createStrategy, type ScaleoutConfigInput, type Strategy } from '@scaleo
 import { fileURLToPath } from 'node:url';
 import { buildApp, type Framework } from '../test/support/apps.js';
 import { startHttp } from '../test/support/http.js';
-import { freePort } from '../test/support/ports.js';
-import { startRedis, tempDir, writeFile } from '../test/support/redis.js';
-import { nodeProcess, type NodeProcess } from './node-process.js';
+import { freePort, nodeProcess, type NodeProcess, startRedis, tempDir, writeFile } from '@scaleout/harness';
 
 const APP_NODE = fileURLToPath(new URL('./app-node.ts', import.meta.url));
 

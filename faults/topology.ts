@@ -2,10 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { debuglog } from 'node:util';
 import type { ScaleoutConfigInput } from '@scaleout/core';
-import { startHazelcast, type HazelcastCluster } from '../test/support/hazelcast.js';
-import { eventually, freePort } from '../test/support/ports.js';
-import { startRedis, startRedisCluster, startRedisSentinel, tempDir, writeFile, type RedisClusterSet, type RedisSentinelSet, type RedisServer } from '../test/support/redis.js';
-import { nodeProcess, type NodeProcess } from './node-process.js';
+import { eventually, freePort, type HazelcastCluster, nodeProcess, type NodeProcess, type RedisClusterSet, type RedisSentinelSet, type RedisServer, startHazelcast, startRedis, startRedisCluster, startRedisSentinel, tempDir, writeFile } from '@scaleout/harness';
 
 const debug = debuglog('scaleout:faults-topology');
 
@@ -132,7 +129,7 @@ interface ProxyTargetState {
 }
 
 /**
- * Starts a topology: its servers (through test/support), three app nodes as child processes
+ * Starts a topology: its servers (through `@scaleout/harness`), three app nodes as child processes
  * sharing one `scaleout.config.json`, and `@scaleout/proxy` as a child process in front, routing
  * as the sample cluster does (sticky: the node's route cookie; cluster: the proxy's own cookie,
  * since replication is asynchronous; store: round robin). Resolves once the proxy sees every node up.

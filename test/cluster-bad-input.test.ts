@@ -3,8 +3,7 @@ import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { FrameCodec, MessageType, ReplicatedStore } from '@scaleout/cluster';
 import { RedisTransport } from '@scaleout/redis';
-import { eventually } from './support/ports.js';
-import { startRedis, type RedisServer } from './support/redis.js';
+import { eventually, type RedisServer, startRedis } from '@scaleout/harness';
 
 const SECRET = ['bad-input-newest', 'bad-input-older'];
 

@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { ReplicatedStore } from '@scaleout/cluster';
 import { HazelcastTransport } from '@scaleout/hazelcast';
-import { startHazelcast, type HazelcastCluster } from './support/hazelcast.js';
-import { eventually } from './support/ports.js';
+import { eventually, type HazelcastCluster, startHazelcast } from '@scaleout/harness';
 
 describe('cluster strategy over a Hazelcast reliable topic', function () {
   this.timeout(90_000);

@@ -4,8 +4,7 @@ import request from 'supertest';
 import { createStrategy, type Strategy } from '@scaleout/core';
 import { buildApp } from './support/apps.js';
 import { startHttp, type RunningServer } from './support/http.js';
-import { eventually } from './support/ports.js';
-import { startRedis, type RedisServer } from './support/redis.js';
+import { eventually, type RedisServer, startRedis } from '@scaleout/harness';
 import { burst, gate } from './support/concurrency.js';
 import { cookieOf, describeSessionBehaviour } from './support/session-behaviour.js';
 

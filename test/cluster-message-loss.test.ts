@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { ReplicatedStore } from '@scaleout/cluster';
 import { RedisTransport } from '@scaleout/redis';
-import { eventually } from './support/ports.js';
-import { startRedis, type RedisServer } from './support/redis.js';
+import { eventually, type RedisServer, startRedis } from '@scaleout/harness';
 
 describe('cluster strategy: message loss on Redis pub/sub is detected and repaired', function () {
   this.timeout(60_000);

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { startClusterNode, type ClusterNodeProcess } from './support/cluster-node.js';
-import { eventually } from './support/ports.js';
-import { startRedis, type RedisServer } from './support/redis.js';
+import { eventually, type RedisServer, startRedis } from '@scaleout/harness';
 
 interface Client {
   cookie?: string;

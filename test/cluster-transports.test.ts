@@ -3,8 +3,7 @@ import { expect } from 'chai';
 import { ErrorCodes, parseConfig } from '@scaleout/core';
 import { RedisTransport, createTransport as createRedisTransport } from '@scaleout/redis';
 import { HazelcastTransport, createTransport as createHazelcastTransport } from '@scaleout/hazelcast';
-import { eventually, freePort } from './support/ports.js';
-import { startRedis, type RedisServer } from './support/redis.js';
+import { eventually, freePort, type RedisServer, startRedis } from '@scaleout/harness';
 
 const context = (nodeId: string) => ({ nodeId, secret: ['s'], config: parseConfig({ secret: 's' }) });
 

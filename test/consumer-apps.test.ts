@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
-import { startRedisCluster, tempDir, type RedisClusterSet } from './support/redis.js';
+import { type RedisClusterSet, startRedisCluster, tempDir } from '@scaleout/harness';
 
 // The packages as a user gets them: every workspace package packed (prepack builds dist/), then
 // fresh apps in the system's temp folder, far from the workspace's node_modules, that install

@@ -4,8 +4,7 @@ import { Redis } from 'ioredis';
 import { applyPatch, decodeSession, diffSession, isSessionData, snapshotSession, type HazelcastStoreConfig, type RedisStoreConfig } from '@scaleout/core';
 import { createStore, type RedisStore } from '@scaleout/redis';
 import { createStore as createHazelcastStore, type HazelcastStore } from '@scaleout/hazelcast';
-import { startHazelcast, type HazelcastCluster } from './support/hazelcast.js';
-import { startRedis, type RedisServer } from './support/redis.js';
+import { type HazelcastCluster, type RedisServer, startHazelcast, startRedis } from '@scaleout/harness';
 
 // A stored value is outside input too: another program, an older version or an attacker with
 // write access to the store may have put anything under a session key. Whatever it is, reading

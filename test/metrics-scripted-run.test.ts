@@ -8,9 +8,8 @@ import { metrics as clusterMetrics, type ReplicatedStore } from '@scaleout/clust
 import { createProxy, metrics as proxyMetrics, type Proxy } from '@scaleout/proxy';
 import { buildApp } from './support/apps.js';
 import { startHttp, type RunningServer } from './support/http.js';
-import { eventually } from './support/ports.js';
+import { eventually, type RedisServer, startRedis } from '@scaleout/harness';
 import { parsePrometheusText, sampleValue, type Family } from './support/prometheus.js';
-import { startRedis, type RedisServer } from './support/redis.js';
 
 /** Every metric that the metrics issue names, which the scripted run must export. */
 const NAMED = [

@@ -4,9 +4,8 @@ import { Registry } from 'prom-client';
 import { createStrategy, ErrorCodes, metrics, type Strategy } from '@scaleout/core';
 import { metrics as hazelcastMetrics } from '@scaleout/hazelcast';
 import { buildApp } from './support/apps.js';
-import { startHazelcast, type HazelcastCluster } from './support/hazelcast.js';
+import { eventually, type HazelcastCluster, startHazelcast } from '@scaleout/harness';
 import { startHttp, type RunningServer } from './support/http.js';
-import { eventually } from './support/ports.js';
 import { parsePrometheusText, sampleValue } from './support/prometheus.js';
 
 // The Hazelcast store's metrics on a real member: operations timed, sessions counted when asked,

@@ -2,7 +2,8 @@ import { connect } from 'node:net';
 import { expect } from 'chai';
 import { createProxy, type Proxy } from '@scaleout/proxy';
 import { routeTag } from '@scaleout/core';
-import { eventually, startHttp, type RunningServer } from './support/index.js';
+import { eventually } from '@scaleout/harness';
+import { startHttp, type RunningServer } from './support/index.js';
 import { createNodeApp } from '../packages/proxy/test/fixtures/node-app.js';
 import { Client } from '../packages/proxy/test/fixtures/nodes.js';
 

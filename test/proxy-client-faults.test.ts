@@ -4,7 +4,8 @@ import { connect } from 'node:net';
 import { expect } from 'chai';
 import { WebSocketServer } from 'ws';
 import { createProxy, type Proxy } from '@scaleout/proxy';
-import { eventually, startHttp, type RunningServer } from './support/index.js';
+import { eventually } from '@scaleout/harness';
+import { startHttp, type RunningServer } from './support/index.js';
 
 // A malformed request is the client's fault: the proxy answers it itself and never charges it
 // to the node it was pinned to. Before this rule, five requests with two Host lines and a route

@@ -1,10 +1,7 @@
 import { expect } from 'chai';
 import { exportHaproxy, exportNginx, parseProxyConfig, type ProxyConfig } from '@scaleout/proxy';
 import { routeTag } from '@scaleout/core';
-import { freePort } from './support/index.js';
-import { startHaproxy } from './support/haproxy.js';
-import { startNginx } from './support/nginx.js';
-import type { RunningBalancer } from './support/haproxy.js';
+import { freePort, type RunningBalancer, startHaproxy, startNginx } from '@scaleout/harness';
 import { Client, spawnNodes, type NodeProcess } from '../packages/proxy/test/fixtures/nodes.js';
 
 const SECRET = 'export-secret';

@@ -3,7 +3,8 @@ import { connect, type Socket } from 'node:net';
 import { expect } from 'chai';
 import { WebSocket, WebSocketServer } from 'ws';
 import { createProxy, type Proxy } from '@scaleout/proxy';
-import { eventually, startHttp, type RunningServer } from './support/index.js';
+import { eventually } from '@scaleout/harness';
+import { startHttp, type RunningServer } from './support/index.js';
 
 // Limits as HAProxy sets them: `maxconn` on the frontend and per server, `tune.http.maxhdr`.
 

@@ -1,7 +1,8 @@
 import { request } from 'node:http';
 import { expect } from 'chai';
 import { createProxy, type Proxy } from '@scaleout/proxy';
-import { freePort, parsePrometheusText, sampleValue, startHttp, type Family, type RunningServer } from './support/index.js';
+import { freePort } from '@scaleout/harness';
+import { parsePrometheusText, sampleValue, startHttp, type Family, type RunningServer } from './support/index.js';
 
 // The metrics endpoint: prom-client's exposition, read by a strict parser, with counters that
 // match the requests sent, behind the same access rule as the status page.

@@ -3,7 +3,8 @@ import { connect, createServer, type AddressInfo, type Server } from 'node:net';
 import { expect } from 'chai';
 import { WebSocket, WebSocketServer } from 'ws';
 import { createProxy, type Proxy, type ProxyConfigInput } from '@scaleout/proxy';
-import { freePort, startHttp, type RunningServer } from './support/index.js';
+import { freePort } from '@scaleout/harness';
+import { startHttp, type RunningServer } from './support/index.js';
 
 // One retry rule for HTTP, WebSocket and TCP: another node is tried only when nothing reached
 // the failed one, and retries across all requests stay within the budget (here 20% of the

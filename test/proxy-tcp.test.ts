@@ -1,7 +1,7 @@
 import { connect, createServer, type AddressInfo, type Server } from 'node:net';
 import { expect } from 'chai';
 import { createProxy, type Proxy, type ProxyConfigInput } from '@scaleout/proxy';
-import { eventually } from './support/index.js';
+import { eventually } from '@scaleout/harness';
 
 interface Echo {
   server: Server;

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { expect } from 'chai';
 import { LbPair, type Failover, type Lb } from './support/lb-pair.js';
-import { eventually } from './support/ports.js';
+import { eventually } from '@scaleout/harness';
 
 const ADVERT_INT_S = 1;
 const CHECK_INTERVAL_S = 1;

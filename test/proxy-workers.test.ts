@@ -1,7 +1,8 @@
 import { request } from 'node:http';
 import { expect } from 'chai';
 import { startCli, type RunningCli } from '../packages/proxy/test/fixtures/cli.js';
-import { eventually, startHttp, type RunningServer } from './support/index.js';
+import { eventually } from '@scaleout/harness';
+import { startHttp, type RunningServer } from './support/index.js';
 
 // `workers: 2`: the CLI forks two proxy processes sharing the listening socket (node:cluster),
 // and stops them both on SIGTERM.

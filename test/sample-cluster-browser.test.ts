@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { eventually } from './support/ports.js';
+import { eventually } from '@scaleout/harness';
 import { launchSampleCluster, type LaunchedCluster } from './support/sample-cluster.js';
 
 const CHROMIUM = '/usr/bin/chromium';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { parseCommandLine, resolveOptions, type SampleClusterOptions } from '../examples/sample-cluster/src/options.js';
-import { eventually } from './support/ports.js';
+import { eventually } from '@scaleout/harness';
 import { parsePrometheusText, sampleValue } from './support/prometheus.js';
 import { CookieClient, groupAlive, launchSampleCluster, waitForTargetState, type LaunchedCluster } from './support/sample-cluster.js';
 

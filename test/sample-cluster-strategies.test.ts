@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { pidAlive } from '../examples/sample-cluster/src/children.js';
+import { pidAlive } from '@scaleout/harness';
 import { CookieClient, groupAlive, launchSampleCluster, waitForTargetState, type LaunchedCluster } from './support/sample-cluster.js';
 
 interface Count {

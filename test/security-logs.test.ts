@@ -4,9 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { startHazelcast, type HazelcastCluster } from './support/hazelcast.js';
-import { startRedis, type RedisServer } from './support/redis.js';
-import { freePort } from './support/ports.js';
+import { freePort, type HazelcastCluster, type RedisServer, startHazelcast, startRedis } from '@scaleout/harness';
 
 // Logs and error messages travel further than the app: to log shippers, tickets, screenshots.
 // Real Express and Koa apps run in a child process with every scaleout debug log on

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import type { RedisStoreConfig } from '@scaleout/core';
 import { createStore, RedisTransport, type RedisStore } from '@scaleout/redis';
-import { startRedis, type RedisServer } from './support/redis.js';
+import { type RedisServer, startRedis } from '@scaleout/harness';
 
 // docs/security.md tells operators to run scaleout under a Redis ACL user limited to its key
 // prefix, its lock prefix and its channel. This runs everything scaleout does (store reads,

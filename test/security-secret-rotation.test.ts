@@ -5,7 +5,7 @@ import { createStrategy, MemoryStore, RouteCookie, RouteTable, type Strategy } f
 import { InProcessTransport, ReplicatedStore } from '@scaleout/cluster';
 import { buildApp, type Framework } from './support/apps.js';
 import { cookieOf } from './support/session-behaviour.js';
-import { eventually } from './support/ports.js';
+import { eventually } from '@scaleout/harness';
 
 // The rotation procedure of docs/security.md, run as a rolling deploy does: nodes and proxies on
 // adjacent steps run side by side, and every pair must keep accepting each other's cookies, route

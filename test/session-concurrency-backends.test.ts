@@ -1,7 +1,6 @@
 import { createStrategy } from '@scaleout/core';
 import { describeConcurrency } from './support/concurrency.js';
-import { startHazelcast, type HazelcastCluster } from './support/hazelcast.js';
-import { startRedis, startRedisCluster, startRedisSentinel, type RedisClusterSet, type RedisSentinelSet, type RedisServer } from './support/redis.js';
+import { type HazelcastCluster, type RedisClusterSet, type RedisSentinelSet, type RedisServer, startHazelcast, startRedis, startRedisCluster, startRedisSentinel } from '@scaleout/harness';
 
 // The lost-update guarantees on every backend that holds sessions outside node memory, through
 // Express and Koa: per-key saves keep concurrent writes to different keys, and lock: true

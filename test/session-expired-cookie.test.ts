@@ -4,7 +4,7 @@ import { createStrategy, MemoryStore, unsignSessionId, type Strategy } from '@sc
 import { ExpressSessionStore } from '@scaleout/express';
 import { buildApp, FRAMEWORKS } from './support/apps.js';
 import { startHttp, type RunningServer } from './support/http.js';
-import { startRedis, type RedisServer } from './support/redis.js';
+import { type RedisServer, startRedis } from '@scaleout/harness';
 import { cookieOf } from './support/session-behaviour.js';
 
 // An app that ends a session by its lifetime (`req.session.cookie.maxAge = 0` in Express, the

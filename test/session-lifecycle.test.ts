@@ -4,7 +4,7 @@ import request from 'supertest';
 import { createStrategy, MemoryStore, type Strategy } from '@scaleout/core';
 import { buildApp, FRAMEWORKS } from './support/apps.js';
 import { startHttp, type RunningServer } from './support/http.js';
-import { eventually } from './support/ports.js';
+import { eventually } from '@scaleout/harness';
 import { cookieOf } from './support/session-behaviour.js';
 
 for (const framework of FRAMEWORKS) {

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createStrategy, MemoryStore, assembleStrategy, parseConfig, type Strategy } from '@scaleout/core';
 import { describeSessionsByUser } from './support/sessions-by-user.js';
-import { startRedis, startRedisCluster, type RedisClusterSet, type RedisServer } from './support/redis.js';
+import { type HazelcastCluster, type RedisClusterSet, type RedisServer, startHazelcast, startRedis, startRedisCluster } from '@scaleout/harness';
 import { describeRedisIndex, indexSize } from './support/redis-user-index.js';
-import { startHazelcast, type HazelcastCluster } from './support/hazelcast.js';
 import type { HazelcastStore } from '@scaleout/hazelcast';
 
 // Log in, list a user's devices, log out everywhere, and session events, on every strategy.

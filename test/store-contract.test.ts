@@ -1,7 +1,7 @@
 import { MemoryStore, type RedisStoreConfig } from '@scaleout/core';
 import { createStore } from '@scaleout/redis';
 import { describeStoreContract } from './support/store-contract.js';
-import { startRedis, startRedisCluster, startRedisSentinel, type RedisClusterSet, type RedisSentinelSet, type RedisServer } from './support/redis.js';
+import { type RedisClusterSet, type RedisSentinelSet, type RedisServer, startRedis, startRedisCluster, startRedisSentinel } from '@scaleout/harness';
 
 // One contract, every backend: what makes switching between them a config change only.
 // (Hazelcast runs the same contract in store-hazelcast.test.ts, next to its member set-up.)

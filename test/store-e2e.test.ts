@@ -3,8 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { createStrategy, loadConfig, type Strategy } from '@scaleout/core';
-import { startRedis, type RedisServer } from './support/redis.js';
-import { startHazelcast, type HazelcastCluster } from './support/hazelcast.js';
+import { type HazelcastCluster, type RedisServer, startHazelcast, startRedis } from '@scaleout/harness';
 import { startSessionApp } from './support/write-load.js';
 import type { RunningServer } from './support/http.js';
 

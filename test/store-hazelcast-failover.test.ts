@@ -1,10 +1,9 @@
 import { expect } from 'chai';
 import { createStrategy, type HazelcastStoreConfig, type Strategy } from '@scaleout/core';
 import { createStore } from '@scaleout/hazelcast';
-import { startHazelcast, type HazelcastCluster } from './support/hazelcast.js';
+import { eventually, type HazelcastCluster, startHazelcast } from '@scaleout/harness';
 import { fillStore } from './support/store-contract.js';
 import { startSessionApp, startWriteLoad, lostWrites } from './support/write-load.js';
-import { eventually } from './support/ports.js';
 import type { RunningServer } from './support/http.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

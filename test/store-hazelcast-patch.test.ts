@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { HazelcastStoreConfig } from '@scaleout/core';
 import { createStore, type HazelcastStore } from '@scaleout/hazelcast';
-import { startHazelcast, type HazelcastCluster } from './support/hazelcast.js';
+import { type HazelcastCluster, startHazelcast } from '@scaleout/harness';
 
 /** Request message types of the IMap operations a save may send (hazelcast-client's codecs). */
 const MAP_OPERATIONS: Record<number, string> = {

@@ -2,8 +2,7 @@ import { expect } from 'chai';
 import { createStrategy, ErrorCodes, type HazelcastStoreConfig, type ScaleoutError, type Strategy } from '@scaleout/core';
 import { createStore, HazelcastStore } from '@scaleout/hazelcast';
 import { describeStoreContract } from './support/store-contract.js';
-import { startHazelcast, type HazelcastCluster } from './support/hazelcast.js';
-import { eventually, freePort } from './support/ports.js';
+import { eventually, freePort, type HazelcastCluster, startHazelcast } from '@scaleout/harness';
 import { startSessionApp } from './support/write-load.js';
 import type { RunningServer } from './support/http.js';
 

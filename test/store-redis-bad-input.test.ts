@@ -6,7 +6,7 @@ import { createStore, type RedisStore } from '@scaleout/redis';
 import { buildApp } from './support/apps.js';
 import { startHttp, type RunningServer } from './support/http.js';
 import { cookieOf } from './support/session-behaviour.js';
-import { startRedis, type RedisServer } from './support/redis.js';
+import { type RedisServer, startRedis } from '@scaleout/harness';
 
 const TEN_MB = 10 * 1024 * 1024;
 

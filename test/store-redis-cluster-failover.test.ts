@@ -1,8 +1,7 @@
 import { expect } from 'chai';
 import { createStrategy, type Strategy } from '@scaleout/core';
-import { startRedisCluster, type RedisClusterSet } from './support/redis.js';
+import { eventually, type RedisClusterSet, startRedisCluster } from '@scaleout/harness';
 import { startSessionApp, startWriteLoad, lostWrites } from './support/write-load.js';
-import { eventually } from './support/ports.js';
 import type { RunningServer } from './support/http.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

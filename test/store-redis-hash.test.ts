@@ -6,7 +6,7 @@ import { createStore, type RedisStore } from '@scaleout/redis';
 import { buildApp, FRAMEWORKS } from './support/apps.js';
 import { startHttp } from './support/http.js';
 import { cookieOf } from './support/session-behaviour.js';
-import { redisCommand, startRedis, type RedisServer } from './support/redis.js';
+import { redisCommand, type RedisServer, startRedis } from '@scaleout/harness';
 
 const config = (shape: Partial<RedisStoreConfig>) => ({ type: 'redis', ...shape }) as RedisStoreConfig;
 

@@ -7,7 +7,7 @@ import { Cluster, Redis } from 'ioredis';
 import request from 'supertest';
 import { createStrategy, type Strategy } from '@scaleout/core';
 import { session } from '@scaleout/express';
-import { startRedis, startRedisCluster } from './support/redis.js';
+import { startRedis, startRedisCluster } from '@scaleout/harness';
 import { startHttp, type RunningServer } from './support/http.js';
 import { cookieOf } from './support/session-behaviour.js';
 

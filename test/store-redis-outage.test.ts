@@ -1,8 +1,7 @@
 import { expect } from 'chai';
 import { createStrategy, type Strategy } from '@scaleout/core';
-import { startRedis, type RedisServer } from './support/redis.js';
+import { eventually, type RedisServer, startRedis } from '@scaleout/harness';
 import { startSessionApp } from './support/write-load.js';
-import { eventually } from './support/ports.js';
 import type { RunningServer } from './support/http.js';
 
 /** One request: status, body and how long it took. */

@@ -1,8 +1,7 @@
 import { expect } from 'chai';
 import { createStrategy, type Strategy } from '@scaleout/core';
 import type { RedisStore } from '@scaleout/redis';
-import { redisInfo, startRedisSentinel, type RedisSentinelSet } from './support/redis.js';
-import { eventually } from './support/ports.js';
+import { eventually, redisInfo, type RedisSentinelSet, startRedisSentinel } from '@scaleout/harness';
 import { startSessionApp, startWriteLoad, lostWrites } from './support/write-load.js';
 import type { RunningServer } from './support/http.js';
 

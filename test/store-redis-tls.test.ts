@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { ErrorCodes, type RedisStoreConfig } from '@scaleout/core';
 import { createStore } from '@scaleout/redis';
-import { startRedis, tempDir, writeFile, type RedisServer } from './support/redis.js';
-import { freePort } from './support/ports.js';
+import { freePort, type RedisServer, startRedis, tempDir, writeFile } from '@scaleout/harness';
 
 /** A CA and a server certificate for 127.0.0.1, made with openssl in `dir`. */
 function makeCertificates(dir: string): { ca: string; cert: string; key: string; caFile: string } {

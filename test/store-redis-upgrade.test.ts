@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import type { RedisStoreConfig } from '@scaleout/core';
 import { createStore, type RedisStore } from '@scaleout/redis';
-import { startRedis, type RedisServer } from './support/redis.js';
+import { type RedisServer, startRedis } from '@scaleout/harness';
 
 const config = (shape: Partial<RedisStoreConfig>) => ({ type: 'redis', ...shape }) as RedisStoreConfig;
 

@@ -2,8 +2,7 @@ import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { createStrategy, ErrorCodes, isUnavailable, loadConfig, type RedisStoreConfig, type ScaleoutError } from '@scaleout/core';
 import { createStore, RedisStore, ReplicaAckError, type Serializer } from '@scaleout/redis';
-import { startRedis, tempDir, writeFile, type RedisServer } from './support/redis.js';
-import { eventually, freePort } from './support/ports.js';
+import { eventually, freePort, type RedisServer, startRedis, tempDir, writeFile } from '@scaleout/harness';
 
 const config = (shape: Partial<RedisStoreConfig>) => ({ type: 'redis', ...shape }) as RedisStoreConfig;
 

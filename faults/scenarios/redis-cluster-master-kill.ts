@@ -1,5 +1,4 @@
-import { eventually } from '../../test/support/ports.js';
-import { waitForReplicaLink } from '../../test/support/redis.js';
+import { eventually, waitForReplicaLink } from '@scaleout/harness';
 import type { Topology } from '../topology.js';
 import { need, type Fault } from './fault.js';
 

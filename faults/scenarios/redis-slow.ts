@@ -1,4 +1,4 @@
-import { redisCommand } from '../../test/support/redis.js';
+import { redisCommand } from '@scaleout/harness';
 import type { Topology } from '../topology.js';
 import { need, sleep, type Fault } from './fault.js';
 

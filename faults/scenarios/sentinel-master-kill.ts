@@ -1,4 +1,4 @@
-import { waitForReplicaLink } from '../../test/support/redis.js';
+import { waitForReplicaLink } from '@scaleout/harness';
 import type { Topology } from '../topology.js';
 import { need, type Fault } from './fault.js';
 

@@ -1,5 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { killOnExit } from '@scaleout/harness';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/cluster-node.ts', import.meta.url));
 
@@ -48,11 +49,6 @@ export interface StartClusterNodeOptions {
   host?: string;
 }
 
-const running = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-});
-
 /** Spawns a cluster node process over Redis and resolves once it is ready and serving HTTP. */
 export async function startClusterNode(options: StartClusterNodeOptions): Promise<ClusterNodeProcess> {
   const [file, ...args] = [...(options.wrap ?? []), process.execPath, '--conditions=@scaleout/source', '--import', 'tsx', FIXTURE];
@@ -67,12 +63,12 @@ export async function startClusterNode(options: StartClusterNodeOptions): Promis
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  running.add(child);
+  const forget = killOnExit(() => child.kill('SIGKILL'));
   let output = '';
   let alive = true;
   const exited = new Promise<void>((resolve) => child.once('exit', () => {
     alive = false;
-    running.delete(child);
+    forget();
     resolve();
   }));
   const port = await new Promise<number>((resolve, reject) => {

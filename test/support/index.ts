@@ -1,3 +1,2 @@
-export * from './ports.js';
 export * from './http.js';
 export * from './prometheus.js';

@@ -7,13 +7,12 @@ import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { baseRedisArgs, eventually, startProcess, tempDir, type ServerProcess } from '@scaleout/harness';
 import { BIN, runCli } from '../../packages/proxy/test/fixtures/cli.js';
 import type { LoadReport, LoadSpec } from '../fixtures/lb-client.js';
 import { startClusterNode, type ClusterNodeProcess } from './cluster-node.js';
 import { keepalivedBinary } from './keepalived.js';
 import { Lan, removeLeftovers, requireNamespaces } from './netns.js';
-import { eventually } from './ports.js';
-import { baseRedisArgs, startProcess, tempDir, type ServerProcess } from './redis.js';
 
 export type { LoadReport, RequestRecord } from '../fixtures/lb-client.js';
 export type Lb = 'lb1' | 'lb2';

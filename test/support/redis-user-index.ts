@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { Strategy } from '@scaleout/core';
 import type { RedisStore } from '@scaleout/redis';
 import { Cluster, type Redis } from 'ioredis';
-import { eventually } from './ports.js';
+import { eventually } from '@scaleout/harness';
 
 // The Redis side of the sessions-by-user suites: counting the index's keys, and what only Redis
 // can get wrong (stale ids in a set, garbage under an index key, the sets of expired sessions).

@@ -3,8 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { groupAlive } from '../../examples/sample-cluster/src/children.js';
-import { eventually } from './ports.js';
+import { eventually, groupAlive, killOnExit } from '@scaleout/harness';
 
 export { groupAlive };
 export { CookieClient } from '../../examples/sample-cluster/src/experiments/cookie-client.js';
@@ -49,8 +48,7 @@ export async function launchSampleCluster(args: string[], timeoutMs = 120_000): 
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let code: number | null | undefined;
   void exited.then((c) => (code = c));
-  const kill = () => child.kill('SIGKILL');
-  process.once('exit', kill);
+  const forget = killOnExit(() => child.kill('SIGKILL'));
   try {
     await eventually(() => {
       if (code !== undefined) throw new Error(`the launcher exited (${code}) before it was ready:\n${out}`);
@@ -74,7 +72,7 @@ export async function launchSampleCluster(args: string[], timeoutMs = 120_000): 
       const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
       const c = await exited;
       clearTimeout(timer);
-      process.off('exit', kill);
+      forget();
       return c;
     })());
   return {

@@ -7,7 +7,7 @@ import type { SessionEvent, Strategy } from '@scaleout/core';
 import { login as expressLogin, logout as expressLogout, session as expressSession } from '@scaleout/express';
 import { login as koaLogin, logout as koaLogout, session as koaSession } from '@scaleout/koa';
 import { startHttp, type RunningServer } from './http.js';
-import { eventually } from './ports.js';
+import { eventually } from '@scaleout/harness';
 import { cookieOf } from './session-behaviour.js';
 
 /**

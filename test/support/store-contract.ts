@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { ErrorCodes, type SessionData, type SessionStore } from '@scaleout/core';
-import { eventually } from './ports.js';
+import { eventually } from '@scaleout/harness';
 
 /** Builds a fresh, ready store over the backend under test. Called once per suite (and once more for the close test). */
 export type StoreFactory = () => Promise<SessionStore>;

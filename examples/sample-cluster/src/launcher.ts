@@ -16,12 +16,12 @@ async function stop(code: number): Promise<never> {
   process.exit(code);
 }
 
-// A second Ctrl-C while stopping exits at once; the exit hook in children.ts still kills every group.
+// A second Ctrl-C while stopping exits at once; the harness's exit hook still kills every group.
 process.on('SIGINT', () => (stopping ? process.exit(130) : void stop(0)));
 process.on('SIGTERM', () => (stopping ? process.exit(143) : void stop(0)));
 process.on('uncaughtException', (err) => {
   console.error('sample cluster crashed:', err);
-  // The exit hook in children.ts kills every process group synchronously.
+  // The harness's exit hook kills every process group synchronously.
   process.exit(1);
 });
 

@@ -7,11 +7,10 @@ import { fileURLToPath } from 'node:url';
 import { debuglog } from 'node:util';
 import { createProxy, type Proxy } from '@scaleout/proxy';
 import type { Backend } from './backends.js';
-import { logTail, ManagedProcess } from './children.js';
+import { freePort, logTail, ManagedProcess } from '@scaleout/harness';
 import { Dashboard } from './dashboard.js';
 import { StartFailedError } from './errors.js';
 import { resolveOptions, type ResolvedOptions, type SampleClusterOptions } from './options.js';
-import { freePort } from './ports.js';
 import { prepareRunConfig, type RunConfig } from './run-config.js';
 import { StatsSampler } from './stats-sampler.js';
 

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { eventually } from '../../../test/support/index.js';
+import { eventually } from '@scaleout/harness';
 import { drive, useBackends } from './helpers.js';
 
 describe('fetch() retries and hedging', () => {

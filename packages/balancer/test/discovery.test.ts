@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { BalancerConfigError, createBalancer, Discovery, EndpointSet, type Balancer, type DiscoveryOptions } from '../src/index.js';
-import { eventually } from '../../../test/support/index.js';
+import { eventually } from '@scaleout/harness';
 import { startDnsServer, type DnsServer } from './dns-server.js';
 import { startBackends, type Backend } from './helpers.js';
 

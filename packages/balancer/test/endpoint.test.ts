@@ -1,3 +1,4 @@
+import FakeTimers from '@sinonjs/fake-timers';
 import { expect } from 'chai';
 import { ScaleoutError } from '@scaleout/core';
 import { BalancerConfigError, Endpoint, FAILURE_SAMPLE_MS, type EndpointOptions } from '../src/index.js';
@@ -84,12 +85,19 @@ describe('Endpoint', () => {
     });
   });
 
-  it('ramps its effective weight during slow start', async () => {
-    const ep = new Endpoint({ url: 'http://h:1', weight: 10 });
-    ep.startSlowStart(200);
-    expect(ep.effectiveWeight).to.be.at.least(1).and.below(5);
-    await new Promise((r) => setTimeout(r, 250));
-    expect(ep.effectiveWeight).to.equal(10);
+  it('ramps its effective weight during slow start', () => {
+    const clock = FakeTimers.install({ toFake: ['Date'] });
+    try {
+      const ep = new Endpoint({ url: 'http://h:1', weight: 10 });
+      ep.startSlowStart(200);
+      expect(ep.effectiveWeight).to.be.at.least(1).and.below(5);
+      clock.tick(100);
+      expect(ep.effectiveWeight).to.be.above(1).and.below(10);
+      clock.tick(150);
+      expect(ep.effectiveWeight).to.equal(10);
+    } finally {
+      clock.uninstall();
+    }
   });
 
   it('is unavailable while unhealthy, draining or ejected', () => {

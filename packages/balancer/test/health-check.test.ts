@@ -2,7 +2,8 @@ import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { BalancerConfigError, EndpointSet, HealthChecker, type Endpoint, type HealthCheckOptions } from '../src/index.js';
-import { eventually, startHttp, type RunningServer } from '../../../test/support/index.js';
+import { eventually } from '@scaleout/harness';
+import { startHttp, type RunningServer } from '../../../test/support/index.js';
 
 /** A server whose /healthz answers with `status` (changeable) and counts probes. */
 async function healthServer(): Promise<RunningServer & { state: { status: number; probes: number; hang: boolean } }> {

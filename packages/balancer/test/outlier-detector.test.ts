@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { EndpointSet, type Endpoint } from '../src/index.js';
-import { eventually } from '../../../test/support/index.js';
+import { eventually } from '@scaleout/harness';
 
 const fail = (ep: Endpoint, times: number): void => {
   for (let i = 0; i < times; i++) ep.begin()({ ok: false, latencyMs: 1, status: 503 });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { eventually } from '../../../test/support/ports.js';
+import { eventually } from '@scaleout/harness';
 import { closeNodes, contents, startNodes } from './nodes.js';
 
 type Op = { node: number; kind: 'set' | 'destroy' | 'touch' | 'patch' | 'unset'; id: number; value: number; ttl: number };

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { Registry } from 'prom-client';
 import { ErrorCodes } from '@scaleout/core';
 import { metrics } from '@scaleout/cluster';
-import { eventually } from '../../../test/support/ports.js';
+import { eventually } from '@scaleout/harness';
 import { parsePrometheusText, sampleValue } from '../../../test/support/prometheus.js';
 import { closeNodes, startNodes, type TestNode } from './nodes.js';
 

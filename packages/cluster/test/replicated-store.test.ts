@@ -1,5 +1,6 @@
+import FakeTimers from '@sinonjs/fake-timers';
 import { expect } from 'chai';
-import { eventually } from '../../../test/support/ports.js';
+import { eventually } from '@scaleout/harness';
 import { closeNodes, contents, startNode, startNodes, type TestNode } from './nodes.js';
 
 describe('ReplicatedStore (in-process)', () => {
@@ -55,15 +56,23 @@ describe('ReplicatedStore (in-process)', () => {
     await a!.set('t', { v: 1 }, 300);
     await eventually(async () => Boolean(await b!.get('t')), 2000);
     const before = a!.stats().bytesSent;
+    const appliedBefore = b!.stats().applied;
     await a!.touch('t', 60_000);
     const touchBytes = a!.stats().bytesSent - before;
     expect(touchBytes).to.be.below(200);
-    await new Promise((r) => setTimeout(r, 400));
-    expect(await b!.get('t')).to.deep.equal({ v: 1 });
-    await a!.set('short', { v: 1 }, 100);
-    await new Promise((r) => setTimeout(r, 250));
-    expect(await a!.get('short')).to.equal(undefined);
-    expect(await b!.get('short')).to.equal(undefined);
+    await eventually(() => b!.stats().applied > appliedBefore, 2000, 'the touch applied on the other node');
+    // Expiry reads Date: a faked one moves past each TTL at once, however busy the machine.
+    const clock = FakeTimers.install({ toFake: ['Date'] });
+    try {
+      clock.tick(400);
+      expect(await b!.get('t')).to.deep.equal({ v: 1 });
+      await a!.set('short', { v: 1 }, 100);
+      clock.tick(250);
+      expect(await a!.get('short')).to.equal(undefined);
+      expect(await b!.get('short')).to.equal(undefined);
+    } finally {
+      clock.uninstall();
+    }
   });
 
   it('batches the writes of one event-loop turn into one frame', async () => {

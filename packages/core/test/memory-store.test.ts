@@ -1,6 +1,6 @@
+import FakeTimers from '@sinonjs/fake-timers';
 import { expect } from 'chai';
 import { MemoryStore, InvalidArgumentError } from '@scaleout/core';
-import { eventually } from '../../../test/support/ports.js';
 
 describe('MemoryStore', function () {
   let store: MemoryStore;
@@ -21,20 +21,40 @@ describe('MemoryStore', function () {
     expect(await store.get('x')).to.deep.equal({ a: { b: 1 } });
   });
 
-  it('frees expired sessions on its own, without a read', async function () {
-    for (let i = 0; i < 100; i++) await store.set(`s${i}`, { i }, 50);
-    expect(store.valueBytes()).to.be.above(0);
-    await eventually(() => store.valueBytes() === 0, 2000, 'sweep');
-    expect(store.expirations).to.equal(100);
-  });
+  describe('on a fake clock', function () {
+    // The store's sweep timer and its expiry times both read the faked clock, so these run in no
+    // wall-clock time and never race a busy machine.
+    let clock: ReturnType<typeof FakeTimers.install>;
+    let timed: MemoryStore;
+    beforeEach(function () {
+      clock = FakeTimers.install({ toFake: ['Date', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'] });
+      timed = new MemoryStore({ sweepInterval: 20 });
+    });
+    afterEach(async function () {
+      await timed.close();
+      clock.uninstall();
+    });
 
-  it('slides expiry on touch', async function () {
-    await store.set('x', { v: 1 }, 80);
-    for (let i = 0; i < 4; i++) {
-      await new Promise((r) => setTimeout(r, 40));
-      await store.touch('x', 80);
-    }
-    expect(await store.get('x')).to.deep.equal({ v: 1 });
+    it('frees expired sessions on its own, without a read', async function () {
+      for (let i = 0; i < 100; i++) await timed.set(`s${i}`, { i }, 50);
+      expect(timed.valueBytes()).to.be.above(0);
+      await clock.tickAsync(40);
+      expect(timed.valueBytes(), 'freed before the sessions expired').to.be.above(0);
+      await clock.tickAsync(100);
+      expect(timed.valueBytes()).to.equal(0);
+      expect(timed.expirations).to.equal(100);
+    });
+
+    it('slides expiry on touch', async function () {
+      await timed.set('x', { v: 1 }, 80);
+      for (let i = 0; i < 4; i++) {
+        await clock.tickAsync(40);
+        await timed.touch('x', 80);
+      }
+      expect(await timed.get('x')).to.deep.equal({ v: 1 });
+      await clock.tickAsync(100);
+      expect(await timed.get('x'), 'expired once the touches stopped').to.equal(undefined);
+    });
   });
 
   it('ends ids() even when every id is read during the iteration (reads reorder the LRU)', async function () {

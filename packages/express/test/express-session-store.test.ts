@@ -1,3 +1,4 @@
+import FakeTimers from '@sinonjs/fake-timers';
 import { expect } from 'chai';
 import express from 'express';
 import expressSession from 'express-session';
@@ -56,10 +57,16 @@ describe('ExpressSessionStore with plain express-session', function () {
   it('touch extends the expiry of an unchanged session (express-session calls it on reads)', async function () {
     const agent = request.agent(server.server);
     const id = (await agent.get('/count').expect(200)).body.id as string;
-    await backing.set(id, { cookie: { originalMaxAge: 60_000 }, count: 1 }, 150);
-    await agent.get('/peek').expect(200); // touches with the cookie's maxAge (60 s)
-    await new Promise((r) => setTimeout(r, 300));
-    expect((await agent.get('/peek').expect(200)).body.count).to.equal(1);
+    // The backing MemoryStore reads expiry from Date: a faked one moves past the 150 ms at once.
+    const clock = FakeTimers.install({ toFake: ['Date'] });
+    try {
+      await backing.set(id, { cookie: { originalMaxAge: 60_000 }, count: 1 }, 150);
+      await agent.get('/peek').expect(200); // touches with the cookie's maxAge (60 s)
+      clock.tick(300);
+      expect((await agent.get('/peek').expect(200)).body.count).to.equal(1);
+    } finally {
+      clock.uninstall();
+    }
   });
 
   it('get, set and destroy also answer as promises: await store.set() waits for the write', async function () {

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { ConfigError } from '@scaleout/core';
 import { createProxy, exportKeepalived, parseProxyConfig, type KeepalivedOptions, type ProxyConfigInput } from '@scaleout/proxy';
-import { freePort, startHttp, type RunningServer } from '../../../test/support/index.js';
+import { freePort } from '@scaleout/harness';
+import { startHttp, type RunningServer } from '../../../test/support/index.js';
 import { keepalivedConfigTest } from '../../../test/support/keepalived.js';
 import { configFile, runCli } from './fixtures/cli.js';
 

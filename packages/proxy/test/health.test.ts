@@ -2,7 +2,7 @@ import { request } from 'node:http';
 import { expect } from 'chai';
 import { ConfigError } from '@scaleout/core';
 import { createProxy, type Proxy, type ProxyConfigInput } from '@scaleout/proxy';
-import { eventually, freePort } from '../../../test/support/index.js';
+import { eventually, freePort } from '@scaleout/harness';
 import { startCli, type RunningCli } from './fixtures/cli.js';
 import { spawnNodes, type NodeProcess } from './fixtures/nodes.js';
 

@@ -1,3 +1,4 @@
+import FakeTimers from '@sinonjs/fake-timers';
 import { expect } from 'chai';
 import { createAlgorithm, EndpointSet } from '../../src/index.js';
 import { endpoints } from '../helpers.js';
@@ -23,14 +24,19 @@ describe('weighted-round-robin', () => {
   });
 
   it('lowers a slow-starting endpoint and returns to the cycle after', async () => {
+    const clock = FakeTimers.install({ toFake: ['Date'] });
     const set = new EndpointSet([{ url: 'http://a:1', weight: 5 }], { slowStart: 150 });
-    const b = set.add({ url: 'http://b:1', weight: 5 });
-    const algo = createAlgorithm('weighted-round-robin');
-    const early = Array.from({ length: 100 }, () => algo.pick(set.candidates())).filter((e) => e === b).length;
-    expect(early).to.be.below(30);
-    await new Promise((r) => setTimeout(r, 200));
-    const late = Array.from({ length: 100 }, () => algo.pick(set.candidates())).filter((e) => e === b).length;
-    expect(late).to.equal(50);
-    await set.close();
+    try {
+      const b = set.add({ url: 'http://b:1', weight: 5 });
+      const algo = createAlgorithm('weighted-round-robin');
+      const early = Array.from({ length: 100 }, () => algo.pick(set.candidates())).filter((e) => e === b).length;
+      expect(early).to.be.below(30);
+      clock.tick(200);
+      const late = Array.from({ length: 100 }, () => algo.pick(set.candidates())).filter((e) => e === b).length;
+      expect(late).to.equal(50);
+    } finally {
+      await set.close();
+      clock.uninstall();
+    }
   });
 });

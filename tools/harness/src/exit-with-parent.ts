@@ -1,5 +1,5 @@
-// Loaded with `--import` into every process the fault matrix starts (app nodes, the proxy): when
-// the runner goes away, even by SIGKILL, its IPC channel closes and the child exits too, so an
+// Loaded with `--import` into every process `nodeProcess()` starts (app nodes, the proxy): when
+// the parent goes away, even by SIGKILL, its IPC channel closes and the child exits too, so an
 // interrupted run never leaves processes behind holding ports. The channel itself must not keep
 // the child alive: the proxy CLI ends by letting its event loop drain.
 process.channel?.unref();

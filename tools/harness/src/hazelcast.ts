@@ -1,10 +1,16 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { ServerMissingError } from './errors.js';
 import { eventually, freePort } from './ports.js';
 import { startProcess, tempDir, writeFile, type ServerProcess } from './server-process.js';
 
-/** The member jar that `npm run provision` fetches, found from the repository root. */
-export const HAZELCAST_JAR = fileURLToPath(new URL('../../.cache/hazelcast/hazelcast-5.5.0.jar', import.meta.url));
+/** The member jar that `npm run provision` fetches, found from the repository root (or `$HAZELCAST_JAR`). */
+export const HAZELCAST_JAR = process.env.HAZELCAST_JAR ?? fileURLToPath(new URL('../../../.cache/hazelcast/hazelcast-5.5.0.jar', import.meta.url));
+
+/** Throws {@link ServerMissingError} (saying how to provision) when the member jar is missing. */
+export function requireHazelcastJar(): void {
+  if (!existsSync(HAZELCAST_JAR)) throw new ServerMissingError(`the Hazelcast member jar (${HAZELCAST_JAR})`);
+}
 
 /** A Hazelcast cluster of real members, as started by {@link startHazelcast}. */
 export interface HazelcastCluster extends AsyncDisposable {
@@ -28,7 +34,22 @@ export interface StartHazelcastOptions {
   clusterName?: string;
 }
 
-function memberXml(clusterName: string, port: number, ports: number[], backupCount: number): string {
+/** One member's place in its cluster, for {@link hazelcastMemberXml}. */
+export interface HazelcastMemberConfig {
+  clusterName: string;
+  /** The member's own port (no auto-increment). */
+  port: number;
+  /** Ports of every member of the cluster, this one included: the TCP/IP join list. */
+  ports: number[];
+  /** The default map's synchronous `backup-count`. */
+  backupCount: number;
+}
+
+/**
+ * The member XML every harness member runs: loopback only, TCP/IP join, fast heartbeats (a killed
+ * member is noticed within seconds), no phone-home, no Jet.
+ */
+export function hazelcastMemberXml({ clusterName, port, ports, backupCount }: HazelcastMemberConfig): string {
   return `<?xml version="1.0" encoding="UTF-8"?>
 <hazelcast xmlns="http://www.hazelcast.com/schema/config"
            xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
@@ -73,6 +94,11 @@ function lastMemberCount(log: string): number | undefined {
 // A small heap and the quickest JIT tier start a member in a few seconds on a shared machine.
 const JVM_FLAGS = ['-Xms64m', '-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Xshare:auto', '-Djava.net.preferIPv4Stack=true'];
 
+/** The `java` arguments that run one member from the jar with the XML at `configFile`. */
+export function hazelcastMemberArgs(configFile: string): string[] {
+  return [...JVM_FLAGS, `-Dhazelcast.config=${configFile}`, '-cp', HAZELCAST_JAR, 'com.hazelcast.core.server.HazelcastMemberStarter'];
+}
+
 /**
  * Starts `members` Hazelcast members (java, the provisioned jar) on free ports in a temporary
  * folder, joined over TCP/IP, every map with `backupCount` synchronous backups. Resolves once
@@ -80,7 +106,7 @@ const JVM_FLAGS = ['-Xms64m', '-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtL
  */
 export async function startHazelcast(options: StartHazelcastOptions = {}): Promise<HazelcastCluster> {
   const { members: count = 1, backupCount = 1, clusterName = 'scaleout-test' } = options;
-  if (!existsSync(HAZELCAST_JAR)) throw new Error(`the Hazelcast member jar is missing at ${HAZELCAST_JAR}; run: npm run provision`);
+  requireHazelcastJar();
   const tmp = tempDir('hazelcast');
   const members: ServerProcess[] = [];
   const stop = async () => {
@@ -92,11 +118,11 @@ export async function startHazelcast(options: StartHazelcastOptions = {}): Promi
     for (let i = 0; i < count; i++) ports.push(await freePort());
     const started = await Promise.allSettled(
       ports.map((port) => {
-        const config = writeFile(tmp.dir, `hazelcast-${port}.xml`, memberXml(clusterName, port, ports, backupCount));
+        const config = writeFile(tmp.dir, `hazelcast-${port}.xml`, hazelcastMemberXml({ clusterName, port, ports, backupCount }));
         return startProcess({
           name: `hazelcast member :${port}`,
           command: 'java',
-          args: [...JVM_FLAGS, `-Dhazelcast.config=${config}`, '-cp', HAZELCAST_JAR, 'com.hazelcast.core.server.HazelcastMemberStarter'],
+          args: hazelcastMemberArgs(config),
           port,
           cwd: tmp.dir,
           readyTimeoutMs: 60_000,

@@ -1,4 +1,5 @@
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
+import { StartFailedError } from './errors.js';
 
 /** A TCP port that was free on 127.0.0.1 a moment ago (for servers that cannot take port 0). */
 export async function freePort(): Promise<number> {
@@ -14,10 +15,21 @@ export async function freePort(): Promise<number> {
   });
 }
 
+export interface WaitForPortOptions {
+  /** @default "127.0.0.1" */
+  host?: string;
+  /** Settles when the process that should listen exits: the wait fails at once instead of timing out. */
+  exited?: Promise<unknown>;
+  /** The process's name in the error. @default ":<port>" */
+  name?: string;
+}
+
 /** Resolves once something accepts TCP connections on `port`, or rejects after `timeoutMs`. */
-export async function waitForPort(port: number, timeoutMs = 10_000, host = '127.0.0.1'): Promise<void> {
-  const { connect } = await import('node:net');
+export async function waitForPort(port: number, timeoutMs = 10_000, options: WaitForPortOptions = {}): Promise<void> {
+  const { host = '127.0.0.1', exited, name = `:${port}` } = options;
   const deadline = Date.now() + timeoutMs;
+  let gone = false;
+  void exited?.then(() => (gone = true), () => (gone = true));
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
       const s = connect({ port, host });
@@ -25,7 +37,8 @@ export async function waitForPort(port: number, timeoutMs = 10_000, host = '127.
       s.once('error', () => { s.destroy(); resolve(false); });
     });
     if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nothing listens on ${host}:${port} after ${timeoutMs} ms`);
+    if (gone) throw new StartFailedError(`${name} exited before it listened on ${host}:${port}`);
+    if (Date.now() > deadline) throw new StartFailedError(`nothing listens on ${host}:${port} after ${timeoutMs} ms (${name})`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

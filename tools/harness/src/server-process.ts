@@ -2,9 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ServerMissingError, StartFailedError } from './errors.js';
+import { killOnExit } from './exit-hook.js';
 import { waitForPort } from './ports.js';
-
-const PROVISION_HINT = 'run: npm run provision';
 
 /** One server process (redis-server, redis-sentinel, a Hazelcast member) that a test can kill and bring back. */
 export interface ServerProcess {
@@ -38,13 +38,6 @@ export interface ProcessSpec {
   readyTimeoutMs?: number;
 }
 
-// Every child still running when the test process exits is killed, so a failed or interrupted
-// run never leaves servers behind on the machine.
-const running = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-});
-
 /** Spawns a server process and waits until it is ready; a missing binary says how to install it. */
 export async function startProcess(spec: ProcessSpec): Promise<ServerProcess> {
   let child: ChildProcess | undefined;
@@ -56,7 +49,7 @@ export async function startProcess(spec: ProcessSpec): Promise<ServerProcess> {
     output = '';
     const proc = spawn(spec.command, spec.args, { cwd: spec.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     child = proc;
-    running.add(proc);
+    const forget = killOnExit(() => proc.kill('SIGKILL'));
     const keep = (chunk: Buffer) => {
       output = (output + chunk.toString('utf8')).slice(-8000);
     };
@@ -66,19 +59,19 @@ export async function startProcess(spec: ProcessSpec): Promise<ServerProcess> {
     exited = new Promise<void>((resolve) => {
       proc.once('error', (err) => {
         spawnError = err;
-        running.delete(proc);
+        forget();
         resolve();
       });
       proc.once('exit', () => {
-        running.delete(proc);
+        forget();
         resolve();
       });
     });
     const failed = exited.then(() => {
       if ((spawnError as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
-        throw new Error(`${spec.command} is not installed (${spawnError?.message}); ${PROVISION_HINT}`);
+        throw new ServerMissingError(spec.command, { cause: spawnError });
       }
-      throw new Error(`${spec.name} exited before it was ready${spawnError ? `: ${spawnError.message}` : ''}\n${output}`);
+      throw new StartFailedError(`${spec.name} exited before it was ready${spawnError ? `: ${spawnError.message}` : ''}\n${output}`, { cause: spawnError });
     });
     const ready = spec.ready ?? (() => waitForPort(spec.port, spec.readyTimeoutMs ?? 10_000));
     try {

@@ -1,12 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { debuglog } from 'node:util';
-import { BackendMissingError, StartFailedError } from './errors.js';
+import { ServerMissingError, StartFailedError } from './errors.js';
+import { killOnExit } from './exit-hook.js';
 
-const debug = debuglog('scaleout:sample-children');
+const debug = debuglog('scaleout:harness-process-group');
 
-/** One process the launcher starts. */
-export interface ChildSpec {
+/** One process started in its own process group. */
+export interface ManagedProcessSpec {
   /** Name in logs and messages (`node-1`, `redis :6379`). */
   name: string;
   /** `node`: a TypeScript entry point run by this Node.js with tsx; `exec`: any program. */
@@ -18,13 +19,13 @@ export interface ChildSpec {
   cwd?: string;
   /** stdout and stderr are appended here. */
   logFile: string;
-  /** What to tell the user when the program is not installed. */
+  /** What is missing when the program is not installed (the error names it). */
   missing?: string;
 }
 
 // A non-Node server (redis-server, java) cannot watch its parent, so a tiny shell sits between:
-// it runs the server in the background and blocks reading its stdin, a pipe from the launcher.
-// When the launcher dies for any reason the pipe closes, the read returns and the server is
+// it runs the server in the background and blocks reading its stdin, a pipe from the parent.
+// When the parent dies for any reason the pipe closes, the read returns and the server is
 // killed. Background jobs of a non-interactive shell get /dev/null as stdin, so the pipe is
 // kept as fd 3 first.
 const GUARD = [
@@ -38,16 +39,14 @@ const GUARD = [
   'exit $s',
 ].join('\n');
 
-// Everything still running when the launcher exits (crash, uncaught error, process.exit) is
-// killed by group, synchronously: 'exit' handlers cannot wait.
-const live = new Set<ManagedProcess>();
-let exitHookInstalled = false;
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const p of live) p.killGroup('SIGKILL');
-  });
+/** Sends `signal` to every process of the group `pgid`; false when none is left. */
+export function killGroup(pgid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** True while any process of the group `pgid` exists. */
@@ -83,18 +82,17 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * A child in its own process group (so that a kill reaches whatever it started), with a
- * heartbeat that ends it when the launcher dies: the IPC channel for Node.js children, the
- * stdin pipe of the shell guard for the others.
+ * heartbeat that ends it when its parent dies: the IPC channel for Node.js children, the
+ * stdin pipe of the shell guard for the others. Output goes to a log file, so it outlives the
+ * parent (the sample cluster's run folder keeps it).
  */
 export class ManagedProcess {
-  readonly spec: ChildSpec;
+  readonly spec: ManagedProcessSpec;
   #child: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
-  #generation = 0;
 
-  constructor(spec: ChildSpec) {
+  constructor(spec: ManagedProcessSpec) {
     this.spec = spec;
-    installExitHook();
   }
 
   /** The pid of the group leader (the Node.js process, or the guard shell). */
@@ -112,7 +110,6 @@ export class ManagedProcess {
     if (this.alive) return;
     const s = this.spec;
     const fd = openSync(s.logFile, 'a');
-    const generation = ++this.#generation;
     let child: ChildProcess;
     try {
       child =
@@ -133,15 +130,16 @@ export class ManagedProcess {
       closeSync(fd);
     }
     this.#child = child;
-    live.add(this);
-    // The launcher's own event loop must not wait for its children.
+    const pgid = child.pid;
+    const forget = killOnExit(() => void (pgid !== undefined && killGroup(pgid, 'SIGKILL')));
+    // The parent's own event loop must not wait for its children.
     child.unref();
     (child.stdin as { unref?: () => void } | null)?.unref?.();
     (child.channel as { unref?: () => void } | undefined)?.unref?.();
     this.#exited = new Promise<void>((resolve) => {
       child.once('exit', (code, signal) => {
         debug('%s exited (%s)', s.name, signal ?? code);
-        if (generation === this.#generation) live.delete(this);
+        forget();
         resolve();
       });
       child.once('error', () => resolve());
@@ -153,19 +151,14 @@ export class ManagedProcess {
     if (s.kind === 'exec') {
       // The guard started; whether the program itself exists shows as exit code 127 at once.
       const early = await Promise.race([this.#exited.then(() => child.exitCode), sleep(150).then(() => undefined)]);
-      if (early === 127) throw new BackendMissingError(s.missing ?? s.command);
+      if (early === 127) throw new ServerMissingError(s.missing ?? s.command);
     }
   }
 
   /** Sends `signal` to the whole group. Safe when nothing runs. */
   killGroup(signal: NodeJS.Signals): void {
     const pid = this.#child?.pid;
-    if (pid === undefined) return;
-    try {
-      process.kill(-pid, signal);
-    } catch {
-      // Already gone.
-    }
+    if (pid !== undefined) killGroup(pid, signal);
   }
 
   /** Resolves once the leader exited and no process of its group is left, or after `timeoutMs`. */
@@ -184,7 +177,6 @@ export class ManagedProcess {
   async kill(): Promise<void> {
     this.killGroup('SIGKILL');
     await this.waitGone(5000);
-    live.delete(this);
   }
 
   /** SIGTERM to the group, SIGKILL after `graceMs`. Safe to call twice. */
@@ -195,7 +187,6 @@ export class ManagedProcess {
       this.killGroup('SIGKILL');
       await this.waitGone(2000);
     }
-    live.delete(this);
   }
 
   /** Resolves when the current process exits. */

@@ -2,11 +2,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { debuglog } from 'node:util';
 
-const debug = debuglog('scaleout:faults-process');
+import { StartFailedError } from './errors.js';
+import { killOnExit } from './exit-hook.js';
+
+const debug = debuglog('scaleout:harness-node-process');
 
 const GUARD = fileURLToPath(new URL('./exit-with-parent.ts', import.meta.url));
 
-/** A Node.js process of the matrix (an app node, the proxy) that a scenario kills, freezes and restarts. */
+/** A Node.js child (an app node, the proxy CLI) that a test or a fault scenario kills, freezes and restarts. */
 export interface NodeProcess {
   readonly name: string;
   /** The port it listens on; the same after every restart. */
@@ -42,12 +45,6 @@ export interface NodeProcessSpec {
   readyTimeoutMs?: number;
 }
 
-// Killed synchronously when the runner exits for any reason: 'exit' handlers cannot wait.
-const running = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-});
-
 /** A process described by `spec`, not started yet. */
 export function nodeProcess(spec: NodeProcessSpec): NodeProcess {
   let child: ChildProcess | undefined;
@@ -72,24 +69,24 @@ export function nodeProcess(spec: NodeProcessSpec): NodeProcess {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     child = proc;
-    running.add(proc);
-    // The child handle keeps the runner alive while it waits for an exit; the channel need not.
+    const forget = killOnExit(() => proc.kill('SIGKILL'));
+    // The child handle keeps the parent alive while it waits for an exit; the channel need not.
     (proc.channel as { unref?: () => void } | undefined)?.unref?.();
     exited = new Promise<void>((resolve) => {
       proc.once('exit', (code, signal) => {
         debug('%s exited (%s)', spec.name, signal ?? code);
-        running.delete(proc);
+        forget();
         resolve();
       });
     });
     await new Promise<void>((resolve, reject) => {
       const timeoutMs = spec.readyTimeoutMs ?? 60_000;
-      const timer = setTimeout(() => fail(new Error(`${spec.name} not ready within ${timeoutMs} ms:\n${output}`)), timeoutMs);
+      const timer = setTimeout(() => fail(new StartFailedError(`${spec.name} not ready within ${timeoutMs} ms:\n${output}`)), timeoutMs);
       const onData = (chunk: Buffer) => {
         output = (output + chunk.toString('utf8')).slice(-8000);
         if (spec.ready.test(output)) done();
       };
-      const onExit = () => fail(new Error(`${spec.name} exited before it was ready:\n${output}`));
+      const onExit = () => fail(new StartFailedError(`${spec.name} exited before it was ready:\n${output}`));
       const cleanup = () => {
         clearTimeout(timer);
         proc.off('exit', onExit);
