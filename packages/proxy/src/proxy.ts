@@ -119,11 +119,13 @@ export class Proxy extends EventEmitter {
       },
       (req, res) => {
         if (this.#refused.has(req.socket)) return;
-        if (this.listenerCount('access') > 0) this.#logOnClose(req, res);
+        // The access log costs nothing while no one listens: not even the record of the target.
+        const logged = this.listenerCount('access') > 0;
+        if (logged) this.#logOnClose(req, res);
         if (req.rawHeaders.length > 2 * c.maxHeadersCount) return sendBadRequest(res, `more than ${c.maxHeadersCount} header fields`, 431);
         if (this.#health?.matches(req.url)) this.#health.handle(req, res);
         else if (this.#status?.matches(req.url)) void this.#status.handle(req, res);
-        else forward(ctx, req, res);
+        else forward(ctx, req, res, logged);
       },
     );
     // One more than allowed, so a request past the bound is seen (and answered 431) rather than
