@@ -348,9 +348,9 @@ class Attempt implements Dispatcher.DispatchHandler {
   }
 }
 
-/** The node's response head as a flat `[name, value, …]` list of strings. */
-function rawHeaderList(raw: NonNullable<Dispatcher.DispatchController['rawHeaders']>): string[] {
-  if (Array.isArray(raw)) return raw.map((b) => (typeof b === 'string' ? b : b.toString('latin1')));
+/** The node's response head as a flat `[name, value, …]` list (strings or undici's bytes). */
+function rawHeaderList(raw: NonNullable<Dispatcher.DispatchController['rawHeaders']>): readonly (string | Buffer)[] {
+  if (Array.isArray(raw)) return raw as (string | Buffer)[];
   const out: string[] = [];
   for (const [k, v] of Object.entries(raw)) {
     if (Array.isArray(v)) for (const one of v) out.push(k, one);
