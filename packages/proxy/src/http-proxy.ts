@@ -5,6 +5,7 @@ import type { Endpoint, Outcome } from '@scaleout/balancer';
 import type { ProxyConfig } from './config.js';
 import { badGateway, gatewayTimeout, noBackend, ProxyError } from './errors.js';
 import { clientAddress, hasBody, malformedRequest, originForm, requestHeaders, responseHeaders, type ForwardInfo, type TrustFunction } from './headers.js';
+import { Deadlines, Expiring } from './deadlines.js';
 import { LazyBody } from './lazy-body.js';
 import type { TargetPool } from './pool.js';
 import type { Stickiness } from './sticky.js';
@@ -47,6 +48,8 @@ export interface ForwardContext {
   onUpstreamError(err: ProxyError): void;
   /** A response head came from `targetId` after `ms` (the latency histogram). */
   observe(targetId: string, ms: number): void;
+  /** The waits for response heads (`timeouts.server`). */
+  deadlines: Deadlines;
 }
 
 /** Which target answered a response: read by the access log once the response is over. */
@@ -184,12 +187,8 @@ class Exchange {
   }
 }
 
-function serverTimeout(attempt: Attempt): void {
-  attempt.timeOut('the response');
-}
-
 /** One try of an exchange on one node: undici's handler for it. */
-class Attempt implements Dispatcher.DispatchHandler {
+class Attempt extends Expiring implements Dispatcher.DispatchHandler {
   readonly endpoint: Endpoint;
   readonly body: LazyBody | null;
   readonly #ex: Exchange;
@@ -202,16 +201,13 @@ class Attempt implements Dispatcher.DispatchHandler {
   #status = 0;
   #latencyMs = 0;
   #late: ProxyError | undefined;
-  // The wait for the response head is timed here rather than by undici, whose timer restarts
-  // late on a reused connection (a 504 could come before `timeouts.server` had passed). It
-  // starts once the request body has been sent: a slow upload is not a slow node.
-  #timer: NodeJS.Timeout | undefined;
   // A client that stops reading the response: cut after `timeouts.send` (nginx `send_timeout`).
   #sendTimer: NodeJS.Timeout | undefined;
   /** The client's 'drain' listener, added the first time the client falls behind. */
   #onDrain: (() => void) | undefined;
 
   constructor(ex: Exchange, endpoint: Endpoint, n: number, resent: boolean) {
+    super();
     this.#ex = ex;
     this.endpoint = endpoint;
     this.#n = n;
@@ -241,8 +237,15 @@ class Attempt implements Dispatcher.DispatchHandler {
     this.abort(this.#late);
   }
 
+  // The wait for the response head is timed here rather than by undici, whose timer restarts
+  // late on a reused connection (a 504 could come before `timeouts.server` had passed). It
+  // starts once the request body has been sent: a slow upload is not a slow node.
   #startTimer(): void {
-    if (!this.#answered && !this.#late) this.#timer = setTimeout(serverTimeout, this.#ex.ctx.config.timeouts.server, this);
+    if (!this.#answered && !this.#late) this.#ex.ctx.deadlines.add(this);
+  }
+
+  expire(): void {
+    this.timeOut('the response');
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -253,8 +256,8 @@ class Attempt implements Dispatcher.DispatchHandler {
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, parsed: Record<string, string | string[] | undefined>, statusText?: string): void {
     if (statusCode < 200) return; // 1xx: Node's server speaks for itself (100-continue)
-    clearTimeout(this.#timer);
     const ex = this.#ex;
+    ex.ctx.deadlines.remove(this);
     const { ctx, res, pinnedTo } = ex;
     const id = this.endpoint.id;
     this.#answered = true;
@@ -311,7 +314,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     const { endpoint } = this;
     const release = this.#release;
     const n = this.#n;
-    clearTimeout(this.#timer);
+    ctx.deadlines.remove(this);
     this.#stopSending();
     const ms = this.#latencyMs || performance.now() - this.#started;
     if (ex.clientGone) return release({ ok: true, latencyMs: ms, cancelled: true });
