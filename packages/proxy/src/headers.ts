@@ -67,16 +67,33 @@ export function clientAddress(req: IncomingMessage, trust: TrustProxy): string {
   return peer;
 }
 
-/** The response headers to pass to the client: a flat `[name, value, ...]` list without hop-by-hop fields. */
-export function responseHeaders(raw: string[]): string[] {
-  const extra = connectionTokens(raw);
+/**
+ * The response headers to pass to the client: a flat `[name, value, ...]` list of strings without
+ * hop-by-hop fields. `raw` may hold the node's bytes as undici gives them (read as latin1, as
+ * HTTP/1.1 field values are octets): one pass converts and filters, and only a response whose
+ * `Connection` names further fields (rare) is filtered a second time.
+ */
+export function responseHeaders(raw: readonly (string | Buffer)[]): string[] {
   const out: string[] = [];
+  let connection: string[] | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    const lower = raw[i]!.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || extra?.has(lower)) continue;
-    out.push(raw[i]!, raw[i + 1]!);
+    const name = latin1(raw[i]!);
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower)) {
+      if (lower === 'connection') (connection ??= []).push(name, latin1(raw[i + 1]!));
+      continue;
+    }
+    out.push(name, latin1(raw[i + 1]!));
   }
-  return out;
+  const extra = connection && connectionTokens(connection);
+  if (!extra) return out;
+  const kept: string[] = [];
+  for (let i = 0; i < out.length; i += 2) if (!extra.has(out[i]!.toLowerCase())) kept.push(out[i]!, out[i + 1]!);
+  return kept;
+}
+
+function latin1(field: string | Buffer): string {
+  return typeof field === 'string' ? field : field.toString('latin1');
 }
 
 /** What the node is told about the client. */

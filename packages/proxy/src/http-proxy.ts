@@ -1,11 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { debuglog } from 'node:util';
-import type { Endpoint } from '@scaleout/balancer';
+import type { Endpoint, Outcome } from '@scaleout/balancer';
 import type { ProxyConfig } from './config.js';
 import { badGateway, gatewayTimeout, noBackend, ProxyError } from './errors.js';
-import { clientAddress, hasBody, malformedRequest, originForm, requestHeaders, responseHeaders, type TrustFunction } from './headers.js';
+import { clientAddress, hasBody, malformedRequest, originForm, requestHeaders, responseHeaders, type ForwardInfo, type TrustFunction } from './headers.js';
+import { Deadlines, Expiring } from './deadlines.js';
+import { LazyBody } from './lazy-body.js';
 import type { TargetPool } from './pool.js';
 import type { Stickiness } from './sticky.js';
 import { neverConnected, type RetryPolicy } from './retry-policy.js';
@@ -47,89 +48,12 @@ export interface ForwardContext {
   onUpstreamError(err: ProxyError): void;
   /** A response head came from `targetId` after `ms` (the latency histogram). */
   observe(targetId: string, ms: number): void;
+  /** The waits for response heads (`timeouts.server`). */
+  deadlines: Deadlines;
 }
 
 /** Which target answered a response: read by the access log once the response is over. */
 export const servedBy = new WeakMap<ServerResponse, string>();
-
-// Bytes a client must send within `timeouts.body` for its upload to count as moving.
-const BODY_PROGRESS = 1024;
-
-/** Who a request body is waiting on: the client to send more, or the node to read more. */
-type Waiting = 'client' | 'node';
-
-/**
- * The request body as the node's connection reads it. The client's stream is only touched once
- * undici starts writing the body, which it does after the connection is up: so a connect
- * failure leaves the body unread and the request can go to another node. Destroying this
- * wrapper (undici does on errors) detaches it without closing the client's connection.
- *
- * While it streams, one timer watches whichever side the body is waiting on: the client
- * (`timeouts.body`, as nginx `client_body_timeout`) or the node, which stopped reading
- * (`timeouts.server`). `onStall` says which one went quiet, so the right one is blamed.
- * A client only counts as sending once it has brought `BODY_PROGRESS` bytes since the timer was
- * last set (as Apache `RequestReadTimeout body=…,MinRate=…`): a trickle of one byte a second
- * would hold a node's connection for ever under a plain idle timer.
- */
-class LazyBody extends Readable {
-  started = false;
-  readonly #src: IncomingMessage;
-  readonly #limits: Record<Waiting, number>;
-  readonly #onStall: (who: Waiting) => void;
-  #waiting: Waiting | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #progress = 0;
-  readonly #onData = (chunk: Buffer) => {
-    this.#progress += chunk.length;
-    if (this.push(chunk)) {
-      if (this.#progress >= BODY_PROGRESS) this.#wait('client');
-      return;
-    }
-    this.#src.pause();
-    this.#wait('node');
-  };
-  readonly #onEnd = () => {
-    this.#stop();
-    this.push(null);
-  };
-  readonly #onError = (err: Error) => this.destroy(err);
-
-  constructor(src: IncomingMessage, limits: Record<Waiting, number>, onStall: (who: Waiting) => void) {
-    super();
-    this.#src = src;
-    this.#limits = limits;
-    this.#onStall = onStall;
-  }
-
-  #wait(who: Waiting): void {
-    this.#progress = 0;
-    if (this.#waiting === who) return void this.#timer!.refresh();
-    clearTimeout(this.#timer);
-    this.#waiting = who;
-    this.#timer = setTimeout(() => this.#onStall(who), this.#limits[who]);
-  }
-
-  #stop(): void {
-    clearTimeout(this.#timer);
-    this.#waiting = undefined;
-  }
-
-  override _read(): void {
-    if (!this.started) {
-      this.started = true;
-      this.#src.on('data', this.#onData).once('end', this.#onEnd).once('error', this.#onError);
-    }
-    if (this.#src.readableEnded) return;
-    if (this.#waiting !== 'client') this.#wait('client'); // not on every read: a trickle must not refresh it
-    this.#src.resume();
-  }
-
-  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    this.#stop();
-    this.#src.off('data', this.#onData).off('end', this.#onEnd).off('error', this.#onError);
-    cb(err);
-  }
-}
 
 // undici's codes for "the answer did not come in time".
 const TIMEOUTS = new Set(['UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
@@ -165,179 +89,271 @@ export function sendBadRequest(res: ServerResponse, why: string, status: keyof t
   res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body);
 }
 
-function noop(): void {}
-
 // The reason an exchange is aborted for the client's sake (it left or went quiet); what it ends
 // with is never charged to the node, so the text is for debugging only.
 const clientLeft = () => new Error('the client left or stopped sending');
 
-/** Forwards one HTTP request to a node, retrying once on another node after a connect failure. */
-export function forward(ctx: ForwardContext, req: IncomingMessage, res: ServerResponse): void {
-  const { config, pool, sticky } = ctx;
+// The first try excludes no node: one shared empty set rather than one per request.
+const NONE_TRIED: ReadonlySet<string> = new Set();
+
+// What `requestHeaders` needs from a context, made once per context rather than per request.
+const forwardInfos = new WeakMap<ForwardContext, ForwardInfo>();
+
+function forwardInfo(ctx: ForwardContext): ForwardInfo {
+  let info = forwardInfos.get(ctx);
+  if (!info) {
+    const { sticky } = ctx;
+    info = { trust: ctx.trust, cookie: sticky.mode === 'insert' ? (v) => sticky.stripCookie(v) : undefined };
+    forwardInfos.set(ctx, info);
+  }
+  return info;
+}
+
+/**
+ * Forwards one HTTP request to a node, retrying once on another node after a connect failure.
+ * `trackTarget`: record which target answered in `servedBy` (the access log reads it).
+ */
+export function forward(ctx: ForwardContext, req: IncomingMessage, res: ServerResponse, trackTarget = false): void {
   const why = refusal(req);
   if (why !== undefined) return sendBadRequest(res, why);
-  const path = originForm(req.url)!;
-  // Only ip-hash reads the client address; the other algorithms skip the X-Forwarded-For walk.
-  const hashKey = pool.algorithm === 'ip-hash' ? clientAddress(req, ctx.trust) : '';
-  const pinnedTo = sticky.pinned(req.headers);
-  const headers = requestHeaders(req, {
-    trust: ctx.trust,
-    cookie: sticky.mode === 'insert' ? (v) => sticky.stripCookie(v) : undefined,
-  });
-  const withBody = hasBody(req);
-  ctx.retry.request();
-  const tried = new Set<string>();
-  let abortCurrent: ((err?: Error) => void) | undefined;
+  new Exchange(ctx, req, res, trackTarget).attempt(0);
+}
+
+/**
+ * One client request and its tries. The per-request state lives in this object and in one
+ * `Attempt` per try rather than in closures: a request is the proxy's hot path, and a closure
+ * per callback (a dozen of them) cost more allocation and collection than the forwarding itself.
+ */
+class Exchange {
+  readonly ctx: ForwardContext;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly path: string;
+  readonly pinnedTo: string | undefined;
+  readonly headers: string[];
+  readonly withBody: boolean;
+  readonly trackTarget: boolean;
+  readonly #hashKey: string;
+  /** Targets tried so far, made on the first retry. */
+  #tried: Set<string> | undefined;
+  /** The try in progress. */
+  current: Attempt | undefined;
   // Set when the client left, broke its body off, or went quiet: what follows is its doing, and
   // whatever the node's exchange ends with is never charged to the node.
-  let clientGone = false;
-  let clientStalled = false;
-  const leave = () => {
-    clientGone = true;
-    abortCurrent?.();
-  };
-  if (withBody) req.on('error', leave); // a client that vanishes mid-body
-  res.once('close', () => {
-    if (!res.writableFinished) leave();
-  });
+  clientGone = false;
+  clientStalled = false;
 
-  const attempt = (n: number, lastError?: ProxyError): void => {
-    const endpoint = pool.choose(pinnedTo, hashKey, tried);
+  constructor(ctx: ForwardContext, req: IncomingMessage, res: ServerResponse, trackTarget: boolean) {
+    this.ctx = ctx;
+    this.req = req;
+    this.res = res;
+    this.trackTarget = trackTarget;
+    this.path = originForm(req.url)!;
+    // Only ip-hash reads the client address; the other algorithms skip the X-Forwarded-For walk.
+    this.#hashKey = ctx.pool.algorithm === 'ip-hash' ? clientAddress(req, ctx.trust) : '';
+    this.pinnedTo = ctx.sticky.pinned(req.headers);
+    this.headers = requestHeaders(req, forwardInfo(ctx));
+    this.withBody = hasBody(req);
+    ctx.retry.request();
+    const leave = this.leave.bind(this);
+    if (this.withBody) req.on('error', leave); // a client that vanishes mid-body
+    res.on('close', () => {
+      if (!res.writableFinished) leave();
+    });
+  }
+
+  leave(): void {
+    this.clientGone = true;
+    this.current?.abort();
+  }
+
+  attempt(n: number, lastError?: ProxyError): void {
+    if (n > 0) (this.#tried ??= new Set()).add(this.current!.endpoint.id);
+    const endpoint = this.ctx.pool.choose(this.pinnedTo, this.#hashKey, this.#tried ?? NONE_TRIED);
     if (!endpoint) {
       // Nothing left to retry on: the client hears about the failure it met, not "no node".
       const err = lastError ?? noBackend('no node is available');
-      ctx.onUpstreamError(err);
-      sendError(res, err);
+      this.ctx.onUpstreamError(err);
+      sendError(this.res, err);
       return;
     }
-    tried.add(endpoint.id);
-    send(endpoint, n, false);
-  };
+    this.send(endpoint, n, false);
+  }
 
-  const send = (endpoint: Endpoint, n: number, resent: boolean): void => {
-    const release = endpoint.begin();
-    const started = performance.now();
-    let answered = false;
-    let status = 0;
-    let latencyMs = 0;
-    let resume = noop;
-    // A client that stops reading the response: cut after `timeouts.send` (nginx `send_timeout`).
-    let sendTimer: NodeJS.Timeout | undefined;
-    const onDrain = () => {
-      clearTimeout(sendTimer);
-      resume();
-    };
-    let late: ProxyError | undefined;
-    const timeOut = (what: string) => {
-      late = gatewayTimeout(endpoint.id, what, config.timeouts.server);
-      abortCurrent?.(late);
-    };
-    // The wait for the response head is timed here rather than by undici, whose timer restarts
-    // late on a reused connection (a 504 could come before `timeouts.server` had passed). It
-    // starts once the request body has been sent: a slow upload is not a slow node.
-    let timer: NodeJS.Timeout | undefined;
-    const startTimer = () => {
-      if (!answered && !late) timer = setTimeout(timeOut, config.timeouts.server, 'the response');
-    };
-    const body = withBody
-      ? new LazyBody(req, { client: config.timeouts.body, node: config.timeouts.server }, (who) => {
-          if (who === 'node') return timeOut('reading the request body');
-          clientStalled = true;
-          abortCurrent?.();
-        })
-      : null;
-    if (body) body.once('end', startTimer);
-    else startTimer();
-
-    const handler: Dispatcher.DispatchHandler = {
-      onRequestStart(controller) {
-        abortCurrent = (err) => controller.abort(err ?? clientLeft());
-        if (clientGone || clientStalled || late) controller.abort(late ?? clientLeft());
-      },
-      onResponseStart(controller, statusCode, parsed, statusText) {
-        if (statusCode < 200) return; // 1xx: Node's server speaks for itself (100-continue)
-        clearTimeout(timer);
-        answered = true;
-        status = statusCode;
-        latencyMs = performance.now() - started;
-        ctx.observe(endpoint.id, latencyMs);
-        servedBy.set(res, endpoint.id);
-        resume = () => controller.resume();
-        // The raw list keeps the node's order, case and repeated fields; the parsed object is
-        // only a fallback for a dispatcher that does not give it.
-        const out = responseHeaders(rawHeaderList(controller.rawHeaders ?? parsed));
-        if (sticky.mode === 'insert') addCookie(out, sticky.insertHeaders(endpoint.id, pinnedTo, headerValue(out, 'cache-control')));
-        pool.count(endpoint.id, pinnedTo);
-        if (ctx.closing()) out.push('Connection', 'close');
-        try {
-          res.writeHead(status, statusText, out);
-        } catch (err) {
-          // A node's header the client side cannot carry (invalid characters): a bad answer.
-          controller.pause();
-          controller.abort(badGateway(endpoint.id, err));
-          return;
-        }
-        res.on('drain', onDrain);
-      },
-      onResponseData(controller, chunk) {
-        if (res.write(chunk)) return;
-        controller.pause(); // resumed by the client's 'drain'
-        sendTimer = setTimeout(() => res.destroy(), config.timeouts.send);
-      },
-      onResponseEnd() {
-        clearTimeout(sendTimer);
-        res.off('drain', onDrain);
-        res.end();
-        release({ ok: status < 500, latencyMs, status });
-      },
-      onResponseError(_controller, error) {
-        const err = error as Error & { code?: string };
-        clearTimeout(timer);
-        clearTimeout(sendTimer);
-        res.off('drain', onDrain);
-        const ms = latencyMs || performance.now() - started;
-        if (clientGone) return release({ ok: true, latencyMs: ms, cancelled: true });
-        if (clientStalled) {
-          debug('%s %s: the client sent no body for %d ms', req.method, req.url, config.timeouts.body);
-          release({ ok: true, latencyMs: ms, cancelled: true });
-          return sendBadRequest(res, 'the request body stopped arriving', 408);
-        }
-        if (REQUEST_FAULTS.has(err.code ?? '') && !answered) {
-          debug('%s %s refused as a client fault: %s', req.method, req.url, err.message);
-          release({ ok: true, latencyMs: ms, cancelled: true });
-          sendBadRequest(res, 'the request cannot be forwarded as sent');
-          if (withBody && !req.complete) req.resume();
-          return;
-        }
-        if (answered && res.headersSent) {
-          // The node broke off mid-response: the client must not see a clean end.
-          debug('response from %s broke: %s', endpoint.id, err.message);
-          release({ ok: false, latencyMs: ms, status });
-          return void res.destroy();
-        }
-        release({ ok: false, latencyMs: ms, status: 0 });
-        const code = err.code ?? '';
-        debug('%s %s to %s failed (%s), attempt %d', req.method, req.url, endpoint.id, code, n + 1);
-        const bodyUntouched = !body?.started;
-        // A kept-alive connection the node had closed meanwhile says nothing about the node:
-        // resend once, when no byte of a body could have been sent.
-        if (code === 'UND_ERR_SOCKET' && bodyUntouched && !resent) return send(endpoint, n, true);
-        const proxyErr = err instanceof ProxyError ? err : TIMEOUTS.has(code) ? gatewayTimeout(endpoint.id, code === 'UND_ERR_CONNECT_TIMEOUT' ? 'connect' : 'a pause in the response', code === 'UND_ERR_CONNECT_TIMEOUT' ? config.timeouts.connect : config.timeouts.server) : badGateway(endpoint.id, err);
-        if (ctx.retry.mayRetry(n, !(neverConnected(code) && bodyUntouched))) return attempt(n + 1, proxyErr);
-        ctx.onUpstreamError(proxyErr);
-        sendError(res, proxyErr);
-        if (withBody && !req.complete) req.resume(); // drain what the client still sends, then let the socket go
-      },
-    };
-    ctx.upstreams.for(endpoint).dispatch({ path, method: req.method as Dispatcher.HttpMethod, headers, body }, handler);
-  };
-
-  attempt(0);
+  send(endpoint: Endpoint, n: number, resent: boolean): void {
+    const attempt = new Attempt(this, endpoint, n, resent);
+    this.current = attempt;
+    this.ctx.upstreams.for(endpoint).dispatch({ path: this.path, method: this.req.method as Dispatcher.HttpMethod, headers: this.headers, body: attempt.body }, attempt);
+  }
 }
 
-/** The node's response head as a flat `[name, value, …]` list of strings. */
-function rawHeaderList(raw: NonNullable<Dispatcher.DispatchController['rawHeaders']>): string[] {
-  if (Array.isArray(raw)) return raw.map((b) => (typeof b === 'string' ? b : b.toString('latin1')));
+/** One try of an exchange on one node: undici's handler for it. */
+class Attempt extends Expiring implements Dispatcher.DispatchHandler {
+  readonly endpoint: Endpoint;
+  readonly body: LazyBody | null;
+  readonly #ex: Exchange;
+  readonly #n: number;
+  readonly #resent: boolean;
+  readonly #release: (outcome: Outcome) => void;
+  readonly #started = performance.now();
+  #controller: Dispatcher.DispatchController | undefined;
+  #answered = false;
+  #status = 0;
+  #latencyMs = 0;
+  #late: ProxyError | undefined;
+  // A client that stops reading the response: cut after `timeouts.send` (nginx `send_timeout`).
+  #sendTimer: NodeJS.Timeout | undefined;
+  /** The client's 'drain' listener, added the first time the client falls behind. */
+  #onDrain: (() => void) | undefined;
+
+  constructor(ex: Exchange, endpoint: Endpoint, n: number, resent: boolean) {
+    super();
+    this.#ex = ex;
+    this.endpoint = endpoint;
+    this.#n = n;
+    this.#resent = resent;
+    this.#release = endpoint.begin();
+    const { config } = ex.ctx;
+    if (ex.withBody) {
+      this.body = new LazyBody(ex.req, { client: config.timeouts.body, node: config.timeouts.server }, (who) => {
+        if (who === 'node') return this.timeOut('reading the request body');
+        ex.clientStalled = true;
+        this.abort();
+      });
+      this.body.once('end', () => this.#startTimer());
+    } else {
+      this.body = null;
+      this.#startTimer();
+    }
+  }
+
+  /** Aborts the node's exchange, for the client's sake unless `err` says otherwise. */
+  abort(err?: Error): void {
+    this.#controller?.abort(err ?? clientLeft());
+  }
+
+  timeOut(what: string): void {
+    this.#late = gatewayTimeout(this.endpoint.id, what, this.#ex.ctx.config.timeouts.server);
+    this.abort(this.#late);
+  }
+
+  // The wait for the response head is timed here rather than by undici, whose timer restarts
+  // late on a reused connection (a 504 could come before `timeouts.server` had passed). It
+  // starts once the request body has been sent: a slow upload is not a slow node.
+  #startTimer(): void {
+    if (!this.#answered && !this.#late) this.#ex.ctx.deadlines.add(this);
+  }
+
+  expire(): void {
+    this.timeOut('the response');
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    const ex = this.#ex;
+    if (ex.clientGone || ex.clientStalled || this.#late) controller.abort(this.#late ?? clientLeft());
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, parsed: Record<string, string | string[] | undefined>, statusText?: string): void {
+    if (statusCode < 200) return; // 1xx: Node's server speaks for itself (100-continue)
+    const ex = this.#ex;
+    ex.ctx.deadlines.remove(this);
+    const { ctx, res, pinnedTo } = ex;
+    const id = this.endpoint.id;
+    this.#answered = true;
+    this.#status = statusCode;
+    this.#latencyMs = performance.now() - this.#started;
+    ctx.observe(id, this.#latencyMs);
+    if (ex.trackTarget) servedBy.set(res, id);
+    // The raw list keeps the node's order, case and repeated fields; the parsed object is
+    // only a fallback for a dispatcher that does not give it.
+    const out = responseHeaders(rawHeaderList(controller.rawHeaders ?? parsed));
+    if (ctx.sticky.mode === 'insert') addCookie(out, ctx.sticky.insertHeaders(id, pinnedTo, headerValue(out, 'cache-control')));
+    ctx.pool.count(id, pinnedTo);
+    if (ctx.closing()) out.push('Connection', 'close');
+    try {
+      res.writeHead(statusCode, statusText, out);
+    } catch (err) {
+      // A node's header the client side cannot carry (invalid characters): a bad answer.
+      controller.pause();
+      controller.abort(badGateway(id, err));
+    }
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const { res } = this.#ex;
+    if (res.write(chunk)) return;
+    controller.pause(); // resumed by the client's 'drain'
+    if (!this.#onDrain) {
+      this.#onDrain = () => {
+        clearTimeout(this.#sendTimer);
+        controller.resume();
+      };
+      res.on('drain', this.#onDrain);
+    }
+    this.#sendTimer = setTimeout(() => res.destroy(), this.#ex.ctx.config.timeouts.send);
+  }
+
+  onResponseEnd(): void {
+    const { res } = this.#ex;
+    this.#stopSending();
+    res.end();
+    this.#release({ ok: this.#status < 500, latencyMs: this.#latencyMs, status: this.#status });
+  }
+
+  #stopSending(): void {
+    clearTimeout(this.#sendTimer);
+    if (this.#onDrain) this.#ex.res.off('drain', this.#onDrain);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    const err = error as Error & { code?: string };
+    const ex = this.#ex;
+    const { req, res, ctx } = ex;
+    const { config } = ctx;
+    const { endpoint } = this;
+    const release = this.#release;
+    const n = this.#n;
+    ctx.deadlines.remove(this);
+    this.#stopSending();
+    const ms = this.#latencyMs || performance.now() - this.#started;
+    if (ex.clientGone) return release({ ok: true, latencyMs: ms, cancelled: true });
+    if (ex.clientStalled) {
+      debug('%s %s: the client sent no body for %d ms', req.method, req.url, config.timeouts.body);
+      release({ ok: true, latencyMs: ms, cancelled: true });
+      return sendBadRequest(res, 'the request body stopped arriving', 408);
+    }
+    if (REQUEST_FAULTS.has(err.code ?? '') && !this.#answered) {
+      debug('%s %s refused as a client fault: %s', req.method, req.url, err.message);
+      release({ ok: true, latencyMs: ms, cancelled: true });
+      sendBadRequest(res, 'the request cannot be forwarded as sent');
+      if (ex.withBody && !req.complete) req.resume();
+      return;
+    }
+    if (this.#answered && res.headersSent) {
+      // The node broke off mid-response: the client must not see a clean end.
+      debug('response from %s broke: %s', endpoint.id, err.message);
+      release({ ok: false, latencyMs: ms, status: this.#status });
+      return void res.destroy();
+    }
+    release({ ok: false, latencyMs: ms, status: 0 });
+    const code = err.code ?? '';
+    debug('%s %s to %s failed (%s), attempt %d', req.method, req.url, endpoint.id, code, n + 1);
+    const bodyUntouched = !this.body?.started;
+    // A kept-alive connection the node had closed meanwhile says nothing about the node:
+    // resend once, when no byte of a body could have been sent.
+    if (code === 'UND_ERR_SOCKET' && bodyUntouched && !this.#resent) return ex.send(endpoint, n, true);
+    const proxyErr = err instanceof ProxyError ? err : TIMEOUTS.has(code) ? gatewayTimeout(endpoint.id, code === 'UND_ERR_CONNECT_TIMEOUT' ? 'connect' : 'a pause in the response', code === 'UND_ERR_CONNECT_TIMEOUT' ? config.timeouts.connect : config.timeouts.server) : badGateway(endpoint.id, err);
+    if (ctx.retry.mayRetry(n, !(neverConnected(code) && bodyUntouched))) return ex.attempt(n + 1, proxyErr);
+    ctx.onUpstreamError(proxyErr);
+    sendError(res, proxyErr);
+    if (ex.withBody && !req.complete) req.resume(); // drain what the client still sends, then let the socket go
+  }
+}
+
+/** The node's response head as a flat `[name, value, …]` list (strings or undici's bytes). */
+function rawHeaderList(raw: NonNullable<Dispatcher.DispatchController['rawHeaders']>): readonly (string | Buffer)[] {
+  if (Array.isArray(raw)) return raw as (string | Buffer)[];
   const out: string[] = [];
   for (const [k, v] of Object.entries(raw)) {
     if (Array.isArray(v)) for (const one of v) out.push(k, one);

@@ -6,6 +6,7 @@ import { debuglog } from 'node:util';
 import { ConfigError } from '@scaleout/core';
 import { isLoopback, parseProxyConfig, type ProxyConfig, type ProxyConfigInput } from './config.js';
 import { stateError, type ProxyError } from './errors.js';
+import { Deadlines } from './deadlines.js';
 import { HealthEndpoint, type ProxyHealth } from './health.js';
 import { bareAddress, compileTrust } from './headers.js';
 import { forward, rawResponse, sendBadRequest, servedBy, type ForwardContext } from './http-proxy.js';
@@ -72,6 +73,7 @@ export class Proxy extends EventEmitter {
   readonly #errors = { 502: 0, 503: 0, 504: 0 };
   readonly #started = Date.now();
   readonly #metrics = new ProxyMetrics(() => this.stats());
+  readonly #deadlines: Deadlines;
   #listening: Promise<{ port: number; host: string }> | undefined;
   #closed: Promise<void> | undefined;
 
@@ -84,6 +86,7 @@ export class Proxy extends EventEmitter {
     this.#pool.on('down', (id: string) => this.emit('down', id));
     this.#sticky = new Stickiness(c);
     this.#upstreams = new Upstreams(c);
+    this.#deadlines = new Deadlines(c.timeouts.server);
     if (c.health.enabled && c.mode === 'http') this.#health = new HealthEndpoint(c.health.path, this);
     if (c.status.enabled && c.mode === 'http') {
       const address = () => (this.#server.address() as AddressInfo | null) ?? undefined;
@@ -106,7 +109,7 @@ export class Proxy extends EventEmitter {
       });
       return;
     }
-    const ctx: ForwardContext = { config: c, pool: this.#pool, sticky: this.#sticky, upstreams: this.#upstreams, retry, trust: compileTrust(c.trustProxy), closing: () => this.#closed !== undefined || this.#draining, onUpstreamError, observe: (id, ms) => this.#metrics.observe(id, ms) };
+    const ctx: ForwardContext = { config: c, pool: this.#pool, sticky: this.#sticky, upstreams: this.#upstreams, retry, trust: compileTrust(c.trustProxy), closing: () => this.#closed !== undefined || this.#draining, onUpstreamError, observe: (id, ms) => this.#metrics.observe(id, ms), deadlines: this.#deadlines };
     const server = createHttpServer(
       {
         maxHeaderSize: c.maxHeaderSize,
@@ -119,11 +122,13 @@ export class Proxy extends EventEmitter {
       },
       (req, res) => {
         if (this.#refused.has(req.socket)) return;
-        if (this.listenerCount('access') > 0) this.#logOnClose(req, res);
+        // The access log costs nothing while no one listens: not even the record of the target.
+        const logged = this.listenerCount('access') > 0;
+        if (logged) this.#logOnClose(req, res);
         if (req.rawHeaders.length > 2 * c.maxHeadersCount) return sendBadRequest(res, `more than ${c.maxHeadersCount} header fields`, 431);
         if (this.#health?.matches(req.url)) this.#health.handle(req, res);
         else if (this.#status?.matches(req.url)) void this.#status.handle(req, res);
-        else forward(ctx, req, res);
+        else forward(ctx, req, res, logged);
       },
     );
     // One more than allowed, so a request past the bound is seen (and answered 431) rather than
@@ -298,6 +303,7 @@ export class Proxy extends EventEmitter {
         for (const t of this.#tunnels) t.destroy();
       }
       await this.#upstreams.close();
+      this.#deadlines.close();
       await this.#pool.close();
     })();
     return this.#closed;
