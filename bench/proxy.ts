@@ -9,11 +9,14 @@
  * Two loads: saturation (`--connections`, default 50) for requests/s, and a moderate one
  * (`--moderate`, default 4 connections) for the p99 each proxy adds to the direct path. The load
  * comes from wrk (its own process, `--wrk-threads`, default 1) when provision installed it, else
- * from autocannon in this process (`--load=autocannon` forces it).
+ * from autocannon in this process (`--load=autocannon` forces it). The proxy runs as users run it,
+ * from the built packages (`npm run build` first, here); `--from-source` runs it from the
+ * TypeScript sources under tsx instead, which costs about 15% more CPU per request.
  *
  * `npm run bench -- proxy` (writes its section of docs/benchmarks.md), or alone:
  * `node --conditions=@scaleout/source --import tsx bench/proxy.ts` (also writes docs/proxy-benchmarks.md).
  */
+import { execFileSync } from 'node:child_process';
 import { Agent, type RequestListener } from 'node:http';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -108,14 +111,17 @@ export async function run(options: BenchOptions = {}): Promise<string> {
   try {
     const base = { secret: SECRET, algorithm: 'round-robin', targets: nodes.map((n, i) => ({ id: `node-${i + 1}`, url: n.url })), sticky: { mode: 'learn' }, healthCheck: { interval: '2s', timeout: '1s' } };
     cases.push(Object.assign(nodes[0]!, { name: 'direct (one node)' }));
+    const fromSource = options.flags?.['from-source'] === true || options.flags?.['from-source'] === 'true';
+    if (!fromSource) execFileSync('npm', ['run', 'build'], { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: 'ignore' });
+    const cli = (config: string) => (fromSource ? ['--conditions=@scaleout/source', '--import', import.meta.resolve('tsx'), BIN, '--config', config] : [BIN, '--config', config]);
     const scaleoutPort = await freePort();
     const file = join(dir, 'proxy.json');
     await writeFile(file, JSON.stringify({ ...base, listen: scaleoutPort }));
-    cases.push(await group('@scaleout/proxy', () => startBalancerProcess(process.execPath, ['--conditions=@scaleout/source', '--import', import.meta.resolve('tsx'), BIN, '--config', file], dir, scaleoutPort), scaleoutPort));
+    cases.push(await group('@scaleout/proxy', () => startBalancerProcess(process.execPath, cli(file), dir, scaleoutPort), scaleoutPort));
     const workersPort = await freePort();
     const workersFile = join(dir, 'proxy-workers.json');
     await writeFile(workersFile, JSON.stringify({ ...base, listen: workersPort, workers: 2 }));
-    cases.push(await group(WORKERS, () => startBalancerProcess(process.execPath, ['--conditions=@scaleout/source', '--import', import.meta.resolve('tsx'), BIN, '--config', workersFile], dir, workersPort), workersPort));
+    cases.push(await group(WORKERS, () => startBalancerProcess(process.execPath, cli(workersFile), dir, workersPort), workersPort));
     cases.push(Object.assign(await startServerChild({ module: SELF, export: 'httpProxyServer', options: { targets: nodes.map((n) => n.url) } }), { name: 'http-proxy (npm)' }));
     const hp = await freePort();
     // Two threads, stated rather than left to HAProxy's default of one per core.
@@ -138,14 +144,14 @@ export async function run(options: BenchOptions = {}): Promise<string> {
         rows[i]!.moderate.push(await hit(c, moderate, 0));
       }
     }
-    return report(rows, { connections, moderate, duration, rounds, load: load === 'wrk' ? `wrk (${threads} thread${threads === 1 ? '' : 's'}, its own process)` : 'autocannon in the benchmark process' });
+    return report(rows, { connections, moderate, duration, rounds, fromSource, load: load === 'wrk' ? `wrk (${threads} thread${threads === 1 ? '' : 's'}, its own process)` : 'autocannon in the benchmark process' });
   } finally {
     await Promise.all(cases.slice(1).map((c) => c.close()));
     await Promise.all(nodes.map((n) => n.close()));
   }
 }
 
-function report(rows: Row[], o: { connections: number; moderate: number; duration: number; rounds: number; load: string }): string {
+function report(rows: Row[], o: { connections: number; moderate: number; duration: number; rounds: number; load: string; fromSource: boolean }): string {
   const m = (rs: MeasuredResult[], k: 'rps' | 'p50' | 'p99' | 'cpuPerRequestUs') => median(rs.map((r) => r[k]));
   const byName = (n: string) => rows.find((r) => r.name === n)!;
   const ours = byName('@scaleout/proxy');
@@ -180,6 +186,7 @@ spreads over both with round robin. Load from ${o.load}: ${o.connections} connec
 throughput, ${o.moderate} for the added-latency column; ${o.duration} s per case, ${o.rounds} round(s), medians, and
 each round's figures. HAProxy runs \`nbthread 2\`, nginx \`worker_processes auto\` (2 here), \`${WORKERS}\`
 a primary and two workers (\`node:cluster\`); \`@scaleout/proxy\` and http-proxy are one Node.js process.
+\`@scaleout/proxy\` runs ${o.fromSource ? 'from its TypeScript sources under tsx (`--from-source`)' : 'from the built packages, as installed from npm'}.
 On this 2-core machine the load generator and both app nodes share the cores with the proxy.
 
 ${table}
