@@ -22,7 +22,7 @@ import { withScripts, type ScriptedClient } from './redis-scripts.js';
 import { isWrongType, RedisSessionLayout } from './redis-session-layout.js';
 import { RedisSessionWrites } from './redis-session-writes.js';
 import { resolveRedisStoreOptions, type RedisStoreOptions } from './redis-store-options.js';
-import { ExpiryListener, isSessionIdLike, SHADOW_LINGER_MS, UserIndexKeys } from './redis-user-index.js';
+import { EXPIRY_CLAIM_MS, ExpiryListener, isSessionIdLike, SHADOW_LINGER_MS, UserIndexKeys } from './redis-user-index.js';
 import { fieldOf } from './serializer.js';
 
 export { DEFAULT_REDIS_STORE_OPTIONS, type RedisStoreOptions } from './redis-store-options.js';
@@ -240,6 +240,18 @@ export class RedisStore extends EventEmitter implements SessionStore {
     gone.push(...bad);
     if (gone.length) await this.#run('sessionsOf', this.client.srem(setKey, ...gone));
     return live;
+  }
+
+  /**
+   * Claims the `expired` event of session `id` for `nodeId` (`session.events: "once"`): one
+   * `SET userPrefix + "x:" + key nodeId NX PX 60000`, a single key, so the same on a Cluster.
+   * Exactly one of the nodes that claim it gets `true`.
+   */
+  async claimExpired(id: string, nodeId: string): Promise<boolean> {
+    this.#checkOpen();
+    const index = this.#index;
+    if (!index) throw new InvalidArgumentError('claimExpired', 'claimExpired() needs the index of sessions by user (indexUsers)');
+    return (await this.#run('claimExpired', this.client.set(index.claim(this.prefix + id), nodeId, 'PX', EXPIRY_CLAIM_MS, 'NX'))) === 'OK';
   }
 
   /** A key expired on some master: a session's takes its id out of its user's set (known from the shadow) and emits `expired`. */

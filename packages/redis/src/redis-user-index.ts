@@ -17,12 +17,21 @@ export const SHADOW_MARGIN_MS = 5 * 60_000;
 export const SHADOW_LINGER_MS = 5_000;
 
 /**
+ * How long the claim of an expiry (`session.events: "once"`) is kept: long past the moment every
+ * subscriber hears the notification, so a late node still finds it taken. An id that expired
+ * twice within it (an app reusing ids) would be announced once.
+ */
+export const EXPIRY_CLAIM_MS = 60_000;
+
+/**
  * Names of the user-index keys, all under `userPrefix` (which neither starts with the session
  * prefix nor is a beginning of it, so none of them is ever listed as a session):
  * - `userPrefix + "u:" + userId`, a set of the user's session ids;
  * - `userPrefix + "s:{" + sessionKey + "}"`, the user's id (JSON, as in the hash) kept beside a
  *   session, in its Cluster slot (the braces make Redis hash only the session key), living
- *   {@link SHADOW_MARGIN_MS} longer: once Redis expires the hash, it still says whose it was.
+ *   {@link SHADOW_MARGIN_MS} longer: once Redis expires the hash, it still says whose it was;
+ * - `userPrefix + "x:" + sessionKey`, the node that claimed the session's expiry (`once` events),
+ *   living {@link EXPIRY_CLAIM_MS}.
  */
 export class UserIndexKeys {
   readonly userPrefix: string;
@@ -39,6 +48,11 @@ export class UserIndexKeys {
 
   set(userId: string): string {
     return `${this.userPrefix}u:${userId}`;
+  }
+
+  /** The key by which nodes claim the expiry of a session key. */
+  claim(sessionKey: string): string {
+    return `${this.userPrefix}x:${sessionKey}`;
   }
 
   /** The shadow of a session key, or the session key itself when braces in it leave no way to share its slot. */
