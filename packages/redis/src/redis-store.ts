@@ -22,7 +22,8 @@ import { withScripts, type ScriptedClient } from './redis-scripts.js';
 import { isWrongType, RedisSessionLayout } from './redis-session-layout.js';
 import { RedisSessionWrites } from './redis-session-writes.js';
 import { resolveRedisStoreOptions, type RedisStoreOptions } from './redis-store-options.js';
-import { EXPIRY_CLAIM_MS, ExpiryListener, isSessionIdLike, SHADOW_LINGER_MS, UserIndexKeys } from './redis-user-index.js';
+import { ExpiryListener } from './redis-expiry-listener.js';
+import { EXPIRY_CLAIM_MS, isSessionIdLike, SHADOW_LINGER_MS, UserIndexKeys } from './redis-user-index.js';
 import { fieldOf } from './serializer.js';
 
 export { DEFAULT_REDIS_STORE_OPTIONS, type RedisStoreOptions } from './redis-store-options.js';
