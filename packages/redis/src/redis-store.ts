@@ -19,11 +19,11 @@ import type { RedisClient } from './redis-client.js';
 import { RedisCommandRunner } from './redis-command-runner.js';
 import { mastersOf, prefixPattern, scanNode } from './redis-scan.js';
 import { withScripts, type ScriptedClient } from './redis-scripts.js';
-import { isWrongType, RedisSessionLayout } from './redis-session-layout.js';
+import { RedisSessionLayout } from './redis-session-layout.js';
 import { RedisSessionWrites } from './redis-session-writes.js';
 import { resolveRedisStoreOptions, type RedisStoreOptions } from './redis-store-options.js';
-import { ExpiryListener } from './redis-expiry-listener.js';
-import { EXPIRY_CLAIM_MS, isSessionIdLike, SHADOW_LINGER_MS, UserIndexKeys } from './redis-user-index.js';
+import { RedisSessionIndex } from './redis-session-index.js';
+import { UserIndexKeys } from './redis-user-index.js';
 import { fieldOf } from './serializer.js';
 
 export { DEFAULT_REDIS_STORE_OPTIONS, type RedisStoreOptions } from './redis-store-options.js';
@@ -57,8 +57,7 @@ export class RedisStore extends EventEmitter implements SessionStore {
   readonly #pattern: string;
   #available: boolean;
   #everReady: boolean;
-  #index: UserIndexKeys | undefined;
-  #expiry: ExpiryListener | undefined;
+  #users: RedisSessionIndex | undefined;
   #closed: Promise<void> | undefined;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   readonly #listeners: [string, (...args: any[]) => void][];
@@ -76,7 +75,7 @@ export class RedisStore extends EventEmitter implements SessionStore {
     const invalid = (id: string) => this.#invalid(id);
     this.#runner = new RedisCommandRunner(this.client, o);
     this.#layout = new RedisSessionLayout(this.#runner, { serializer: o.serializer, maxValueBytes: o.maxValueBytes, invalid });
-    this.#writes = new RedisSessionWrites(this.#runner, this.#layout, { prefix: o.prefix, index: () => this.#index, invalid });
+    this.#writes = new RedisSessionWrites(this.#runner, this.#layout, { prefix: o.prefix, index: () => this.#users?.keys, invalid });
     this.#available = this.client.status === 'ready';
     this.#everReady = this.#available;
 
@@ -203,15 +202,18 @@ export class RedisStore extends EventEmitter implements SessionStore {
    * Starts keeping the index of sessions by user (see {@link UserIndexKeys}): each save, touch
    * and destroy keeps the user's set, and an expiry takes the id out of it and emits `expired`
    * (id, userId) on every store subscribed, through keyspace notifications (see
-   * {@link ExpiryListener} for when they are not available). Refused with an empty prefix.
+   * redis-expiry-listener.ts for when they are not available). Refused with an empty prefix.
    */
   indexUsers(userKey: string): void {
     this.#checkOpen();
     if (this.prefix === '') throw new InvalidArgumentError('prefix', 'indexUsers() needs a non-empty prefix: with an empty one, index keys would be listed as sessions');
-    if (this.#index) return;
-    this.#index = new UserIndexKeys(this.userPrefix, userKey, fieldOf(userKey));
-    const listener = (this.#expiry = new ExpiryListener((key) => void this.#expired(key)));
-    listener.start(this.client).catch((err: Error) => debug('expiry events not started: %s', err.message));
+    if (this.#users) return;
+    const keys = new UserIndexKeys(this.userPrefix, userKey, fieldOf(userKey));
+    this.#users = new RedisSessionIndex(this.#runner, keys, {
+      prefix: this.prefix,
+      invalid: (value) => this.#invalid(value),
+      expired: (id, userId) => this.emit('expired', id, userId),
+    });
   }
 
   /**
@@ -221,26 +223,7 @@ export class RedisStore extends EventEmitter implements SessionStore {
    */
   async sessionsOf(userId: string): Promise<string[]> {
     this.#checkOpen();
-    const index = this.#index;
-    if (!index) return [];
-    const setKey = index.set(userId);
-    let members: string[];
-    try {
-      members = await this.#run('sessionsOf', this.client.smembers(setKey));
-    } catch (err) {
-      if (isWrongType(err)) return this.#invalid(setKey) ?? [];
-      throw err;
-    }
-    const live: string[] = [];
-    const gone: string[] = [];
-    const bad = members.filter((m) => !isSessionIdLike(m));
-    for (const m of bad) this.#invalid(m);
-    const ids = members.filter(isSessionIdLike);
-    const exists = await Promise.all(ids.map((id) => this.#run('sessionsOf', this.client.exists(this.prefix + id))));
-    ids.forEach((id, i) => (exists[i] ? live : gone).push(id));
-    gone.push(...bad);
-    if (gone.length) await this.#run('sessionsOf', this.client.srem(setKey, ...gone));
-    return live;
+    return this.#users ? this.#users.sessionsOf(userId) : [];
   }
 
   /**
@@ -250,29 +233,8 @@ export class RedisStore extends EventEmitter implements SessionStore {
    */
   async claimExpired(id: string, nodeId: string): Promise<boolean> {
     this.#checkOpen();
-    const index = this.#index;
-    if (!index) throw new InvalidArgumentError('claimExpired', 'claimExpired() needs the index of sessions by user (indexUsers)');
-    return (await this.#run('claimExpired', this.client.set(index.claim(this.prefix + id), nodeId, 'PX', EXPIRY_CLAIM_MS, 'NX'))) === 'OK';
-  }
-
-  /** A key expired on some master: a session's takes its id out of its user's set (known from the shadow) and emits `expired`. */
-  async #expired(key: string): Promise<void> {
-    const index = this.#index;
-    if (!index || this.#closed || !key.startsWith(this.prefix)) return;
-    const id = key.slice(this.prefix.length);
-    let userId: string | undefined;
-    const shadow = index.shadow(key);
-    try {
-      if (shadow !== key) {
-        userId = index.userOfField(await this.#run('expired', this.client.get(shadow)));
-        // Not deleted: every node subscribed reads it too. It goes on its own shortly.
-        if (userId !== undefined) await this.#run('expired', this.client.pexpire(shadow, SHADOW_LINGER_MS));
-      }
-      if (userId !== undefined) await this.#run('expired', this.client.srem(index.set(userId), id));
-    } catch (err) {
-      debug('expired: index not updated: %s', (err as Error).message);
-    }
-    this.emit('expired', id, userId);
+    if (!this.#users) throw new InvalidArgumentError('claimExpired', 'claimExpired() needs the index of sessions by user (indexUsers)');
+    return this.#users.claimExpired(id, nodeId);
   }
 
   async *ids(): AsyncIterable<string> {
@@ -320,7 +282,7 @@ export class RedisStore extends EventEmitter implements SessionStore {
 
   async #shutdown(): Promise<void> {
     this.#available = false;
-    this.#expiry?.close();
+    this.#users?.close();
     if (this.#ownsClient) {
       // QUIT lets replies in flight arrive; a dead server must not hold close() up.
       await withTimeout(this.client.quit(), this.#runner.commandTimeout, 'close').catch(() => undefined);
