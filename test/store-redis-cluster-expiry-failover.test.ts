@@ -1,7 +1,8 @@
 import { expect } from 'chai';
-import { createStrategy, type SessionEvent, type Strategy } from '@scaleout/core';
+import { createStrategy, type Strategy } from '@scaleout/core';
 import { redisCommand, startRedisCluster, type RedisClusterSet } from './support/redis.js';
 import { eventually } from './support/ports.js';
+import { expiredEventOf } from './support/redis-user-index.js';
 
 // Keyspace notifications are local to each master: after a failover, the promoted replica must
 // get a subscriber (and `Ex` turned on) or the expiries of its slots are never announced.
@@ -9,12 +10,10 @@ describe('Redis Cluster: expired events after a master is SIGKILLed and its repl
   this.timeout(90_000);
   let cluster: RedisClusterSet;
   let strategy: Strategy;
-  const expired: SessionEvent[] = [];
 
   before(async () => {
     cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1 });
     strategy = await createStrategy({ strategy: 'store', nodeId: 'x1', secret: 'expiry failover secret', store: { type: 'redis', nodes: cluster.addresses } });
-    strategy.on('session', (e) => e.type === 'expired' && expired.push(e));
   });
   after(async () => {
     await strategy?.close();
@@ -30,20 +29,12 @@ describe('Redis Cluster: expired events after a master is SIGKILLed and its repl
     }
   }
 
-  /** Saves a session of `user` with a 1 s lifetime (retrying while the Cluster moves its slots) and waits for its `expired`. */
-  async function expires(id: string, user: string): Promise<SessionEvent> {
-    await eventually(async () => {
-      await strategy.store.set(id, { userId: user, cookie: { originalMaxAge: 1000, expires: new Date(Date.now() + 1000).toISOString() } }, 1000);
-      return true;
-    }, 15_000, 'the session saved');
-    return (await eventually(() => expired.find((e) => e.id === id), 15_000, `the expired event of ${id}`))!;
-  }
-
   it('still emits expired for a session on the promoted master\'s slots', async () => {
     const victim = cluster.nodes[0]!.port;
     expect(await cluster.masterPorts()).to.include(victim);
     // Before: the first master's expiries are heard.
-    expect((await expires(await idOnFirstShard('before'), 'u-before')).userId).to.equal('u-before');
+    const early = await idOnFirstShard('before');
+    expect((await expiredEventOf(strategy, early)).userId).to.equal(`u-${early}`);
 
     await cluster.node(victim).kill('SIGKILL');
     await eventually(async () => {
@@ -54,8 +45,8 @@ describe('Redis Cluster: expired events after a master is SIGKILLed and its repl
     const promoted = cluster.nodes[3]!.port;
     expect(await cluster.masterPorts()).to.include(promoted);
 
-    const e = await expires(await idOnFirstShard('after'), 'u-after');
-    expect(e.userId).to.equal('u-after');
+    const late = await idOnFirstShard('after');
+    expect((await expiredEventOf(strategy, late)).userId).to.equal(`u-${late}`);
     // The promoted master sends expiry notifications because it was told to, as the first masters were.
     const [, flags] = (await redisCommand(promoted, undefined, 'CONFIG', 'GET', 'notify-keyspace-events')) as string[];
     expect(flags).to.include('E').and.to.include('x');

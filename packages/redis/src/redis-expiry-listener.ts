@@ -17,7 +17,8 @@ const debug = debuglog('scaleout:redis-expiry-listener');
  * `refresh`, every `slotsRefreshInterval` and after a redirection) and each node added or
  * removed (`+node`, `-node`), a master without a subscriber (a replica promoted by a failover, a
  * master added) gets one, `Ex` turned on first as at start, and the subscriber of a node that is
- * no longer a master is closed. A subscriber that loses its connection resubscribes (ioredis);
+ * no longer a master is closed. A subscriber that loses its connection resubscribes (ioredis)
+ * and turns `Ex` on again (a restarted server, or Sentinel's new master, has forgotten it);
  * notifications sent meanwhile, or on a new master before its subscriber is there, are lost.
  */
 export class ExpiryListener {
@@ -80,6 +81,14 @@ export class ExpiryListener {
     sub.on('message', (_channel: string, k: string) => this.#onKey(k));
     await sub.subscribe(this.#channel);
     debug('listening to %s on %s', this.#channel, key);
+    // A server that restarted, or the new master a Sentinel failover chose, has no `Ex` set by
+    // this listener: it is turned on again at each reconnection of the subscriber.
+    sub.on('ready', () => void this.#enableWhenReady(node));
+  }
+
+  async #enableWhenReady(node: Redis): Promise<void> {
+    if (node.status !== 'ready') await new Promise<void>((resolve) => node.once('ready', () => resolve()));
+    if (!this.#closed) await this.#enable(node);
   }
 
   async #enable(node: Redis): Promise<void> {
