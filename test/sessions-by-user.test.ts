@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createStrategy, MemoryStore, assembleStrategy, parseConfig, type Strategy } from '@scaleout/core';
-import { describeSessionsByUser } from './support/sessions-by-user.js';
+import { createStrategy, MemoryStore, assembleStrategy, parseConfig, type ScaleoutConfigInput, type Strategy } from '@scaleout/core';
+import { describeExpiredDelivery, describeSessionsByUser } from './support/sessions-by-user.js';
 import { type HazelcastCluster, type RedisClusterSet, type RedisServer, startHazelcast, startRedis, startRedisCluster } from '@scaleout/harness';
 import { describeRedisIndex, indexSize } from './support/redis-user-index.js';
 import type { HazelcastStore } from '@scaleout/hazelcast';
@@ -45,6 +45,14 @@ describe('sessions by user', function () {
   describeSessionsByUser('store on Redis Cluster', onCluster, { indexSize, hygiene: { users: 1000, perUser: 3 }, expiry: { ttl: '1s', latencyMs: 2000 } });
   describeRedisIndex('Redis Cluster', onCluster);
 
+  // Three nodes, each with its own client, sharing one backend; a fresh key space per test.
+  const three = (store: () => ScaleoutConfigInput['store']) => (events: 'once' | 'every-node', nodeIds: string[]) => {
+    const shared = store();
+    return Promise.all(nodeIds.map((nodeId) => createStrategy({ strategy: 'store', nodeId, secret, session: { events }, store: shared })));
+  };
+  describeExpiredDelivery('Redis', three(() => ({ type: 'redis', url: redis.url })), { n: 30, latencyMs: 3000 });
+  describeExpiredDelivery('Redis Cluster', three(() => ({ type: 'redis', nodes: redisCluster.addresses })), { n: 30, latencyMs: 3000 });
+
   // Two nodes, each with its own client, over one Hazelcast member; a map per pair. Members
   // sweep expired entries every 5 s, so expired comes up to that late.
   let maps = 0;
@@ -53,4 +61,5 @@ describe('sessions by user', function () {
     const make = (nodeId: string) => createStrategy({ strategy: 'store', nodeId, secret, session: { ttl: ttl ?? '30m' }, store: { type: 'hazelcast', members: hazelcast.addresses, clusterName: hazelcast.clusterName, map } });
     return [await make('h1'), await make('h2')];
   }, { indexSize: (s) => (s.store as unknown as HazelcastStore).indexedSessions(), hygiene: { users: 1000, perUser: 3 }, expiry: { ttl: '1s', latencyMs: 8000 } });
+  describeExpiredDelivery('Hazelcast', three(() => ({ type: 'hazelcast', members: hazelcast.addresses, clusterName: hazelcast.clusterName, map: `by-user-${++maps}` })), { n: 12, latencyMs: 40_000, settleMs: 1000 });
 });

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { Strategy } from '@scaleout/core';
+import type { SessionEvent, Strategy } from '@scaleout/core';
 import type { RedisStore } from '@scaleout/redis';
 import { Cluster, type Redis } from 'ioredis';
 import { eventually } from '@scaleout/harness';
@@ -104,4 +104,25 @@ export function describeRedisIndex(label: string, make: (ttl?: string) => Promis
       }
     });
   });
+}
+
+/**
+ * Saves session `id` of user `u-<id>` with a 1 s lifetime through `strategy` (retrying while the
+ * server or the Cluster comes back) and resolves its `expired` event, as `strategy` emitted it.
+ */
+export async function expiredEventOf(strategy: Strategy, id: string, timeoutMs = 15_000): Promise<SessionEvent> {
+  let event: SessionEvent | undefined;
+  const listen = (e: SessionEvent) => {
+    if (e.type === 'expired' && e.id === id) event = e;
+  };
+  strategy.on('session', listen);
+  try {
+    await eventually(async () => {
+      await strategy.store.set(id, { userId: `u-${id}`, cookie: { originalMaxAge: 1000, expires: new Date(Date.now() + 1000).toISOString() } }, 1000);
+      return true;
+    }, timeoutMs, 'the session saved');
+    return (await eventually(() => event, timeoutMs, `the expired event of ${id}`))!;
+  } finally {
+    strategy.off('session', listen);
+  }
 }

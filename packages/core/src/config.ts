@@ -26,6 +26,12 @@ const sessionSchema = z.strictObject({
   sameSite: z.enum(['lax', 'strict', 'none']).default('lax'),
   /** The session key that holds the user's id (`login()`, `strategy.sessions`). @default "userId" */
   userKey: z.string().min(1).max(128).default('userId'),
+  /**
+   * Where `expired` session events are delivered: `every-node` on each node that hears the
+   * expiry, `once` on one node of the fleet (Redis and Hazelcast stores only; see
+   * docs/sessions-by-user.md). @default "every-node"
+   */
+  events: z.enum(['every-node', 'once']).default('every-node'),
 });
 
 const stickySchema = z.strictObject({

@@ -4,6 +4,7 @@ import { StoreSessionDirectory } from './session-directory.js';
 import { parseConfig, type ScaleoutConfig, type ScaleoutConfigInput } from './config.js';
 import type { StoreConfig } from './config-store.js';
 import { ConfigError, MissingPackageError } from './errors.js';
+import { checkEventsOption, forwardExpired } from './expired-events.js';
 import { MemoryStore } from './memory-store.js';
 import { RouteCookie } from './route-cookie.js';
 import type { SessionSettings, SessionStore, Strategy, StrategyKind } from './types.js';
@@ -89,6 +90,7 @@ async function storeFor(config: ScaleoutConfig, context: PluginContext): Promise
  */
 export async function createStrategy(input: ScaleoutConfig | ScaleoutConfigInput): Promise<Strategy> {
   const config = parseConfig(input);
+  checkEventsOption(config);
   const kind: StrategyKind = config.strategy;
   const context: PluginContext = { nodeId: config.nodeId, secret: config.secret, config };
   let store: SessionStore;
@@ -113,25 +115,31 @@ export async function createStrategy(input: ScaleoutConfig | ScaleoutConfigInput
     }
   }
   debug('strategy %s on node %s with %s', kind, config.nodeId, store.constructor.name);
-  return assembleStrategy({ kind, nodeId: config.nodeId, store, route, config });
+  try {
+    return assembleStrategy({ kind, nodeId: config.nodeId, store, route, config });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
 }
 
 /**
  * A strategy around a store that is already open: the session events, the directory by user
  * (the store is asked to index by `session.userKey`) and `close()`. For plugins and tests that
- * open their store themselves.
+ * open their store themselves. Throws `ConfigError` for `session.events: "once"` on a store
+ * without `claimExpired`.
  */
 export function assembleStrategy(parts: { kind: StrategyKind; nodeId: string; store: SessionStore; route?: RouteCookie | undefined; config: ScaleoutConfig }): Strategy {
   const { kind, nodeId, store, route, config } = parts;
   const events = new EventEmitter();
   const userKey = config.session.userKey;
+  // First: it refuses session.events "once" on a store that cannot claim, before indexing starts.
+  const stopExpired = forwardExpired({ kind, nodeId, store, events, config });
   store.indexUsers?.(userKey);
-  const onExpired = (id: string, userId?: string) => events.emit('session', { type: 'expired', id, ...(userId !== undefined && { userId }), at: Date.now() });
-  store.on('expired', onExpired);
   let closed: Promise<void> | undefined;
   const close = () =>
     (closed ??= (async () => {
-      store.off('expired', onExpired);
+      stopExpired();
       await store.close();
     })());
   return Object.assign(events, {

@@ -61,6 +61,12 @@ export interface SessionStore extends EventEmitter {
    * sessions, never with the store. It may include ids that have just gone; callers read each.
    */
   sessionsOf?(userId: string): Promise<string[]>;
+  /**
+   * Optional, with `indexUsers`: claims the `expired` event of session `id` for node `nodeId`, in
+   * one atomic step in the store. Of every node that claims the same expiry, exactly one gets
+   * `true`. What `session.events: "once"` needs; a store without it offers only `every-node`.
+   */
+  claimExpired?(id: string, nodeId: string): Promise<boolean>;
 }
 
 /** What `strategy.sessions.byUser()` tells about one session (times in ms since the epoch). */

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { createStrategy, loadPlugin, MemoryStore, MissingPackageError, ConfigError } from '@scaleout/core';
+import { assembleStrategy, createStrategy, loadPlugin, MemoryStore, MissingPackageError, ConfigError, parseConfig } from '@scaleout/core';
 
 describe('createStrategy', function () {
   it('builds sticky on node memory with a route cookie', async function () {
@@ -23,6 +23,28 @@ describe('createStrategy', function () {
 
   it('refuses cluster without a transport', async function () {
     await expect(createStrategy({ strategy: 'cluster', secret: 'k' })).to.be.rejectedWith(ConfigError, /cluster/);
+  });
+
+  it('refuses session.events "once" where every node sweeps its own sessions, naming the field', async function () {
+    const once = { session: { events: 'once' as const } };
+    for (const config of [
+      { strategy: 'sticky' as const, secret: 'k', ...once },
+      { strategy: 'store' as const, secret: 'k', store: { type: 'memory' as const }, ...once },
+      { strategy: 'cluster' as const, secret: 'k', cluster: { transport: { type: 'redis' as const, url: 'redis://127.0.0.1:1' } }, ...once },
+    ]) {
+      const err = await createStrategy(config).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err, config.strategy).to.be.instanceOf(ConfigError);
+      expect((err as ConfigError).field).to.equal('session.events');
+      expect((err as Error).message).to.match(/only "every-node" is allowed/);
+    }
+    // A store assembled by hand is refused too when it cannot claim an expiry.
+    const config = parseConfig({ strategy: 'store', secret: 'k', ...once });
+    expect(() => assembleStrategy({ kind: 'store', nodeId: 'n1', store: new MemoryStore(), config })).to.throw(ConfigError, /MemoryStore/);
+    expect(parseConfig({ secret: 'k' }).session.events).to.equal('every-node');
+    expect(() => parseConfig({ secret: 'k', session: { events: 'twice' } })).to.throw(ConfigError, /session\.events/);
   });
 
   it('names the package to install when an optional one is missing', async function () {

@@ -71,6 +71,12 @@ export const DEFAULT_HAZELCAST_STORE_OPTIONS = {
  */
 const wholeSeconds = (ttlMs: number): number => Math.ceil(ttlMs / 1000) * 1000;
 
+/**
+ * How long the claim of an expiry (`session.events: "once"`) is kept: long past the moment every
+ * client hears of it, so a late one still finds it taken.
+ */
+const EXPIRY_CLAIM_MS = 60_000;
+
 /** hazelcast-client 5.x delivers lifecycle events on its lifecycle service, an EventEmitter. */
 const LIFECYCLE_EVENT = 'lifecycleEvent';
 
@@ -109,6 +115,8 @@ export class HazelcastStore extends EventEmitter implements SessionStore {
   #userKey: string | undefined;
   #users: Promise<IMap<string, string>> | undefined;
   #listenerId: Promise<string> | undefined;
+  // Who claimed each recent expiry (claimExpired): session id -> node id.
+  #claims: Promise<IMap<string, string>> | undefined;
 
   /** Builds a store over the map `mapName` of an existing client. */
   static async fromClient(client: HazelcastClient, options: Omit<HazelcastStoreOptions, 'client' | 'map'> & { mapName?: string } = {}): Promise<HazelcastStore> {
@@ -304,6 +312,18 @@ export class HazelcastStore extends EventEmitter implements SessionStore {
       true,
     );
     this.#listenerId.catch((err: Error) => debug('expiry listener not started: %s', err.message));
+  }
+
+  /**
+   * Claims the `expired` event of session `id` for `nodeId` (`session.events: "once"`): one
+   * `putIfAbsent` in the map `<map>.expired`, kept a minute. Exactly one of the
+   * clients that claim it gets `true`.
+   */
+  async claimExpired(id: string, nodeId: string): Promise<boolean> {
+    this.#checkOpen();
+    const claims = (this.#claims ??= this.client.getMap<string, string>(`${this.map.getName()}.expired`));
+    const holder = await this.#run('claimExpired', (await claims).putIfAbsent(id, nodeId, EXPIRY_CLAIM_MS));
+    return holder === null || holder === undefined;
   }
 
   /** The ids of the user's sessions: one indexed predicate query on the companion map. */

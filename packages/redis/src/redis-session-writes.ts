@@ -1,0 +1,128 @@
+import { applyPatch, InvalidArgumentError, StoreUnavailableError, userOf, type SessionData, type SessionPatch } from '@scaleout/core';
+import type { RedisCommandRunner } from './redis-command-runner.js';
+import { fieldText, type RedisSessionLayout } from './redis-session-layout.js';
+import { sha1, type IndexedReply, type PatchReply } from './redis-scripts.js';
+import { SHADOW_MARGIN_MS, type UserIndexKeys } from './redis-user-index.js';
+import { fieldOf, LAYOUT_VERSION, metaFields, sessionFields } from './serializer.js';
+
+/** Tries a patch may take while other nodes keep rewriting a string-layout session under it. */
+const MAX_PATCH_ATTEMPTS = 8;
+
+/**
+ * The write paths of {@link RedisStore} (a full save, a patch, a touch, a destroy), each one
+ * script on the session key (and its user shadow, in the same slot), then the user's set kept
+ * when users are indexed. Keys are `prefix + id`; `index()` says whether users are indexed.
+ */
+export class RedisSessionWrites {
+  readonly #runner: RedisCommandRunner;
+  readonly #layout: RedisSessionLayout;
+  readonly #prefix: string;
+  readonly #index: () => UserIndexKeys | undefined;
+  readonly #invalid: (id: string) => undefined;
+
+  constructor(runner: RedisCommandRunner, layout: RedisSessionLayout, options: { prefix: string; index: () => UserIndexKeys | undefined; invalid: (id: string) => undefined }) {
+    this.#runner = runner;
+    this.#layout = layout;
+    this.#prefix = options.prefix;
+    this.#index = options.index;
+    this.#invalid = options.invalid;
+  }
+
+  /** Replaces the whole session with one script: delete, write the hash, set its expiry. */
+  async set(id: string, data: SessionData, px: number): Promise<void> {
+    const reply = await this.#replace('set', this.#prefix + id, '', px, this.#layout.encode(data, px));
+    if (Array.isArray(reply)) await this.#reindex(id, this.#index()!.userOfField(reply[1]), reply, px);
+  }
+
+  /** See `RedisStore.patch`. */
+  async patch(id: string, patch: SessionPatch, px: number): Promise<boolean> {
+    const key = this.#prefix + id;
+    const pairs = metaFields(px, Date.now(), false);
+    try {
+      sessionFields(patch.set, pairs);
+    } catch (err) {
+      throw new InvalidArgumentError('data', `session values must be JSON: ${(err as Error).message}`);
+    }
+    this.#layout.checkSize(pairs);
+    const index = this.#index();
+    const shadow = index ? index.shadow(key) : key;
+    const args: (string | number)[] = [LAYOUT_VERSION, px, index?.field ?? '', px + SHADOW_MARGIN_MS, pairs.length, ...pairs];
+    for (const k of patch.unset) args.push(fieldOf(k));
+    const binary = this.#layout.serializer.binary === true;
+    const client = this.#runner.client;
+    for (let attempt = 0; attempt < MAX_PATCH_ATTEMPTS; attempt++) {
+      const reply = await this.#runner.write<PatchReply>(
+        'patch',
+        () => (binary ? client.scaleoutPatchBuffer(key, shadow, ...args) : client.scaleoutPatch(key, shadow, ...args)),
+        (p) => (binary ? p.scaleoutPatchBuffer(key, shadow, ...args) : p.scaleoutPatch(key, shadow, ...args)),
+      );
+      if (Array.isArray(reply)) {
+        await this.#reindex(id, index!.userOfField(fieldText(reply[1])), reply, px);
+        return true;
+      }
+      if (reply === 1) return true;
+      if (reply === 0) return false;
+      if (typeof reply === 'number') return this.#invalid(id) ?? false;
+      const current = this.#layout.decodeString(id, reply);
+      if (!current) return false;
+      const replaced = await this.#replace('patch', key, sha1(reply), px, this.#layout.encode(applyPatch(current, patch), px));
+      if (Array.isArray(replaced)) await this.#reindex(id, userOf(current, index!.userKey), replaced, px);
+      if (replaced === 1 || Array.isArray(replaced)) return true;
+    }
+    throw new StoreUnavailableError(`session store patch: the session changed under ${MAX_PATCH_ATTEMPTS} attempts in a row`);
+  }
+
+  /** Slides the expiry. Not followed by `WAIT`: a touch lost in a failover only leaves the previous expiry. */
+  async touch(id: string, px: number): Promise<void> {
+    const key = this.#prefix + id;
+    const index = this.#index();
+    const client = this.#runner.client;
+    if (!index) {
+      await this.#runner.run('touch', client.pexpire(key, px));
+      return;
+    }
+    // The user's set must live as long as the session: the touch tells whose session it is.
+    const field = await this.#runner.run('touch', client.scaleoutTouch(key, index.shadow(key), px, px + SHADOW_MARGIN_MS, index.field));
+    const userId = index.userOfField(fieldText(field));
+    if (userId !== undefined) await this.#runner.run('touch', client.scaleoutUserAdd(index.set(userId), id, px + SHADOW_MARGIN_MS));
+  }
+
+  /** Removes the session (and its shadow), then its id from its user's set. */
+  async destroy(id: string): Promise<void> {
+    const key = this.#prefix + id;
+    const index = this.#index();
+    const client = this.#runner.client;
+    if (!index) {
+      await this.#runner.write('destroy', () => client.unlink(key), (p) => p.unlink(key));
+      return;
+    }
+    const shadow = index.shadow(key);
+    const field = await this.#runner.write('destroy', () => client.scaleoutDestroy(key, shadow, index.field), (p) => p.scaleoutDestroy(key, shadow, index.field));
+    // After the delete, not before: a crash in between leaves an id that readers drop.
+    const userId = index.userOfField(fieldText(field));
+    if (userId !== undefined) await this.#runner.run('destroy', client.srem(index.set(userId), id));
+  }
+
+  /** Saves, touches and patches tell the user's set; a user changed takes the id out of the old one's. */
+  async #reindex(id: string, before: string | undefined, reply: IndexedReply, px: number): Promise<void> {
+    const index = this.#index()!;
+    const after = index.userOfField(fieldText(reply[2]));
+    const client = this.#runner.client;
+    if (after !== undefined) await this.#runner.run('index', client.scaleoutUserAdd(index.set(after), id, px + SHADOW_MARGIN_MS));
+    if (before !== undefined && before !== after) await this.#runner.run('index', client.srem(index.set(before), id));
+  }
+
+  /** Runs the replace script (see redis-scripts.ts): `expectedSha1` empty for an unconditional write. */
+  #replace(operation: string, key: string, expectedSha1: string, px: number, pairs: string[]): Promise<number | IndexedReply> {
+    const index = this.#index();
+    const shadow = index ? index.shadow(key) : key;
+    const field = index?.field ?? '';
+    const shadowPx = px + SHADOW_MARGIN_MS;
+    const client = this.#runner.client;
+    return this.#runner.write(
+      operation,
+      () => client.scaleoutReplace(key, shadow, expectedSha1, px, field, shadowPx, ...pairs),
+      (p) => p.scaleoutReplace(key, shadow, expectedSha1, px, field, shadowPx, ...pairs),
+    );
+  }
+}
