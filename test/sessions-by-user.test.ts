@@ -48,7 +48,7 @@ describe('sessions by user', function () {
   // Three nodes, each with its own client, sharing one backend; a fresh key space per test.
   const three = (store: () => ScaleoutConfigInput['store']) => (events: 'once' | 'every-node', nodeIds: string[]) => {
     const shared = store();
-    return Promise.all(nodeIds.map((nodeId) => createStrategy({ strategy: 'store', nodeId, secret, session: { events }, store: shared })));
+    return Promise.all(nodeIds.map((nodeId) => createStrategy({ strategy: 'store', nodeId, secret, sessions: { events }, store: shared })));
   };
   describeExpiredDelivery('Redis', three(() => ({ type: 'redis', url: redis.url })), { n: 30, latencyMs: 3000 });
   describeExpiredDelivery('Redis Cluster', three(() => ({ type: 'redis', nodes: redisCluster.addresses })), { n: 30, latencyMs: 3000 });

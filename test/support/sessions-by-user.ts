@@ -269,7 +269,7 @@ export function describeSessionsByUser(label: string, make: (ttl?: string) => Pr
 }
 
 /**
- * Where `expired` goes with `session.events` "once" and "every-node": three nodes over one
+ * Where `expired` goes with `sessions.events` "once" and "every-node": three nodes over one
  * backend, made by `make(events, nodeIds)`, save `n` sessions with a 1 s lifetime. With "once",
  * the events summed over the three nodes name each session exactly once; with "every-node", each
  * node emits all `n`. Duplicates are looked for once every node's store has reported every

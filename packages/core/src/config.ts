@@ -26,6 +26,10 @@ const sessionSchema = z.strictObject({
   sameSite: z.enum(['lax', 'strict', 'none']).default('lax'),
   /** The session key that holds the user's id (`login()`, `strategy.sessions`). @default "userId" */
   userKey: z.string().min(1).max(128).default('userId'),
+});
+
+/** `sessions`: the sessions by user (`strategy.sessions`) and their events. */
+const sessionsSchema = z.strictObject({
   /**
    * Where `expired` session events are delivered: `every-node` on each node that hears the
    * expiry, `once` on one node of the fleet (Redis and Hazelcast stores only; see
@@ -54,6 +58,8 @@ export const configSchema = z.strictObject({
   secret: secretSchema,
   /** The session cookie and lifetime. */
   session: sessionSchema.default(() => sessionSchema.parse({})),
+  /** Sessions by user and their events (`strategy.sessions`, `strategy.on('session')`). */
+  sessions: sessionsSchema.default(() => sessionsSchema.parse({})),
   /** The route cookie of the `sticky` strategy. */
   sticky: stickySchema.default(() => stickySchema.parse({})),
   /** Replication of the `cluster` strategy; required by it. */

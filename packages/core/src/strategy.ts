@@ -126,14 +126,14 @@ export async function createStrategy(input: ScaleoutConfig | ScaleoutConfigInput
 /**
  * A strategy around a store that is already open: the session events, the directory by user
  * (the store is asked to index by `session.userKey`) and `close()`. For plugins and tests that
- * open their store themselves. Throws `ConfigError` for `session.events: "once"` on a store
+ * open their store themselves. Throws `ConfigError` for `sessions.events: "once"` on a store
  * without `claimExpired`.
  */
 export function assembleStrategy(parts: { kind: StrategyKind; nodeId: string; store: SessionStore; route?: RouteCookie | undefined; config: ScaleoutConfig }): Strategy {
   const { kind, nodeId, store, route, config } = parts;
   const events = new EventEmitter();
   const userKey = config.session.userKey;
-  // First: it refuses session.events "once" on a store that cannot claim, before indexing starts.
+  // First: it refuses sessions.events "once" on a store that cannot claim, before indexing starts.
   const stopExpired = forwardExpired({ kind, nodeId, store, events, config });
   store.indexUsers?.(userKey);
   let closed: Promise<void> | undefined;

@@ -64,7 +64,7 @@ export interface SessionStore extends EventEmitter {
   /**
    * Optional, with `indexUsers`: claims the `expired` event of session `id` for node `nodeId`, in
    * one atomic step in the store. Of every node that claims the same expiry, exactly one gets
-   * `true`. What `session.events: "once"` needs; a store without it offers only `every-node`.
+   * `true`. What `sessions.events: "once"` needs; a store without it offers only `every-node`.
    */
   claimExpired?(id: string, nodeId: string): Promise<boolean>;
 }

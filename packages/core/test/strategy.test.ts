@@ -25,8 +25,8 @@ describe('createStrategy', function () {
     await expect(createStrategy({ strategy: 'cluster', secret: 'k' })).to.be.rejectedWith(ConfigError, /cluster/);
   });
 
-  it('refuses session.events "once" where every node sweeps its own sessions, naming the field', async function () {
-    const once = { session: { events: 'once' as const } };
+  it('refuses sessions.events "once" where every node sweeps its own sessions, naming the field', async function () {
+    const once = { sessions: { events: 'once' as const } };
     for (const config of [
       { strategy: 'sticky' as const, secret: 'k', ...once },
       { strategy: 'store' as const, secret: 'k', store: { type: 'memory' as const }, ...once },
@@ -37,14 +37,14 @@ describe('createStrategy', function () {
         (e: unknown) => e,
       );
       expect(err, config.strategy).to.be.instanceOf(ConfigError);
-      expect((err as ConfigError).field).to.equal('session.events');
+      expect((err as ConfigError).field).to.equal('sessions.events');
       expect((err as Error).message).to.match(/only "every-node" is allowed/);
     }
     // A store assembled by hand is refused too when it cannot claim an expiry.
     const config = parseConfig({ strategy: 'store', secret: 'k', ...once });
     expect(() => assembleStrategy({ kind: 'store', nodeId: 'n1', store: new MemoryStore(), config })).to.throw(ConfigError, /MemoryStore/);
-    expect(parseConfig({ secret: 'k' }).session.events).to.equal('every-node');
-    expect(() => parseConfig({ secret: 'k', session: { events: 'twice' } })).to.throw(ConfigError, /session\.events/);
+    expect(parseConfig({ secret: 'k' }).sessions.events).to.equal('every-node');
+    expect(() => parseConfig({ secret: 'k', sessions: { events: 'twice' } })).to.throw(ConfigError, /sessions\.events/);
   });
 
   it('names the package to install when an optional one is missing', async function () {

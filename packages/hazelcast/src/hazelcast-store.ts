@@ -72,7 +72,7 @@ export const DEFAULT_HAZELCAST_STORE_OPTIONS = {
 const wholeSeconds = (ttlMs: number): number => Math.ceil(ttlMs / 1000) * 1000;
 
 /**
- * How long the claim of an expiry (`session.events: "once"`) is kept: long past the moment every
+ * How long the claim of an expiry (`sessions.events: "once"`) is kept: long past the moment every
  * client hears of it, so a late one still finds it taken.
  */
 const EXPIRY_CLAIM_MS = 60_000;
@@ -315,7 +315,7 @@ export class HazelcastStore extends EventEmitter implements SessionStore {
   }
 
   /**
-   * Claims the `expired` event of session `id` for `nodeId` (`session.events: "once"`): one
+   * Claims the `expired` event of session `id` for `nodeId` (`sessions.events: "once"`): one
    * `putIfAbsent` in the map `<map>.expired`, kept a minute. Exactly one of the
    * clients that claim it gets `true`.
    */

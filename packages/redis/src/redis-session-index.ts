@@ -9,7 +9,7 @@ const debug = debuglog('scaleout:redis-session-index');
 /**
  * The reading side of {@link RedisStore}'s index of sessions by user: the sessions of a user,
  * the expiries heard through keyspace notifications (each takes its id out of its user's set and
- * is reported through `expired`), and the claim of an expiry for `session.events: "once"`. The
+ * is reported through `expired`), and the claim of an expiry for `sessions.events: "once"`. The
  * writes keep the index themselves (redis-session-writes.ts).
  */
 export class RedisSessionIndex {

@@ -227,7 +227,7 @@ export class RedisStore extends EventEmitter implements SessionStore {
   }
 
   /**
-   * Claims the `expired` event of session `id` for `nodeId` (`session.events: "once"`): one
+   * Claims the `expired` event of session `id` for `nodeId` (`sessions.events: "once"`): one
    * `SET userPrefix + "x:" + key nodeId NX PX 60000`, a single key, so the same on a Cluster.
    * Exactly one of the nodes that claim it gets `true`.
    */

@@ -11,7 +11,7 @@ export const SHADOW_MARGIN_MS = 5 * 60_000;
 export const SHADOW_LINGER_MS = 5_000;
 
 /**
- * How long the claim of an expiry (`session.events: "once"`) is kept: long past the moment every
+ * How long the claim of an expiry (`sessions.events: "once"`) is kept: long past the moment every
  * subscriber hears the notification, so a late node still finds it taken. An id that expired
  * twice within it (an app reusing ids) would be announced once.
  */
