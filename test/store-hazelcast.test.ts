@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { createStrategy, ErrorCodes, type HazelcastStoreConfig, type ScaleoutError, type Strategy } from '@scaleout/core';
-import { createStore, HazelcastStore } from '@scaleout/hazelcast';
+import { createStrategy, ErrorCodes, type ScaleoutError, type Strategy } from '@scaleout/core';
+import { type HazelcastStoreConfig, createStore, HazelcastStore } from '@scaleout/hazelcast';
 import { describeStoreContract } from './support/store-contract.js';
 import { startHazelcast, type HazelcastCluster } from './support/hazelcast.js';
 import { eventually, freePort } from './support/ports.js';

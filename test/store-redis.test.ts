@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
-import { createStrategy, ErrorCodes, isUnavailable, loadConfig, type RedisStoreConfig, type ScaleoutError } from '@scaleout/core';
-import { createStore, RedisStore, ReplicaAckError, type Serializer } from '@scaleout/redis';
+import { createStrategy, ErrorCodes, isUnavailable, loadConfig, type ScaleoutError } from '@scaleout/core';
+import { type RedisStoreConfig, createStore, RedisStore, ReplicaAckError, type Serializer } from '@scaleout/redis';
 import { startRedis, tempDir, writeFile, type RedisServer } from './support/redis.js';
 import { eventually, freePort } from './support/ports.js';
 

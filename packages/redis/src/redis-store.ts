@@ -9,11 +9,10 @@ import {
   InvalidArgumentError,
   isSessionData,
   LockTimeoutError,
-  parseDuration,
+  parseOptions,
   ScaleoutError,
   StoreUnavailableError,
   withTimeout,
-  type Duration,
   type LockOptions,
   type SessionData,
   type SessionPatch,
@@ -26,97 +25,10 @@ import { isCluster, mastersOf, prefixPattern, scanNode } from './redis-scan.js';
 import { ReplicaAckError, toStoreError } from './errors.js';
 import { byteSize, decodeHash, fieldOf, JSON_SERIALIZER, LAYOUT_VERSION, metaFields, sessionFields, type Serializer } from './serializer.js';
 import { sha1, withScripts, type IndexedReply, type PatchReply, type ScriptedClient } from './redis-scripts.js';
+import { prefixesOf, redisStoreOptionsSchema, type RedisStoreOptions } from './redis-store-options.js';
 import { ExpiryListener, isSessionIdLike, SHADOW_LINGER_MS, SHADOW_MARGIN_MS, UserIndexKeys } from './redis-user-index.js';
 
 const debug = debuglog('scaleout:redis-store');
-
-/** Options of {@link RedisStore}. */
-export interface RedisStoreOptions {
-  /**
-   * The ioredis client (`Redis` or `Cluster`), connected or connecting. The store defines three
-   * Lua commands on it (`scaleoutPatch`, `scaleoutReplace`, `scaleoutReleaseLock`).
-   */
-  client: RedisClient;
-  /**
-   * Whether `close()` also closes the client. An app that hands over its own client keeps it.
-   * @default false
-   */
-  ownsClient?: boolean;
-  /**
-   * Prepended to each session id to form its key.
-   * @default "sess:"
-   */
-  prefix?: string;
-  /**
-   * Prepended to a session id to form the key of its lock (`lock()`); must not start with `prefix`,
-   * so that locks are never listed as sessions.
-   * @default "lock:" + prefix
-   */
-  lockPrefix?: string;
-  /**
-   * Prepended to the keys of the index of sessions by user (`indexUsers`): a set of session ids
-   * per user and a small shadow key beside each session of a user. Must neither start with
-   * `prefix` nor be a beginning of it.
-   * @default "user:" + prefix
-   */
-  userPrefix?: string;
-  /**
-   * Reads sessions still stored in the string layout of scaleout 0.1 (written with this
-   * serializer then); they are rewritten as hashes on their next save.
-   * @default JSON
-   */
-  serializer?: Serializer;
-  /**
-   * Sessions left by another store under `prefix`, read and rewritten as hashes on their next
-   * save: `"connect-redis"` (connect-redis 8 with its JSON serializer) reads their strings as
-   * JSON whatever `serializer` says. See docs/redis.md, "Moving from connect-redis".
-   */
-  migrateFrom?: 'connect-redis';
-  /**
-   * Replicas that must confirm each `set`, `patch` and `destroy` (Redis `WAIT`) before it counts as done.
-   * @default 0
-   */
-  waitReplicas?: number;
-  /**
-   * How long `WAIT` waits for those confirmations.
-   * @default "1s"
-   */
-  waitTimeout?: Duration;
-  /**
-   * Longest any operation may take (plus `waitTimeout` for a write that waits) before it
-   * rejects with `StoreTimeoutError`.
-   * @default "1s"
-   */
-  commandTimeout?: Duration;
-  /**
-   * Largest serialized session accepted, in bytes.
-   * @default 1048576
-   */
-  maxValueBytes?: number;
-  /**
-   * Keys asked per SCAN page by `ids()`, `size()` and `clear()`.
-   * @default 1000
-   */
-  scanCount?: number;
-}
-
-/** Defaults of {@link RedisStoreOptions}. */
-export const DEFAULT_REDIS_STORE_OPTIONS = {
-  ownsClient: false,
-  prefix: 'sess:',
-  waitReplicas: 0,
-  waitTimeout: 1000,
-  commandTimeout: 1000,
-  maxValueBytes: 1024 * 1024,
-  scanCount: 1000,
-} as const satisfies Omit<RedisStoreOptions, 'client'>;
-
-function wholeNumber(field: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidArgumentError(field, `${field} must be a whole number from ${min} to ${max}, got ${String(value)}`);
-  }
-  return value;
-}
 
 /**
  * Sessions in Redis (standalone, Sentinel or Cluster: the same code for all three). Each session
@@ -155,37 +67,18 @@ export class RedisStore extends EventEmitter implements SessionStore {
 
   constructor(options: RedisStoreOptions) {
     super();
-    if (!options || typeof options.client?.pipeline !== 'function') {
-      throw new InvalidArgumentError('client', 'RedisStore needs an ioredis client (Redis or Cluster) in options.client');
-    }
-    const o = { ...DEFAULT_REDIS_STORE_OPTIONS, ...options };
-    if (typeof o.prefix !== 'string' || o.prefix.length > 128) {
-      throw new InvalidArgumentError('prefix', `prefix must be a string of at most 128 characters, got ${String(o.prefix)}`);
-    }
+    const o = parseOptions(redisStoreOptionsSchema, options ?? {});
     this.client = withScripts(o.client);
     this.prefix = o.prefix;
-    this.lockPrefix = o.lockPrefix ?? `lock:${o.prefix}`;
-    // With an empty prefix every key could be a session: lock() is then refused rather than this.
-    if (typeof this.lockPrefix !== 'string' || this.lockPrefix === '' || (o.prefix !== '' && this.lockPrefix.startsWith(o.prefix))) {
-      throw new InvalidArgumentError('lockPrefix', `lockPrefix must be a non-empty string that does not start with prefix ${JSON.stringify(o.prefix)}, got ${JSON.stringify(this.lockPrefix)}`);
-    }
-    this.userPrefix = o.userPrefix ?? `user:${o.prefix}`;
-    // With an empty prefix every key could be a session: indexUsers() is then refused rather than this.
-    if (typeof this.userPrefix !== 'string' || this.userPrefix === '' || (o.prefix !== '' && (this.userPrefix.startsWith(o.prefix) || o.prefix.startsWith(this.userPrefix)))) {
-      throw new InvalidArgumentError('userPrefix', `userPrefix must be a non-empty string that neither starts with prefix ${JSON.stringify(o.prefix)} nor begins it, got ${JSON.stringify(this.userPrefix)}`);
-    }
+    ({ lockPrefix: this.lockPrefix, userPrefix: this.userPrefix } = prefixesOf(o));
     this.#pattern = prefixPattern(o.prefix);
     this.#ownsClient = o.ownsClient;
-    if (o.migrateFrom !== undefined && o.migrateFrom !== 'connect-redis') {
-      throw new InvalidArgumentError('migrateFrom', `migrateFrom must be "connect-redis" or left out, got ${JSON.stringify(o.migrateFrom)}`);
-    }
     this.#serializer = o.migrateFrom === 'connect-redis' ? JSON_SERIALIZER : (o.serializer ?? JSON_SERIALIZER);
-    this.#waitReplicas = wholeNumber('waitReplicas', o.waitReplicas, 0, 16);
-    this.#waitTimeout = parseDuration(o.waitTimeout, 'waitTimeout');
-    this.#commandTimeout = parseDuration(o.commandTimeout, 'commandTimeout');
-    if (this.#commandTimeout <= 0) throw new InvalidArgumentError('commandTimeout', `commandTimeout must be more than 0 ms, got ${this.#commandTimeout}`);
-    this.#maxValueBytes = wholeNumber('maxValueBytes', o.maxValueBytes, 1);
-    this.#scanCount = wholeNumber('scanCount', o.scanCount, 1, 100_000);
+    this.#waitReplicas = o.waitReplicas;
+    this.#waitTimeout = o.waitTimeout;
+    this.#commandTimeout = o.commandTimeout;
+    this.#maxValueBytes = o.maxValueBytes;
+    this.#scanCount = o.scanCount;
     const clientTimeout = isCluster(this.client) ? this.client.options.redisOptions?.commandTimeout : this.client.options.commandTimeout;
     this.#clientTimesOut = typeof clientTimeout === 'number' && clientTimeout > 0 && clientTimeout <= this.#commandTimeout;
     this.#available = this.client.status === 'ready';
