@@ -17,12 +17,12 @@ const storeFields = {
     .string()
     .min(1)
     .optional()
-    .meta({ accepts: 'string', default: '"lock:" + prefix', description: 'prefix of the key of a session\'s lock (`lock()`); must not start with `prefix`, so that locks are never listed as sessions' }),
+    .meta({ accepts: 'string', default: '`"lock:" + prefix`', description: 'prefix of the key of a session\'s lock (`lock()`); must not start with `prefix`, so that locks are never listed as sessions' }),
   userPrefix: z
     .string()
     .min(1)
     .optional()
-    .meta({ accepts: 'string', default: '"user:" + prefix', description: 'prefix of the keys of the index of sessions by user; must neither start with `prefix` nor be a beginning of it' }),
+    .meta({ accepts: 'string', default: '`"user:" + prefix`', description: 'prefix of the keys of the index of sessions by user; must neither start with `prefix` nor be a beginning of it' }),
   migrateFrom: z.literal('connect-redis').optional().meta({
     accepts: '`"connect-redis"`',
     description: 'sessions connect-redis 8 left under `prefix` are read, and rewritten as hashes on their next save (docs/redis.md, "Moving from connect-redis")',
