@@ -31,6 +31,23 @@ describe('HazelcastStore', function () {
       await store?.close();
     });
 
+    it('refuses bad constructor options with a ConfigError naming the field', () => {
+      const table: Array<[Record<string, unknown>, string]> = [
+        [{ pageSize: 0 }, 'pageSize'],
+        [{ maxValueBytes: 1.5 }, 'maxValueBytes'],
+        [{ commandTimeout: 'soon' }, 'commandTimeout'],
+        [{ commandTimeout: 0 }, 'commandTimeout'],
+        [{ map: {} }, 'map'],
+        [{ client: {} }, 'client'],
+        [{ pagesize: 10 }, 'pagesize'],
+      ];
+      for (const [bad, field] of table) {
+        expect(() => new HazelcastStore({ client: store.client, map: store.map, ...bad } as never), field)
+          .to.throw()
+          .that.includes({ code: ErrorCodes.CONFIG, field });
+      }
+    });
+
     it('reads values that are not sessions as no session, and counts them', async () => {
       const invalid: string[] = [];
       store.on('invalid', (id: string) => invalid.push(id));

@@ -14,7 +14,7 @@ export async function createStore(config: HazelcastStoreConfigInput, _context?: 
   const parsed = parseOptions(hazelcastStoreConfigSchema, config, ['store']);
   const client = await connectHazelcast(parsed);
   try {
-    return await HazelcastStore.fromClient(client, { mapName: parsed.map, ownsClient: true, commandTimeout: parsed.commandTimeout });
+    return await HazelcastStore.fromClient(client, { mapName: parsed.map, ownsClient: true, commandTimeout: parsed.commandTimeout, maxValueBytes: parsed.maxValueBytes, pageSize: parsed.pageSize });
   } catch (err) {
     await client.shutdown().catch(() => undefined);
     throw err;
