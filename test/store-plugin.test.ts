@@ -62,6 +62,12 @@ describe('a store type registered by a package outside scaleout', function () {
     expect(strategy.store).to.include({ namespace: 'other', capacity: 3 });
   });
 
+  it('is named from SCALEOUT_* variables too, its fields converted by its own schema', async function () {
+    const env = { SCALEOUT_SECRET: 'k', SCALEOUT_STRATEGY: 'store', SCALEOUT_STORE__TYPE: 'fixture', SCALEOUT_STORE__PACKAGE: PACKAGE, SCALEOUT_STORE__NAMESPACE: 'env', SCALEOUT_STORE__CAPACITY: '7' };
+    const config = await loadConfig({ cwd: '/nonexistent-scaleout-dir', env });
+    expect(config.store).to.deep.equal({ type: 'fixture', package: PACKAGE, namespace: 'env', capacity: 7 });
+  });
+
   describe('refuses bad options with its own schema, naming the field', function () {
     const table: Array<[string, Record<string, unknown>, string, RegExp]> = [
       ['capacity out of range', { namespace: 'shop', capacity: 0 }, 'store.capacity', /got 0/],
