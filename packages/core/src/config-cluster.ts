@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { duration, int } from './config-fields.js';
-import { packageName, typeName, type TypedSection } from './plugin-registry.js';
+import { duration, int, packageName, typeName } from './config-fields.js';
+import type { TypedSection } from './plugin-registry.js';
 
 /**
  * `cluster.transport` as core reads it: a `type` and, for a type no built-in package provides,

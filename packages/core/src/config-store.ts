@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { int } from './config-fields.js';
+import { int, packageName, typeName } from './config-fields.js';
 import { MemoryStore } from './memory-store.js';
-import { packageName, registerStoreType, typeName, type TypedSection } from './plugin-registry.js';
+import type { StoreType, TypedSection } from './plugin-registry.js';
 
 /**
  * `store` as core reads it: a `type`, and for a type no built-in package provides, the
@@ -29,7 +29,8 @@ export type MemoryStoreConfig = z.output<typeof memoryStoreSchema>;
  */
 export type StoreConfig = TypedSection;
 
-registerStoreType('memory', {
+/** Core's own store type, `memory`: always known, whatever is registered. */
+export const memoryStoreType: StoreType<typeof memoryStoreSchema> = {
   schema: memoryStoreSchema,
   createStore: async (options) => new MemoryStore({ maxSessions: options.maxSessions }),
-});
+};

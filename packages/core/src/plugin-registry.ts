@@ -1,6 +1,8 @@
 import { debuglog } from 'node:util';
 import { z } from 'zod';
 import type { ScaleoutConfig } from './config.js';
+import { typeName } from './config-fields.js';
+import { memoryStoreType } from './config-store.js';
 import { ConfigError, describeValue, MissingPackageError } from './errors.js';
 import { parseOptions } from './parse-options.js';
 import type { SessionStore, Transport } from './types.js';
@@ -68,15 +70,8 @@ const REGISTRY = Symbol.for('@scaleout/core:registry');
 const registry: Registry = ((globalThis as Record<symbol, unknown>)[REGISTRY] as Registry | undefined) ??
   ((globalThis as Record<symbol, unknown>)[REGISTRY] = { stores: new Map(), transports: new Map() } satisfies Registry) as Registry;
 
-/** A `type` name: what `store.type` and `cluster.transport.type` accept. */
-export const typeName = () =>
-  z.string().min(1).max(64).regex(/^[a-z0-9][a-z0-9._-]*$/, 'expected a type name: lower-case letters, digits and . _ -');
-
-/** An npm package name (with its scope, if any), as `store.package` names one. */
-export const packageName = () =>
-  z.string().max(214).regex(/^(@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*$/, 'expected an npm package name such as "scaleout-store-foo" or "@org/store"');
-
 function checkRegistration(what: string, name: string, schema: unknown, fn: unknown): void {
+  if (what === 'store' && CORE_STORE_TYPES.has(name)) throw new ConfigError('store.type', `cannot register store type "${name}": it is @scaleout/core's own`);
   const named = typeName().safeParse(name);
   if (!named.success) throw new ConfigError(`${what}.type`, `cannot register ${what} type ${describeValue(name)}: ${named.error.issues[0]!.message}`);
   if (!(schema instanceof z.ZodType) && typeof (schema as { safeParse?: unknown } | null)?.safeParse !== 'function') {
@@ -103,9 +98,14 @@ export function registerTransportType<S extends z.ZodType>(name: string, type: T
   registry.transports.set(name, type as unknown as TransportType);
 }
 
-/** The store type registered under `name`, if any. */
+// Core's own store types come from this copy of core, never from the shared registry: in an app
+// with two copies, each copy's createStrategy() opens its own MemoryStore class, the one its
+// `instanceof` checks (metrics) know.
+const CORE_STORE_TYPES: ReadonlyMap<string, StoreType> = new Map([['memory', memoryStoreType as unknown as StoreType]]);
+
+/** The store type registered under `name` (or core's own `memory`), if any. */
 export function registeredStoreType(name: string): StoreType | undefined {
-  return registry.stores.get(name);
+  return CORE_STORE_TYPES.get(name) ?? registry.stores.get(name);
 }
 
 /** The transport type registered under `name`, if any. */
