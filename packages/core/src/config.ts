@@ -6,7 +6,7 @@ import { bool, cookieName, duration } from './config-fields.js';
 import { storeSectionSchema } from './config-store.js';
 import { clusterSchema } from './config-cluster.js';
 import { ConfigError, describeValue, MissingPackageError } from './errors.js';
-import { issueToConfigError } from './parse-options.js';
+import { parseOptions } from './parse-options.js';
 import { checkStoreSection, checkTransportSection, resolveStoreSection, resolveTransportSection } from './plugin-registry.js';
 
 const secretSchema = z
@@ -80,14 +80,7 @@ export function parseConfig(input: unknown): ScaleoutConfig {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw new ConfigError('(root)', `config: got ${describeValue(input)}; expected an object`);
   }
-  const result = configSchema.safeParse(input);
-  if (!result.success) {
-    const errors = result.error.issues.map((i) => issueToConfigError(i, input));
-    if (errors.length === 1) throw errors[0]!;
-    const first = errors[0]!;
-    throw new ConfigError(first.field, errors.map((e) => e.message).join('\n'), { cause: new AggregateError(errors, 'config refused') });
-  }
-  const config = result.data;
+  const config = parseOptions(configSchema, input);
   config.store = checkStoreSection(config.store);
   if (config.cluster) config.cluster.transport = checkTransportSection(config.cluster.transport);
   return config;
