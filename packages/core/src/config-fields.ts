@@ -15,6 +15,9 @@ export const duration = () =>
     }
   });
 
+/** A duration of more than 0 ms: a timeout. */
+export const positiveDuration = () => duration().refine((ms) => ms > 0, 'expected more than 0 ms');
+
 /** A whole number within bounds. */
 export const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.preprocess((v) => (typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v) : v), z.number().int().min(min).max(max));

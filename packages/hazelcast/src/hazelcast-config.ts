@@ -1,4 +1,4 @@
-import { duration, hostPort, int, list } from '@scaleout/core';
+import { hostPort, int, list, positiveDuration } from '@scaleout/core';
 import type { IMap } from 'hazelcast-client';
 import { z } from 'zod';
 import type { HazelcastClient } from './hazelcast-client.js';
@@ -14,8 +14,6 @@ const connection = {
   username: z.string().optional().meta({ accepts: 'string', description: 'cluster user name' }),
   password: z.string().optional().meta({ accepts: 'string', description: 'cluster password' }),
 };
-
-const positiveDuration = () => duration().refine((ms) => ms > 0, 'expected more than 0 ms');
 
 /** Fields that the config section and the constructor share. */
 const storeFields = {

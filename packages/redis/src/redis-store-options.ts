@@ -1,4 +1,4 @@
-import { bool, duration, hostPort, int, list, redisUrl } from '@scaleout/core';
+import { bool, duration, hostPort, int, list, positiveDuration, redisUrl } from '@scaleout/core';
 import { z } from 'zod';
 import type { RedisClient } from './redis-client.js';
 import type { Serializer } from './serializer.js';
@@ -7,8 +7,6 @@ import type { Serializer } from './serializer.js';
 // redisStoreOptionsSchema, the `store: { type: "redis" }` config section with
 // redisStoreConfigSchema (the same fields plus how to connect), and docs/configuration.md's
 // table is generated from the latter (scripts/config-reference.ts).
-
-const positiveDuration = () => duration().refine((ms) => ms > 0, 'expected more than 0 ms');
 
 /** Fields that the config section and the constructor share. */
 const storeFields = {
