@@ -5,6 +5,10 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { ConfigError, configFromEnv, loadConfig, parseConfig, type ScaleoutConfig } from '@scaleout/core';
 import { loadProxyConfig, parseProxyConfig, type ProxyConfig } from '@scaleout/proxy';
+// Registered, the backends' types are validated by parseConfig() too, so the fuzzing reaches their schemas.
+import '@scaleout/redis';
+import '@scaleout/hazelcast';
+import '@scaleout/cluster';
 
 // The config loaders read files and environment variables written by people: whatever they hold,
 // the answer is a valid config or a ConfigError naming the field, never another exception and

@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
-import { applyPatch, decodeSession, diffSession, isSessionData, snapshotSession, type HazelcastStoreConfig, type RedisStoreConfig } from '@scaleout/core';
-import { createStore, type RedisStore } from '@scaleout/redis';
-import { createStore as createHazelcastStore, type HazelcastStore } from '@scaleout/hazelcast';
+import { applyPatch, decodeSession, diffSession, isSessionData, snapshotSession } from '@scaleout/core';
+import { type RedisStoreConfig, createStore, type RedisStore } from '@scaleout/redis';
+import { type HazelcastStoreConfig, createStore as createHazelcastStore, type HazelcastStore } from '@scaleout/hazelcast';
 import { type HazelcastCluster, type RedisServer, startHazelcast, startRedis } from '@scaleout/harness';
 
 // A stored value is outside input too: another program, an older version or an attacker with

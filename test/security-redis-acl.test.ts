@@ -1,8 +1,7 @@
 import { once } from 'node:events';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
-import type { RedisStoreConfig } from '@scaleout/core';
-import { createStore, RedisTransport, type RedisStore } from '@scaleout/redis';
+import { type RedisStoreConfig, createStore, RedisTransport, type RedisStore } from '@scaleout/redis';
 import { type RedisServer, startRedis } from '@scaleout/harness';
 
 // docs/security.md tells operators to run scaleout under a Redis ACL user limited to its key

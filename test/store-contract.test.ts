@@ -1,5 +1,5 @@
-import { MemoryStore, type RedisStoreConfig } from '@scaleout/core';
-import { createStore } from '@scaleout/redis';
+import { MemoryStore } from '@scaleout/core';
+import { type RedisStoreConfig, createStore } from '@scaleout/redis';
 import { describeStoreContract } from './support/store-contract.js';
 import { type RedisClusterSet, type RedisSentinelSet, type RedisServer, startRedis, startRedisCluster, startRedisSentinel } from '@scaleout/harness';
 

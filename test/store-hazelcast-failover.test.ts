@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { createStrategy, type HazelcastStoreConfig, type Strategy } from '@scaleout/core';
-import { createStore } from '@scaleout/hazelcast';
+import { createStrategy, type Strategy } from '@scaleout/core';
+import { type HazelcastStoreConfig, createStore } from '@scaleout/hazelcast';
 import { eventually, type HazelcastCluster, startHazelcast } from '@scaleout/harness';
 import { fillStore } from './support/store-contract.js';
 import { startSessionApp, startWriteLoad, lostWrites } from './support/write-load.js';

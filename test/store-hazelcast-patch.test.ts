@@ -1,6 +1,5 @@
 import { expect } from 'chai';
-import type { HazelcastStoreConfig } from '@scaleout/core';
-import { createStore, type HazelcastStore } from '@scaleout/hazelcast';
+import { type HazelcastStoreConfig, createStore, type HazelcastStore } from '@scaleout/hazelcast';
 import { type HazelcastCluster, startHazelcast } from '@scaleout/harness';
 
 /** Request message types of the IMap operations a save may send (hazelcast-client's codecs). */

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { createStrategy, ErrorCodes, type HazelcastStoreConfig, type ScaleoutError, type Strategy } from '@scaleout/core';
-import { createStore, HazelcastStore } from '@scaleout/hazelcast';
+import { createStrategy, ErrorCodes, type ScaleoutError, type Strategy } from '@scaleout/core';
+import { type HazelcastStoreConfig, createStore, HazelcastStore } from '@scaleout/hazelcast';
 import { describeStoreContract } from './support/store-contract.js';
 import { eventually, freePort, type HazelcastCluster, startHazelcast } from '@scaleout/harness';
 import { startSessionApp } from './support/write-load.js';
@@ -28,6 +28,23 @@ describe('HazelcastStore', function () {
     });
     after(async () => {
       await store?.close();
+    });
+
+    it('refuses bad constructor options with a ConfigError naming the field', () => {
+      const table: Array<[Record<string, unknown>, string]> = [
+        [{ pageSize: 0 }, 'pageSize'],
+        [{ maxValueBytes: 1.5 }, 'maxValueBytes'],
+        [{ commandTimeout: 'soon' }, 'commandTimeout'],
+        [{ commandTimeout: 0 }, 'commandTimeout'],
+        [{ map: {} }, 'map'],
+        [{ client: {} }, 'client'],
+        [{ pagesize: 10 }, 'pagesize'],
+      ];
+      for (const [bad, field] of table) {
+        expect(() => new HazelcastStore({ client: store.client, map: store.map, ...bad } as never), field)
+          .to.throw()
+          .that.includes({ code: ErrorCodes.CONFIG, field });
+      }
     });
 
     it('reads values that are not sessions as no session, and counts them', async () => {

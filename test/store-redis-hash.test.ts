@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import request from 'supertest';
-import { createStrategy, type RedisStoreConfig } from '@scaleout/core';
-import { createStore, type RedisStore } from '@scaleout/redis';
+import { createStrategy } from '@scaleout/core';
+import { type RedisStoreConfig, createStore, type RedisStore } from '@scaleout/redis';
 import { buildApp, FRAMEWORKS } from './support/apps.js';
 import { startHttp } from './support/http.js';
 import { cookieOf } from './support/session-behaviour.js';

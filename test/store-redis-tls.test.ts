@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { ErrorCodes, type RedisStoreConfig } from '@scaleout/core';
-import { createStore } from '@scaleout/redis';
+import { ErrorCodes } from '@scaleout/core';
+import { type RedisStoreConfig, createStore } from '@scaleout/redis';
 import { freePort, type RedisServer, startRedis, tempDir, writeFile } from '@scaleout/harness';
 
 /** A CA and a server certificate for 127.0.0.1, made with openssl in `dir`. */

@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
-import type { RedisStoreConfig } from '@scaleout/core';
-import { createStore, type RedisStore } from '@scaleout/redis';
+import { type RedisStoreConfig, createStore, type RedisStore } from '@scaleout/redis';
 import { type RedisServer, startRedis } from '@scaleout/harness';
 
 const config = (shape: Partial<RedisStoreConfig>) => ({ type: 'redis', ...shape }) as RedisStoreConfig;

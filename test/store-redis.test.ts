@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
-import { createStrategy, ErrorCodes, isUnavailable, loadConfig, type RedisStoreConfig, type ScaleoutError } from '@scaleout/core';
-import { createStore, RedisStore, ReplicaAckError, type Serializer } from '@scaleout/redis';
+import { createStrategy, ErrorCodes, isUnavailable, loadConfig, type ScaleoutError } from '@scaleout/core';
+import { type RedisStoreConfig, createStore, RedisStore, ReplicaAckError, type Serializer } from '@scaleout/redis';
 import { eventually, freePort, type RedisServer, startRedis, tempDir, writeFile } from '@scaleout/harness';
 
 const config = (shape: Partial<RedisStoreConfig>) => ({ type: 'redis', ...shape }) as RedisStoreConfig;
@@ -146,14 +146,24 @@ describe('RedisStore on a standalone Redis', function () {
     client.disconnect();
   });
 
-  it('refuses bad options with the field named', () => {
+  it('refuses bad options with a ConfigError naming the field, from the same schema as the config', () => {
     const client = new Redis(redis.url, { lazyConnect: true });
     try {
-      expect(() => new RedisStore({ client, waitReplicas: -1 })).to.throw().with.property('field', 'waitReplicas');
-      expect(() => new RedisStore({ client, maxValueBytes: 0 })).to.throw().with.property('field', 'maxValueBytes');
-      expect(() => new RedisStore({ client, commandTimeout: 'soon' })).to.throw().with.property('field', 'commandTimeout');
-      expect(() => new RedisStore({ client: {} as Redis })).to.throw().with.property('field', 'client');
-      expect(() => new RedisStore({ client, prefix: 's:', lockPrefix: 's:locks:' })).to.throw().with.property('field', 'lockPrefix');
+      const table: Array<[Record<string, unknown>, string]> = [
+        [{ waitReplicas: -1 }, 'waitReplicas'],
+        [{ maxValueBytes: 0 }, 'maxValueBytes'],
+        [{ commandTimeout: 'soon' }, 'commandTimeout'],
+        [{ commandTimeout: 0 }, 'commandTimeout'],
+        [{ client: {} }, 'client'],
+        [{ prefix: 's:', lockPrefix: 's:locks:' }, 'lockPrefix'],
+        [{ prefix: 's:', userPrefix: 's' }, 'userPrefix'],
+        [{ migrateFrom: 'express-session' }, 'migrateFrom'],
+        [{ prefixx: 's:' }, 'prefixx'],
+      ];
+      for (const [bad, field] of table) {
+        expect(() => new RedisStore({ client, ...bad } as never), field).to.throw().that.includes({ code: ErrorCodes.CONFIG, field });
+      }
+      expect(new RedisStore({ client, prefix: 'p:' }), 'defaults from the schema').to.include({ lockPrefix: 'lock:p:', userPrefix: 'user:p:' });
     } finally {
       client.disconnect();
     }

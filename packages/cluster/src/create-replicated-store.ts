@@ -1,31 +1,25 @@
-import { ConfigError, loadPlugin, type PluginContext, type SessionStore, type Transport, type TransportConfig, type TransportPlugin } from '@scaleout/core';
+import { ConfigError, registerTransportType, resolveTransportSection, type PluginContext, type SessionStore } from '@scaleout/core';
+import { inProcessTransportConfigSchema } from './in-process-transport-config.js';
 import { InProcessTransport } from './in-process-transport.js';
 import { ReplicatedStore } from './replicated-store.js';
 
-async function transportFor(config: TransportConfig, context: PluginContext): Promise<Transport> {
-  switch (config.type) {
-    case 'in-process':
-      return new InProcessTransport({ bus: config.bus });
-    case 'redis': {
-      const plugin = await loadPlugin<TransportPlugin>('@scaleout/redis', 'cluster.transport.type "redis"');
-      return plugin.createTransport(config, context);
-    }
-    case 'hazelcast': {
-      const plugin = await loadPlugin<TransportPlugin>('@scaleout/hazelcast', 'cluster.transport.type "hazelcast"');
-      return plugin.createTransport(config, context);
-    }
-  }
-}
+// Importing the package makes `cluster.transport.type: "in-process"` known; the other transport
+// types are registered by their packages (@scaleout/redis, @scaleout/hazelcast, or the one a
+// config names in `cluster.transport.package`), which core loads when a config asks for one.
+registerTransportType('in-process', { schema: inProcessTransportConfigSchema, createTransport: async (options) => new InProcessTransport({ bus: options.bus }) });
 
 /**
  * The `cluster` strategy's store (the `ClusterPlugin` contract of `createStrategy`): builds the
- * transport `config.cluster.transport` names and resolves once this node is ready, that is
- * once it holds a snapshot of its peers or found itself the first node.
+ * transport `config.cluster.transport` names, found through core's registry and validated by its
+ * type's schema, and resolves once this node is ready, that is once it holds a snapshot of its
+ * peers or found itself the first node.
  */
 export async function createReplicatedStore(context: PluginContext): Promise<SessionStore> {
   const cluster = context.config.cluster;
   if (!cluster) throw new ConfigError('cluster', 'config cluster: missing; the cluster strategy needs cluster.transport');
-  const transport = await transportFor(cluster.transport, context);
+  const { type, options, section } = await resolveTransportSection(cluster.transport);
+  cluster.transport = section;
+  const transport = await type.createTransport(options, context);
   let store: ReplicatedStore;
   try {
     store = new ReplicatedStore({

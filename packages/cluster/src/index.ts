@@ -11,5 +11,6 @@ export type { ReplicationCounters } from './node-link.js';
 export * from './replicated-store-options.js';
 export * from './replicated-store.js';
 export * from './in-process-transport.js';
+export * from './in-process-transport-config.js';
 export * from './create-replicated-store.js';
 export * from './metrics.js';

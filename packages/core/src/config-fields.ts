@@ -15,6 +15,9 @@ export const duration = () =>
     }
   });
 
+/** A duration of more than 0 ms: a timeout. */
+export const positiveDuration = () => duration().refine((ms) => ms > 0, 'expected more than 0 ms');
+
 /** A whole number within bounds. */
 export const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.preprocess((v) => (typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v) : v), z.number().int().min(min).max(max));
@@ -45,3 +48,11 @@ export const cookieName = () =>
 
 /** A redis:// or rediss:// URL. */
 export const redisUrl = () => z.url({ protocol: /^rediss?$/, error: 'expected a redis:// or rediss:// URL' });
+
+/** A store or transport `type` name. */
+export const typeName = () =>
+  z.string().min(1).max(64).regex(/^[a-z0-9][a-z0-9._-]*$/, 'expected a type name: lower-case letters, digits and . _ -');
+
+/** An npm package name (with its scope, if any), as `store.package` names one. */
+export const packageName = () =>
+  z.string().max(214).regex(/^(@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*$/, 'expected an npm package name such as "scaleout-store-foo" or "@org/store"');

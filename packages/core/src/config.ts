@@ -3,9 +3,11 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { bool, cookieName, duration } from './config-fields.js';
-import { storeSchema } from './config-store.js';
+import { storeSectionSchema } from './config-store.js';
 import { clusterSchema } from './config-cluster.js';
-import { ConfigError, describeValue } from './errors.js';
+import { ConfigError, describeValue, MissingPackageError } from './errors.js';
+import { parseOptions } from './parse-options.js';
+import { checkStoreSection, checkTransportSection, resolveStoreSection, resolveTransportSection } from './plugin-registry.js';
 
 const secretSchema = z
   .union([z.string().min(1), z.array(z.string().min(1)).min(1)], { error: 'expected a non-empty string or a non-empty array of strings, newest first' })
@@ -64,8 +66,11 @@ export const configSchema = z.strictObject({
   sticky: stickySchema.default(() => stickySchema.parse({})),
   /** Replication of the `cluster` strategy; required by it. */
   cluster: clusterSchema.optional(),
-  /** The session store of the `store` strategy (`sticky` allows only `memory`). @default `{ "type": "memory" }` */
-  store: storeSchema.default(() => storeSchema.parse({ type: 'memory' })),
+  /**
+   * The session store of the `store` strategy (`sticky` allows only `memory`): its `type`, and the
+   * fields the package of that type validates. @default `{ "type": "memory" }`
+   */
+  store: storeSectionSchema.default(() => ({ type: 'memory' })),
 });
 
 /** A config as written by a user (durations as strings, defaults omitted). */
@@ -77,32 +82,36 @@ export type ScaleoutConfig = z.output<typeof configSchema>;
 export const CONFIG_FILE = 'scaleout.config.json';
 const ENV_PREFIX = 'SCALEOUT_';
 
-function formatIssue(issue: z.core.$ZodIssue, input: unknown): ConfigError {
-  const path = issue.path.map(String);
-  const field = path.length ? path.join('.') : '(root)';
-  let value: unknown = input;
-  for (const p of path) value = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[p] : undefined;
-  let allowed = issue.message;
-  if (issue.code === 'unrecognized_keys') {
-    const keys = issue.keys.join(', ');
-    return new ConfigError(path.concat(issue.keys[0] ?? '').filter(Boolean).join('.'), `config ${field}: unknown field(s) ${keys}; check the spelling against the configuration reference`);
-  }
-  if (issue.code === 'invalid_union' && 'discriminator' in issue && issue.discriminator) allowed = `${issue.message} in "${issue.discriminator}"`;
-  const got = value === undefined ? 'missing' : `got ${describeValue(value, field)}`;
-  return new ConfigError(field, `config ${field}: ${got}; ${allowed}`);
-}
-
-/** Validates a config object and fills in defaults. Throws `ConfigError` naming the field, the value and what is allowed. */
+/**
+ * Validates a config object and fills in defaults. Throws `ConfigError` naming the field, the value
+ * and what is allowed. The `store` and `cluster.transport` sections are validated by the schema of
+ * their type when it is registered already (core's `memory`, or a package imported before);
+ * otherwise {@link loadConfig} and `createStrategy()` validate them once the package is loaded.
+ */
 export function parseConfig(input: unknown): ScaleoutConfig {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw new ConfigError('(root)', `config: got ${describeValue(input)}; expected an object`);
   }
-  const result = configSchema.safeParse(input);
-  if (result.success) return result.data;
-  const errors = result.error.issues.map((i) => formatIssue(i, input));
-  if (errors.length === 1) throw errors[0]!;
-  const first = errors[0]!;
-  throw new ConfigError(first.field, errors.map((e) => e.message).join('\n'), { cause: new AggregateError(errors, 'config refused') });
+  const config = parseOptions(configSchema, input);
+  config.store = checkStoreSection(config.store);
+  if (config.cluster) config.cluster.transport = checkTransportSection(config.cluster.transport);
+  return config;
+}
+
+/**
+ * {@link parseConfig}, then the `store` and `cluster.transport` sections validated by the schema of
+ * their type, loading the package that provides it (`@scaleout/redis` for `"redis"`, or the one
+ * named in `package`). A package that is not installed is left for `createStrategy()` to report.
+ */
+export async function resolveConfig(input: unknown): Promise<ScaleoutConfig> {
+  const config = parseConfig(input);
+  const tolerateMissing = (err: unknown) => {
+    if (!(err instanceof MissingPackageError)) throw err;
+  };
+  await resolveStoreSection(config.store).then(({ section }) => void (config.store = section), tolerateMissing);
+  const cluster = config.cluster;
+  if (cluster) await resolveTransportSection(cluster.transport).then(({ section }) => void (cluster.transport = section), tolerateMissing);
+  return config;
 }
 
 function lineAndColumn(text: string, offset: number): string {
@@ -182,7 +191,8 @@ export interface LoadConfigOptions {
 
 /**
  * Reads `scaleout.config.json` (or `$SCALEOUT_CONFIG`), applies `SCALEOUT_*` variables over it,
- * then `overrides`, validates and fills in defaults. A missing default file is not an error
+ * then `overrides`, validates and fills in defaults, the `store` and `cluster.transport` sections
+ * by the schemas of their packages ({@link resolveConfig}). A missing default file is not an error
  * (env and defaults alone may do); a missing explicit file is.
  */
 export async function loadConfig(options: LoadConfigOptions = {}): Promise<ScaleoutConfig> {
@@ -219,5 +229,5 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Scale
     }
   }
   const merged = deepMerge(deepMerge(fromFile, configFromEnv(env)), (options.overrides ?? {}) as Record<string, unknown>);
-  return parseConfig(merged);
+  return resolveConfig(merged);
 }

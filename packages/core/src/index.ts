@@ -15,6 +15,8 @@ export * from './config-fields.js';
 export * from './config-store.js';
 export * from './config-cluster.js';
 export * from './strategy.js';
+export * from './plugin-registry.js';
+export * from './parse-options.js';
 export * from './session-id.js';
 export * from './http.js';
 export * from './session-patch.js';

@@ -2,52 +2,16 @@ import { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
 import { StoreSessionDirectory } from './session-directory.js';
 import { parseConfig, type ScaleoutConfig, type ScaleoutConfigInput } from './config.js';
-import type { StoreConfig } from './config-store.js';
-import { ConfigError, MissingPackageError } from './errors.js';
+import { memoryStoreSchema } from './config-store.js';
+import { ConfigError } from './errors.js';
 import { checkEventsOption, forwardExpired } from './expired-events.js';
 import { MemoryStore } from './memory-store.js';
+import { parseOptions } from './parse-options.js';
+import { CLUSTER_PACKAGE, loadPlugin, resolveStoreSection, type ClusterPlugin, type PluginContext } from './plugin-registry.js';
 import { RouteCookie } from './route-cookie.js';
 import type { SessionSettings, SessionStore, Strategy, StrategyKind } from './types.js';
 
 const debug = debuglog('scaleout:strategy');
-
-/** What `createStrategy` hands to a store or cluster package. */
-export interface PluginContext {
-  /** This node's id. */
-  nodeId: string;
-  /** Secrets, newest first. */
-  secret: string[];
-  /** The whole validated config. */
-  config: ScaleoutConfig;
-}
-
-/** What `@scaleout/redis` and `@scaleout/hazelcast` export for `store` strategies. */
-export interface StorePlugin {
-  /** Opens the store `config` describes; resolves once it is usable. */
-  createStore(config: StoreConfig, context: PluginContext): Promise<SessionStore>;
-}
-
-/** What `@scaleout/cluster` exports for the `cluster` strategy. */
-export interface ClusterPlugin {
-  /** Opens this node's replicated store; resolves once it holds its snapshot. */
-  createReplicatedStore(context: PluginContext): Promise<SessionStore>;
-}
-
-/**
- * Loads an optional package by name, only when the config asks for it, so that `core` never
- * depends on ioredis or hazelcast-client. A missing package becomes an error naming it.
- */
-export async function loadPlugin<T>(packageName: string, why: string): Promise<T> {
-  try {
-    return (await import(packageName)) as T;
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if ((e.code === 'ERR_MODULE_NOT_FOUND' || e.code === 'MODULE_NOT_FOUND') && String(e.message).includes(packageName)) {
-      throw new MissingPackageError(packageName, why, { cause: err });
-    }
-    throw err;
-  }
-}
 
 function settingsOf(config: ScaleoutConfig): SessionSettings {
   return {
@@ -62,27 +26,12 @@ function settingsOf(config: ScaleoutConfig): SessionSettings {
   };
 }
 
-async function storeFor(config: ScaleoutConfig, context: PluginContext): Promise<SessionStore> {
-  const store = config.store;
-  switch (store.type) {
-    case 'memory':
-      return new MemoryStore({ maxSessions: store.maxSessions });
-    case 'redis': {
-      const plugin = await loadPlugin<StorePlugin>('@scaleout/redis', 'store.type "redis"');
-      return plugin.createStore(store, context);
-    }
-    case 'hazelcast': {
-      const plugin = await loadPlugin<StorePlugin>('@scaleout/hazelcast', 'store.type "hazelcast"');
-      return plugin.createStore(store, context);
-    }
-  }
-}
-
 /**
  * Builds the strategy the config names. The same app code then runs on any of them:
  *
  * - `sticky`: sessions in this node's memory, plus the route cookie that pins clients here;
- * - `store`: sessions in `config.store` (memory, Redis or Hazelcast);
+ * - `store`: sessions in `config.store`: memory, Redis, Hazelcast, or a type a package
+ *   registers (found through the registry, or by loading the package the config names);
  * - `cluster`: every node holds every session, replicated over `config.cluster.transport`.
  *
  * The result's store is ready to use when the promise resolves (a joining cluster node has
@@ -100,16 +49,20 @@ export async function createStrategy(input: ScaleoutConfig | ScaleoutConfigInput
       if (config.store.type !== 'memory') {
         throw new ConfigError('store.type', `config store.type: got "${config.store.type}"; the sticky strategy keeps sessions in node memory, so only "memory" is allowed (use strategy "store" for an external store)`);
       }
-      store = new MemoryStore({ maxSessions: config.store.maxSessions });
+      const { maxSessions } = parseOptions(memoryStoreSchema, config.store, ['store']);
+      store = new MemoryStore({ maxSessions });
       route = new RouteCookie(config.nodeId, config.secret, { cookieName: config.sticky.cookieName });
       break;
     }
-    case 'store':
-      store = await storeFor(config, context);
+    case 'store': {
+      const { type, options, section } = await resolveStoreSection(config.store);
+      config.store = section;
+      store = await type.createStore(options, context);
       break;
+    }
     case 'cluster': {
       if (!config.cluster) throw new ConfigError('cluster', 'config cluster: missing; the cluster strategy needs cluster.transport');
-      const plugin = await loadPlugin<ClusterPlugin>('@scaleout/cluster', 'strategy "cluster"');
+      const plugin = await loadPlugin<ClusterPlugin>(CLUSTER_PACKAGE, 'strategy "cluster"');
       store = await plugin.createReplicatedStore(context);
       break;
     }

@@ -5,6 +5,21 @@ import { join } from 'node:path';
 import { ConfigError, loadConfig, parseConfig, configFromEnv } from '@scaleout/core';
 
 describe('config', function () {
+  let emptyDir: string;
+  before(async function () {
+    emptyDir = await mkdtemp(join(tmpdir(), 'scaleout-config-empty-'));
+  });
+  after(async function () {
+    await rm(emptyDir, { recursive: true, force: true });
+  });
+
+  /**
+   * Validates `input` as a node does at start-up: loadConfig() checks the shared fields and then the
+   * `store` and `cluster.transport` sections with the schema of their type's package.
+   */
+  const validate = (input: unknown) =>
+    input !== null && typeof input === 'object' ? loadConfig({ cwd: emptyDir, env: {}, overrides: input as Record<string, unknown> }) : parseConfig(input);
+
   describe('refuses every bad value, naming the field', function () {
     const table: Array<[string, unknown, string, RegExp?]> = [
       ['strategy not allowed', { secret: 's', strategy: 'magic' }, 'strategy', /"sticky"\|"cluster"\|"store"/],
@@ -19,7 +34,8 @@ describe('config', function () {
       ['onStoreDown unknown', { secret: 's', session: { onStoreDown: 'panic' } }, 'session.onStoreDown'],
       ['sameSite unknown', { secret: 's', session: { sameSite: 'loose' } }, 'session.sameSite'],
       ['unknown top-level field', { secret: 's', strategyy: 'store' }, 'strategyy', /unknown field/],
-      ['unknown store type', { secret: 's', store: { type: 'mongo' } }, 'store.type', /memory/],
+      ['unknown store type', { secret: 's', store: { type: 'mongo' } }, 'store.type', /memory.*store\.package/],
+      ['store package not a package name', { secret: 's', store: { type: 'mongo', package: 'not a name' } }, 'store.package', /npm package name/],
       ['redis without an address', { secret: 's', store: { type: 'redis' } }, 'store.url', /exactly one of/],
       ['redis url of another scheme', { secret: 's', store: { type: 'redis', url: 'http://x:1' } }, 'store.url', /redis:\/\//],
       ['sentinel without a name', { secret: 's', store: { type: 'redis', sentinels: ['127.0.0.1:26379'] } }, 'store.name'],
@@ -28,13 +44,15 @@ describe('config', function () {
       ['maxSessions fractional', { secret: 's', store: { type: 'memory', maxSessions: 1.5 } }, 'store.maxSessions'],
       ['hazelcast without members', { secret: 's', store: { type: 'hazelcast' } }, 'store.members'],
       ['cluster transport unknown', { secret: 's', strategy: 'cluster', cluster: { transport: { type: 'carrier-pigeon' } } }, 'cluster.transport.type'],
+      ['redis transport without a url', { secret: 's', strategy: 'cluster', cluster: { transport: { type: 'redis' } } }, 'cluster.transport.url', /missing/],
+      ['unknown field of the redis store', { secret: 's', store: { type: 'redis', url: 'redis://a:1', urll: 'x' } }, 'store.urll', /unknown field/],
       ['not an object', 'strategy=store', '(root)'],
     ];
     for (const [what, input, field, message] of table) {
-      it(what, function () {
+      it(what, async function () {
         let caught: unknown;
         try {
-          parseConfig(input);
+          await validate(input);
         } catch (err) {
           caught = err;
         }
@@ -48,16 +66,16 @@ describe('config', function () {
     }
   });
 
-  it('never shows a secret or password in an error', function () {
-    expect(() => parseConfig({ secret: 'hunter2-very-secret', store: { type: 'redis', url: 'redis://a:1', password: 12345 } }))
-      .to.throw(ConfigError)
-      .that.satisfies((e: Error) => !e.message.includes('hunter2') && !e.message.includes('12345'));
+  it('never shows a secret or password in an error', async function () {
+    await expect(validate({ secret: 'hunter2-very-secret', store: { type: 'redis', url: 'redis://a:1', password: 12345 } }))
+      .to.be.rejectedWith(ConfigError)
+      .that.eventually.satisfies((e: Error) => e.message.includes('store.password') && !e.message.includes('hunter2') && !e.message.includes('12345'));
   });
 
-  it('never shows the credentials of a URL in an error', function () {
-    expect(() => parseConfig({ secret: 's', store: { type: 'redis', url: 'redis://user:pa55word@127.0.0.1:6379', nodes: ['a:1'] } }))
-      .to.throw(ConfigError)
-      .that.satisfies((e: Error) => !e.message.includes('pa55word') && e.message.includes('redis://[redacted]@127.0.0.1'));
+  it('never shows the credentials of a URL in an error', async function () {
+    await expect(validate({ secret: 's', store: { type: 'redis', url: 'redis://user:pa55word@127.0.0.1:6379', nodes: ['a:1'] } }))
+      .to.be.rejectedWith(ConfigError)
+      .that.eventually.satisfies((e: Error) => !e.message.includes('pa55word') && e.message.includes('redis://[redacted]@127.0.0.1'));
   });
 
   it('refuses cookie names that are members of JavaScript objects', function () {

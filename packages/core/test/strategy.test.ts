@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { assembleStrategy, createStrategy, loadPlugin, MemoryStore, MissingPackageError, ConfigError, parseConfig } from '@scaleout/core';
+import { assembleStrategy, createStrategy, loadPlugin, MemoryStore, MissingPackageError, ConfigError, memoryStoreSchema, parseConfig, registerStoreType, registeredStoreType } from '@scaleout/core';
 
 describe('createStrategy', function () {
   it('builds sticky on node memory with a route cookie', async function () {
@@ -55,5 +55,20 @@ describe('createStrategy', function () {
     expect(err).to.be.instanceOf(MissingPackageError);
     expect((err as MissingPackageError).code).to.equal('ERR_SCALEOUT_MISSING_PACKAGE');
     expect((err as Error).message).to.include('npm install @scaleout/not-a-package');
+  });
+
+  it('keeps core\'s own memory type: the registry refuses to replace it, so the store is this core\'s MemoryStore', async function () {
+    const impostor = { schema: memoryStoreSchema, createStore: async () => new MemoryStore() };
+    expect(() => registerStoreType('memory', impostor)).to.throw(ConfigError, /core's own/);
+    expect(registeredStoreType('memory')).to.not.equal(impostor);
+    await using s = await createStrategy({ strategy: 'store', secret: 'k' });
+    expect(s.store).to.be.instanceOf(MemoryStore);
+  });
+
+  it('refuses a registration without a schema or a type name it could be written as', function () {
+    const createStore = async () => new MemoryStore();
+    expect(() => registerStoreType('Not A Name', { schema: memoryStoreSchema, createStore })).to.throw(ConfigError, /type name/);
+    expect(() => registerStoreType('noschema', { schema: {} as never, createStore })).to.throw(ConfigError, /zod schema/);
+    expect(registeredStoreType('noschema')).to.equal(undefined);
   });
 });

@@ -1,18 +1,20 @@
-import { parseStoreConfig, type HazelcastStoreConfig, type PluginContext, type StoreConfig } from '@scaleout/core';
+import { parseOptions, type PluginContext } from '@scaleout/core';
+import { hazelcastStoreConfigSchema, type HazelcastStoreConfigInput } from './hazelcast-config.js';
 import { connectHazelcast } from './hazelcast-client.js';
 import { HazelcastStore } from './hazelcast-store.js';
 
 /**
- * The `StorePlugin` entry point that `createStrategy()` calls for `store.type: "hazelcast"`:
- * connects a client to `members` (cluster name and credentials from the config) and resolves
- * with a store over the IMap `map`. An unreachable cluster rejects within `connectTimeout` with
- * a `StoreUnavailableError` naming the addresses.
+ * Opens the store a `store: { type: "hazelcast" }` section describes (what `createStrategy()`
+ * calls for that type): validates it with the type's schema (a `ConfigError` naming
+ * `store.<field>`), connects a client to `members` and resolves with a store over the IMap
+ * `map`. An unreachable cluster rejects within `connectTimeout` with a `StoreUnavailableError`
+ * naming the addresses.
  */
-export async function createStore(config: StoreConfig | HazelcastStoreConfig, _context?: PluginContext): Promise<HazelcastStore> {
-  const parsed = parseStoreConfig(config, 'hazelcast');
+export async function createStore(config: HazelcastStoreConfigInput, _context?: PluginContext): Promise<HazelcastStore> {
+  const parsed = parseOptions(hazelcastStoreConfigSchema, config, ['store']);
   const client = await connectHazelcast(parsed);
   try {
-    return await HazelcastStore.fromClient(client, { mapName: parsed.map, ownsClient: true, commandTimeout: parsed.commandTimeout });
+    return await HazelcastStore.fromClient(client, { mapName: parsed.map, ownsClient: true, commandTimeout: parsed.commandTimeout, maxValueBytes: parsed.maxValueBytes, pageSize: parsed.pageSize });
   } catch (err) {
     await client.shutdown().catch(() => undefined);
     throw err;

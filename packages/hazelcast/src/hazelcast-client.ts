@@ -1,6 +1,7 @@
 import { debuglog } from 'node:util';
 import { Client, LifecycleState, ReconnectMode, type ClientConfig } from 'hazelcast-client';
-import { StoreUnavailableError, withTimeout, type HazelcastStoreConfig } from '@scaleout/core';
+import { StoreUnavailableError, withTimeout } from '@scaleout/core';
+import type { HazelcastStoreConfig } from './hazelcast-config.js';
 
 const debug = debuglog('scaleout:hazelcast-client');
 

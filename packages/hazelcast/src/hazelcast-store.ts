@@ -11,11 +11,10 @@ import {
   isSessionData,
   LocalLocks,
   LockTimeoutError,
-  parseDuration,
+  parseOptions,
   ScaleoutError,
   StoreUnavailableError,
   withTimeout,
-  type Duration,
   type LockOptions,
   type SessionData,
   type SessionPatch,
@@ -23,46 +22,11 @@ import {
   userOf,
 } from '@scaleout/core';
 import type { HazelcastClient } from './hazelcast-client.js';
+import { hazelcastStoreOptionsSchema, type HazelcastStoreOptions } from './hazelcast-config.js';
 import { toStoreError } from './errors.js';
 import { RecentValues } from './recent-values.js';
 
 const debug = debuglog('scaleout:hazelcast-store');
-
-/** Options of {@link HazelcastStore}. */
-export interface HazelcastStoreOptions {
-  /** The connected hazelcast-client. */
-  client: HazelcastClient;
-  /** The IMap that holds this app's sessions (from `client.getMap(name)`). */
-  map: IMap<string, unknown>;
-  /**
-   * Whether `close()` also shuts the client down. An app that hands over its own client keeps it.
-   * @default false
-   */
-  ownsClient?: boolean;
-  /**
-   * Longest any operation may take before it rejects with `StoreTimeoutError`.
-   * @default "2s"
-   */
-  commandTimeout?: Duration;
-  /**
-   * Largest serialized session accepted, in bytes.
-   * @default 1048576
-   */
-  maxValueBytes?: number;
-  /**
-   * Ids fetched per page by `ids()`.
-   * @default 1000
-   */
-  pageSize?: number;
-}
-
-/** Defaults of {@link HazelcastStoreOptions}. */
-export const DEFAULT_HAZELCAST_STORE_OPTIONS = {
-  ownsClient: false,
-  commandTimeout: 2000,
-  maxValueBytes: 1024 * 1024,
-  pageSize: 1000,
-} as const satisfies Omit<HazelcastStoreOptions, 'client' | 'map'>;
 
 /**
  * Members keep expiry in whole seconds and cut the fraction off (a 1.5 s TTL lasts 1 s, 300 ms
@@ -127,18 +91,11 @@ export class HazelcastStore extends EventEmitter implements SessionStore {
 
   constructor(options: HazelcastStoreOptions) {
     super();
-    if (!options?.client || typeof options.map?.get !== 'function') {
-      throw new InvalidArgumentError('map', 'HazelcastStore needs a hazelcast-client in options.client and its IMap in options.map');
-    }
-    const o = { ...DEFAULT_HAZELCAST_STORE_OPTIONS, ...options };
+    const o = parseOptions(hazelcastStoreOptionsSchema, options ?? {});
     this.client = o.client;
     this.map = o.map;
     this.#ownsClient = o.ownsClient;
-    this.#commandTimeout = parseDuration(o.commandTimeout, 'commandTimeout');
-    if (this.#commandTimeout <= 0) throw new InvalidArgumentError('commandTimeout', `commandTimeout must be more than 0 ms, got ${this.#commandTimeout}`);
-    for (const [field, value] of [['maxValueBytes', o.maxValueBytes], ['pageSize', o.pageSize]] as const) {
-      if (!Number.isInteger(value) || value < 1) throw new InvalidArgumentError(field, `${field} must be a whole number of at least 1, got ${String(value)}`);
-    }
+    this.#commandTimeout = o.commandTimeout;
     this.#maxValueBytes = o.maxValueBytes;
     this.#pageSize = o.pageSize;
     this.#available = this.client.getLifecycleService().isRunning();

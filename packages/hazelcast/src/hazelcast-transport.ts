@@ -3,8 +3,9 @@ import { debuglog } from 'node:util';
 import { Client, LifecycleState, ReconnectMode, type ITopic } from 'hazelcast-client';
 import {
   ErrorCodes, InvalidArgumentError, ScaleoutError, withTimeout,
-  type PluginContext, type Transport, type TransportConfig, type TransportMessage,
+  type PluginContext, type Transport, parseOptions, type TransportMessage,
 } from '@scaleout/core';
+import { hazelcastTransportConfigSchema, type HazelcastTransportConfigInput } from './hazelcast-config.js';
 
 const debug = debuglog('scaleout:hazelcast-transport');
 
@@ -157,9 +158,13 @@ export class HazelcastTransport extends EventEmitter implements Transport {
   }
 }
 
-/** The `TransportPlugin` contract: a Hazelcast transport for `cluster.transport.type: "hazelcast"`. */
-export async function createTransport(config: TransportConfig, _context: PluginContext): Promise<Transport> {
-  if (config.type !== 'hazelcast') throw new InvalidArgumentError('cluster.transport.type', `@scaleout/hazelcast makes "hazelcast" transports, got "${config.type}"`);
+/**
+ * Opens the transport a `cluster.transport: { type: "hazelcast" }` section describes (what the
+ * `cluster` strategy calls for that type), validated with the type's schema: a refusal is a
+ * `ConfigError` naming `cluster.transport.<field>`.
+ */
+export async function createTransport(section: HazelcastTransportConfigInput, _context: PluginContext): Promise<Transport> {
+  const config = parseOptions(hazelcastTransportConfigSchema, section, ['cluster', 'transport']);
   return new HazelcastTransport({
     members: config.members,
     clusterName: config.clusterName,

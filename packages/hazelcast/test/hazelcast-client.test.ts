@@ -1,10 +1,11 @@
 import { expect } from 'chai';
 import { ReconnectMode } from 'hazelcast-client';
-import { ErrorCodes, hazelcastStoreSchema, StoreTimeoutError, type HazelcastStoreConfig } from '@scaleout/core';
+import { ErrorCodes, StoreTimeoutError } from '@scaleout/core';
+import { hazelcastStoreConfigSchema, type HazelcastStoreConfig } from '@scaleout/hazelcast';
 import { clientConfig, describeTarget } from '../src/hazelcast-client.js';
 import { toStoreError } from '../src/errors.js';
 
-const config = (shape: Record<string, unknown>) => hazelcastStoreSchema.parse({ type: 'hazelcast', members: ['10.0.0.1:5701'], ...shape }) as HazelcastStoreConfig;
+const config = (shape: Record<string, unknown>) => hazelcastStoreConfigSchema.parse({ type: 'hazelcast', members: ['10.0.0.1:5701'], ...shape }) as HazelcastStoreConfig;
 
 describe('clientConfig', () => {
   it('fails fast: ASYNC reconnection that never gives up, invocations bounded by commandTimeout', () => {

@@ -1,25 +1,19 @@
-import { parseStoreConfig, type PluginContext, type RedisStoreConfig, type StoreConfig } from '@scaleout/core';
+import { parseOptions, type PluginContext } from '@scaleout/core';
 import { connectClient, createRedisClient, describeTarget } from './redis-client.js';
 import { RedisStore } from './redis-store.js';
+import { redisStoreConfigSchema, storeOptionsOf, type RedisStoreConfigInput } from './redis-store-options.js';
 
 /**
- * The `StorePlugin` entry point that `createStrategy()` calls for `store.type: "redis"`: builds
- * the client the config describes (standalone `url`, `sentinels` + `name`, or Cluster `nodes`)
- * and resolves once it is connected. An unreachable address rejects within `connectTimeout`
- * with a `StoreUnavailableError` naming it; refused credentials reject at once.
+ * Opens the store a `store: { type: "redis" }` section describes (what `createStrategy()` calls
+ * for that type): validates it with the type's schema (a `ConfigError` naming `store.<field>`),
+ * builds the client (standalone `url`, `sentinels` + `name`, or Cluster `nodes`) and resolves
+ * once it is connected. An unreachable address rejects within `connectTimeout` with a
+ * `StoreUnavailableError` naming it; refused credentials reject at once.
  */
-export async function createStore(config: StoreConfig | RedisStoreConfig, _context?: PluginContext): Promise<RedisStore> {
-  const parsed = parseStoreConfig(config, 'redis');
+export async function createStore(config: RedisStoreConfigInput, _context?: PluginContext): Promise<RedisStore> {
+  const parsed = parseOptions(redisStoreConfigSchema, config, ['store']);
   const client = createRedisClient(parsed);
-  const store = new RedisStore({
-    client,
-    ownsClient: true,
-    prefix: parsed.prefix,
-    waitReplicas: parsed.waitReplicas,
-    waitTimeout: parsed.waitTimeout,
-    commandTimeout: parsed.commandTimeout,
-    migrateFrom: parsed.migrateFrom,
-  });
+  const store = new RedisStore({ client, ownsClient: true, ...storeOptionsOf(parsed) });
   try {
     await connectClient(client, describeTarget(parsed), parsed.connectTimeout);
   } catch (err) {

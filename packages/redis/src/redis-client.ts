@@ -1,6 +1,7 @@
 import { debuglog } from 'node:util';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
-import { StoreUnavailableError, type RedisStoreConfig } from '@scaleout/core';
+import { StoreUnavailableError } from '@scaleout/core';
+import type { RedisStoreConfig } from './redis-store-options.js';
 
 const debug = debuglog('scaleout:redis-client');
 

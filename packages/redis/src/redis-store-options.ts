@@ -1,145 +1,132 @@
-import { InvalidArgumentError, parseDuration, type Duration } from '@scaleout/core';
+import { bool, duration, hostPort, int, list, parseOptions, positiveDuration, redisUrl } from '@scaleout/core';
+import { z } from 'zod';
 import type { RedisClient } from './redis-client.js';
 import { JSON_SERIALIZER, type Serializer } from './serializer.js';
 
-/** Options of {@link RedisStore}. */
-export interface RedisStoreOptions {
-  /**
-   * The ioredis client (`Redis` or `Cluster`), connected or connecting. The store defines three
-   * Lua commands on it (`scaleoutPatch`, `scaleoutReplace`, `scaleoutReleaseLock`).
-   */
-  client: RedisClient;
-  /**
-   * Whether `close()` also closes the client. An app that hands over its own client keeps it.
-   * @default false
-   */
-  ownsClient?: boolean;
-  /**
-   * Prepended to each session id to form its key.
-   * @default "sess:"
-   */
-  prefix?: string;
-  /**
-   * Prepended to a session id to form the key of its lock (`lock()`); must not start with `prefix`,
-   * so that locks are never listed as sessions.
-   * @default "lock:" + prefix
-   */
-  lockPrefix?: string;
-  /**
-   * Prepended to the keys of the index of sessions by user (`indexUsers`): a set of session ids
-   * per user and a small shadow key beside each session of a user. Must neither start with
-   * `prefix` nor be a beginning of it.
-   * @default "user:" + prefix
-   */
-  userPrefix?: string;
-  /**
-   * Reads sessions still stored in the string layout of scaleout 0.1 (written with this
-   * serializer then); they are rewritten as hashes on their next save.
-   * @default JSON
-   */
-  serializer?: Serializer;
-  /**
-   * Sessions left by another store under `prefix`, read and rewritten as hashes on their next
-   * save: `"connect-redis"` (connect-redis 8 with its JSON serializer) reads their strings as
-   * JSON whatever `serializer` says. See docs/redis.md, "Moving from connect-redis".
-   */
-  migrateFrom?: 'connect-redis';
-  /**
-   * Replicas that must confirm each `set`, `patch` and `destroy` (Redis `WAIT`) before it counts as done.
-   * @default 0
-   */
-  waitReplicas?: number;
-  /**
-   * How long `WAIT` waits for those confirmations.
-   * @default "1s"
-   */
-  waitTimeout?: Duration;
-  /**
-   * Longest any operation may take (plus `waitTimeout` for a write that waits) before it
-   * rejects with `StoreTimeoutError`.
-   * @default "1s"
-   */
-  commandTimeout?: Duration;
-  /**
-   * Largest serialized session accepted, in bytes.
-   * @default 1048576
-   */
-  maxValueBytes?: number;
-  /**
-   * Keys asked per SCAN page by `ids()`, `size()` and `clear()`.
-   * @default 1000
-   */
-  scanCount?: number;
+// The options of RedisStore are written once, here: the constructor validates with
+// redisStoreOptionsSchema, the `store: { type: "redis" }` config section with
+// redisStoreConfigSchema (the same fields plus how to connect), and docs/configuration.md's
+// table is generated from the latter (scripts/config-reference.ts).
+
+/** Fields that the config section and the constructor share. */
+const storeFields = {
+  prefix: z.string().max(128).default('sess:').meta({ accepts: 'string ≤ 128', description: 'prefix of every session key' }),
+  lockPrefix: z
+    .string()
+    .min(1)
+    .optional()
+    .meta({ accepts: 'string', default: '`"lock:" + prefix`', description: 'prefix of the key of a session\'s lock (`lock()`); must not start with `prefix`, so that locks are never listed as sessions' }),
+  userPrefix: z
+    .string()
+    .min(1)
+    .optional()
+    .meta({ accepts: 'string', default: '`"user:" + prefix`', description: 'prefix of the keys of the index of sessions by user; must neither start with `prefix` nor be a beginning of it' }),
+  migrateFrom: z.literal('connect-redis').optional().meta({
+    accepts: '`"connect-redis"`',
+    description: 'sessions connect-redis 8 left under `prefix` are read, and rewritten as hashes on their next save (docs/redis.md, "Moving from connect-redis")',
+  }),
+  waitReplicas: int(0, 16).default(0).meta({
+    accepts: '0–16',
+    description: 'replicas that must confirm each write (`WAIT`); fewer within `waitTimeout` fails the write (a `503`), so an acknowledged write survives a failover',
+  }),
+  waitTimeout: duration().prefault('1s').meta({ accepts: 'duration', description: 'how long a write waits for those confirmations' }),
+  commandTimeout: positiveDuration()
+    .prefault('1s')
+    .meta({ accepts: 'duration', description: 'longest a Redis command may take (plus `waitTimeout` for a write that waits) before it fails with `ERR_SCALEOUT_STORE_TIMEOUT`' }),
+  maxValueBytes: int(1).default(1024 * 1024).meta({ accepts: 'whole number ≥ 1', description: 'largest serialized session accepted, in bytes' }),
+  scanCount: int(1, 100_000).default(1000).meta({ accepts: '1–100000', description: 'keys asked per SCAN page when listing, counting and clearing sessions' }),
+};
+
+type Prefixes = { prefix: string; lockPrefix?: string | undefined; userPrefix?: string | undefined };
+
+/** The lock and user-index prefixes, defaults applied. */
+export function prefixesOf(o: Prefixes): { lockPrefix: string; userPrefix: string } {
+  return { lockPrefix: o.lockPrefix ?? `lock:${o.prefix}`, userPrefix: o.userPrefix ?? `user:${o.prefix}` };
 }
 
-/** Defaults of {@link RedisStoreOptions}. */
-export const DEFAULT_REDIS_STORE_OPTIONS = {
-  ownsClient: false,
-  prefix: 'sess:',
-  waitReplicas: 0,
-  waitTimeout: 1000,
-  commandTimeout: 1000,
-  maxValueBytes: 1024 * 1024,
-  scanCount: 1000,
-} as const satisfies Omit<RedisStoreOptions, 'client'>;
+// With an empty prefix every key could be a session: lock() and indexUsers() are then refused instead.
+function checkPrefixes(o: Prefixes, ctx: z.RefinementCtx): void {
+  if (o.prefix === '') return;
+  const { lockPrefix, userPrefix } = prefixesOf(o);
+  if (lockPrefix.startsWith(o.prefix)) ctx.addIssue({ code: 'custom', path: ['lockPrefix'], message: `expected a prefix that does not start with prefix ${JSON.stringify(o.prefix)}` });
+  if (userPrefix.startsWith(o.prefix) || o.prefix.startsWith(userPrefix)) {
+    ctx.addIssue({ code: 'custom', path: ['userPrefix'], message: `expected a prefix that neither starts with prefix ${JSON.stringify(o.prefix)} nor begins it` });
+  }
+}
 
-/** {@link RedisStoreOptions} checked, with every default filled in and durations in ms. */
-export interface ResolvedRedisStoreOptions {
-  client: RedisClient;
-  ownsClient: boolean;
-  prefix: string;
+/** The options of {@link RedisStore}, validated by its constructor. */
+export const redisStoreOptionsSchema = z
+  .strictObject({
+    client: z
+      .custom<RedisClient>((c) => typeof (c as { pipeline?: unknown } | null)?.pipeline === 'function', 'expected an ioredis client (Redis or Cluster)')
+      .meta({ description: 'the ioredis client (`Redis` or `Cluster`), connected or connecting; the store defines its Lua commands on it' }),
+    ownsClient: z.boolean().default(false).meta({ description: 'whether `close()` also closes the client; an app that hands over its own client keeps it' }),
+    serializer: z
+      .custom<Serializer>((s) => typeof (s as { parse?: unknown } | null)?.parse === 'function' && typeof (s as { stringify?: unknown }).stringify === 'function', 'expected { parse, stringify }')
+      .optional()
+      .meta({ default: 'JSON', description: 'reads sessions still stored in the string layout of scaleout 0.1 (written with this serializer then)' }),
+    ...storeFields,
+  })
+  .superRefine(checkPrefixes);
+
+/** Options of {@link RedisStore}, as given (durations as strings or ms). */
+export type RedisStoreOptions = z.input<typeof redisStoreOptionsSchema>;
+/** Options of {@link RedisStore} with defaults applied and durations in ms. */
+export type ResolvedRedisStoreOptions = z.output<typeof redisStoreOptionsSchema>;
+
+/** Defaults of {@link RedisStoreOptions}, from its schema. */
+export const DEFAULT_REDIS_STORE_OPTIONS = Object.freeze(z.object(storeFields).extend({ ownsClient: redisStoreOptionsSchema.shape.ownsClient }).parse({}));
+
+/** `store: { type: "redis" }`: exactly one of `url`, `sentinels` + `name`, or `nodes`, and the store's own options. */
+export const redisStoreConfigSchema = z
+  .strictObject({
+    type: z.literal('redis'),
+    url: redisUrl().optional().meta({ accepts: '`redis://` or `rediss://` URL', description: 'a standalone server' }),
+    sentinels: list(hostPort()).optional().meta({ accepts: 'list of `host:port`', description: 'Sentinel addresses' }),
+    name: z.string().min(1).optional().meta({ accepts: 'string', description: 'the master group name the Sentinels watch' }),
+    nodes: list(hostPort()).optional().meta({ accepts: 'list of `host:port`', description: 'Redis Cluster seed nodes' }),
+    username: z.string().optional().meta({ accepts: 'string', description: 'ACL user name' }),
+    password: z.string().optional().meta({ accepts: 'string', description: 'password of the ACL user, or `requirepass`' }),
+    sentinelPassword: z.string().optional().meta({ accepts: 'string', description: 'the Sentinels\' own password' }),
+    db: int(0, 15).optional().meta({ accepts: '0–15', description: 'database number (not with Cluster)' }),
+    tls: z.union([bool(), z.record(z.string(), z.unknown())]).optional().meta({ accepts: '`true` or Node.js TLS options', description: 'an encrypted connection' }),
+    connectTimeout: positiveDuration()
+      .prefault('2s')
+      .meta({ accepts: 'duration', description: 'longest the first connection may take; an unreachable address fails start-up naming it' }),
+    ...storeFields,
+  })
+  .superRefine((v, ctx) => {
+    const shapes = [v.url !== undefined, v.sentinels !== undefined, v.nodes !== undefined].filter(Boolean).length;
+    if (shapes !== 1) {
+      ctx.addIssue({ code: 'custom', path: ['url'], message: 'give exactly one of "url" (standalone), "sentinels" + "name" (Sentinel) or "nodes" (Cluster)' });
+    }
+    if (v.sentinels !== undefined && v.name === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['name'], message: 'Sentinel needs "name", the master group name' });
+    }
+    checkPrefixes(v, ctx);
+  });
+
+/** A `store: { type: "redis" }` section as written (durations as strings or ms). */
+export type RedisStoreConfigInput = z.input<typeof redisStoreConfigSchema>;
+/** A validated `store: { type: "redis" }`, defaults filled in, durations in ms. */
+export type RedisStoreConfig = z.output<typeof redisStoreConfigSchema>;
+
+/** The fields of a validated config section that are options of the store itself. */
+export function storeOptionsOf(config: RedisStoreConfig): Omit<ResolvedRedisStoreOptions, 'client' | 'ownsClient' | 'serializer'> {
+  const { prefix, lockPrefix, userPrefix, migrateFrom, waitReplicas, waitTimeout, commandTimeout, maxValueBytes, scanCount } = config;
+  return { prefix, lockPrefix, userPrefix, migrateFrom, waitReplicas, waitTimeout, commandTimeout, maxValueBytes, scanCount };
+}
+
+/** What the store's parts read: the options validated, defaults and both prefixes filled in, the serializer chosen. */
+export interface RedisStoreSettings extends Omit<ResolvedRedisStoreOptions, 'lockPrefix' | 'userPrefix' | 'serializer'> {
   lockPrefix: string;
   userPrefix: string;
   serializer: Serializer;
-  waitReplicas: number;
-  waitTimeout: number;
-  commandTimeout: number;
-  maxValueBytes: number;
-  scanCount: number;
 }
 
-function wholeNumber(field: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidArgumentError(field, `${field} must be a whole number from ${min} to ${max}, got ${String(value)}`);
-  }
-  return value;
-}
-
-/** Checks the options of a {@link RedisStore}, throwing `InvalidArgumentError` with the field, the value and what is allowed. */
-export function resolveRedisStoreOptions(options: RedisStoreOptions): ResolvedRedisStoreOptions {
-  if (!options || typeof options.client?.pipeline !== 'function') {
-    throw new InvalidArgumentError('client', 'RedisStore needs an ioredis client (Redis or Cluster) in options.client');
-  }
-  const o = { ...DEFAULT_REDIS_STORE_OPTIONS, ...options };
-  if (typeof o.prefix !== 'string' || o.prefix.length > 128) {
-    throw new InvalidArgumentError('prefix', `prefix must be a string of at most 128 characters, got ${String(o.prefix)}`);
-  }
-  const lockPrefix = o.lockPrefix ?? `lock:${o.prefix}`;
-  // With an empty prefix every key could be a session: lock() is then refused rather than this.
-  if (typeof lockPrefix !== 'string' || lockPrefix === '' || (o.prefix !== '' && lockPrefix.startsWith(o.prefix))) {
-    throw new InvalidArgumentError('lockPrefix', `lockPrefix must be a non-empty string that does not start with prefix ${JSON.stringify(o.prefix)}, got ${JSON.stringify(lockPrefix)}`);
-  }
-  const userPrefix = o.userPrefix ?? `user:${o.prefix}`;
-  // With an empty prefix every key could be a session: indexUsers() is then refused rather than this.
-  if (typeof userPrefix !== 'string' || userPrefix === '' || (o.prefix !== '' && (userPrefix.startsWith(o.prefix) || o.prefix.startsWith(userPrefix)))) {
-    throw new InvalidArgumentError('userPrefix', `userPrefix must be a non-empty string that neither starts with prefix ${JSON.stringify(o.prefix)} nor begins it, got ${JSON.stringify(userPrefix)}`);
-  }
-  if (o.migrateFrom !== undefined && o.migrateFrom !== 'connect-redis') {
-    throw new InvalidArgumentError('migrateFrom', `migrateFrom must be "connect-redis" or left out, got ${JSON.stringify(o.migrateFrom)}`);
-  }
-  const commandTimeout = parseDuration(o.commandTimeout, 'commandTimeout');
-  if (commandTimeout <= 0) throw new InvalidArgumentError('commandTimeout', `commandTimeout must be more than 0 ms, got ${commandTimeout}`);
-  return {
-    client: o.client,
-    ownsClient: o.ownsClient,
-    prefix: o.prefix,
-    lockPrefix,
-    userPrefix,
-    serializer: o.migrateFrom === 'connect-redis' ? JSON_SERIALIZER : (o.serializer ?? JSON_SERIALIZER),
-    waitReplicas: wholeNumber('waitReplicas', o.waitReplicas, 0, 16),
-    waitTimeout: parseDuration(o.waitTimeout, 'waitTimeout'),
-    commandTimeout,
-    maxValueBytes: wholeNumber('maxValueBytes', o.maxValueBytes, 1),
-    scanCount: wholeNumber('scanCount', o.scanCount, 1, 100_000),
-  };
+/** Validates the options of {@link RedisStore} with its schema (a `ConfigError` naming the field) and fills in what its parts read. */
+export function resolveRedisStoreOptions(options: RedisStoreOptions): RedisStoreSettings {
+  const o = parseOptions(redisStoreOptionsSchema, options ?? {});
+  // A session connect-redis wrote is JSON, whatever serializer 0.1 sessions were written with.
+  return { ...o, ...prefixesOf(o), serializer: o.migrateFrom === 'connect-redis' ? JSON_SERIALIZER : (o.serializer ?? JSON_SERIALIZER) };
 }

@@ -26,7 +26,6 @@ import { RedisSessionIndex } from './redis-session-index.js';
 import { UserIndexKeys } from './redis-user-index.js';
 import { fieldOf } from './serializer.js';
 
-export { DEFAULT_REDIS_STORE_OPTIONS, type RedisStoreOptions } from './redis-store-options.js';
 
 const debug = debuglog('scaleout:redis-store');
 

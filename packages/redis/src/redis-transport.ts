@@ -3,8 +3,9 @@ import { debuglog } from 'node:util';
 import { Redis, type RedisOptions } from 'ioredis';
 import {
   ErrorCodes, InvalidArgumentError, ScaleoutError, withTimeout,
-  type PluginContext, type Transport, type TransportConfig, type TransportMessage,
+  parseOptions, type PluginContext, type Transport, type TransportMessage,
 } from '@scaleout/core';
+import { redisTransportConfigSchema, type RedisTransportConfigInput } from './redis-transport-config.js';
 
 const debug = debuglog('scaleout:redis-transport');
 
@@ -208,9 +209,13 @@ function redact(url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//***@');
 }
 
-/** The `TransportPlugin` contract: a Redis transport for `cluster.transport.type: "redis"`. */
-export async function createTransport(config: TransportConfig, context: PluginContext): Promise<Transport> {
-  if (config.type !== 'redis') throw new InvalidArgumentError('cluster.transport.type', `@scaleout/redis makes "redis" transports, got "${config.type}"`);
+/**
+ * Opens the transport a `cluster.transport: { type: "redis" }` section describes (what the
+ * `cluster` strategy calls for that type), validated with the type's schema: a refusal is a
+ * `ConfigError` naming `cluster.transport.<field>`.
+ */
+export async function createTransport(section: RedisTransportConfigInput, context: PluginContext): Promise<Transport> {
+  const config = parseOptions(redisTransportConfigSchema, section, ['cluster', 'transport']);
   return new RedisTransport({
     url: config.url,
     channel: config.channel,

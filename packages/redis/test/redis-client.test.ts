@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { Cluster, Redis } from 'ioredis';
-import { redisStoreSchema, type RedisStoreConfig } from '@scaleout/core';
+import { redisStoreConfigSchema, type RedisStoreConfig } from '@scaleout/redis';
 import { createRedisClient, describeTarget } from '../src/redis-client.js';
 
-const config = (shape: Record<string, unknown>) => redisStoreSchema.parse({ type: 'redis', ...shape }) as RedisStoreConfig;
+const config = (shape: Record<string, unknown>) => redisStoreConfigSchema.parse({ type: 'redis', ...shape }) as RedisStoreConfig;
 
 describe('createRedisClient', () => {
   const clients: (Redis | Cluster)[] = [];
