@@ -58,9 +58,13 @@ export interface HazelcastStoreOptions {
 
 /** Defaults of {@link HazelcastStoreOptions}. */
 export const DEFAULT_HAZELCAST_STORE_OPTIONS = {
+  /** The store does not shut down a client it was given. */
   ownsClient: false,
+  /** 2 s. */
   commandTimeout: 2000,
+  /** 1 MiB. */
   maxValueBytes: 1024 * 1024,
+  /** Entries fetched per page when listing. */
   pageSize: 1000,
 } as const satisfies Omit<HazelcastStoreOptions, 'client' | 'map'>;
 
@@ -82,7 +86,9 @@ const LIFECYCLE_EVENT = 'lifecycleEvent';
  * emits `down` and `up` from the client's lifecycle.
  */
 export class HazelcastStore extends EventEmitter implements SessionStore {
+  /** The hazelcast-client the store runs its calls on. */
   readonly client: HazelcastClient;
+  /** The IMap that holds the sessions. */
   readonly map: IMap<string, unknown>;
   /** Stored entries that were not sessions (read as no session) since start. */
   invalidValues = 0;
@@ -355,6 +361,7 @@ export class HazelcastStore extends EventEmitter implements SessionStore {
     return (this.#closed ??= this.#shutdown());
   }
 
+  /** Closes the store, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -102,12 +102,19 @@ export interface RedisStoreOptions {
 
 /** Defaults of {@link RedisStoreOptions}. */
 export const DEFAULT_REDIS_STORE_OPTIONS = {
+  /** The store does not quit a client it was given. */
   ownsClient: false,
+  /** Session keys are `sess:` + id, as connect-redis writes them. */
   prefix: 'sess:',
+  /** No `WAIT` after a write. */
   waitReplicas: 0,
+  /** 1 s. */
   waitTimeout: 1000,
+  /** 1 s. */
   commandTimeout: 1000,
+  /** 1 MiB. */
   maxValueBytes: 1024 * 1024,
+  /** The `COUNT` hint of each `SCAN` page. */
   scanCount: 1000,
 } as const satisfies Omit<RedisStoreOptions, 'client'>;
 
@@ -129,9 +136,13 @@ function wholeNumber(field: string, value: number, min: number, max = Number.MAX
  * unreachable, and the store emits `down` and `up` as the connection goes and comes back.
  */
 export class RedisStore extends EventEmitter implements SessionStore {
+  /** The ioredis client (standalone, Sentinel or Cluster) the store runs its commands on. */
   readonly client: RedisClient & ScriptedClient;
+  /** Prepended to each session id to form its key. */
   readonly prefix: string;
+  /** Prepended to a session id to form the key of its lock. */
   readonly lockPrefix: string;
+  /** Prepended to the keys of the index of sessions by user. */
   readonly userPrefix: string;
   /** Stored values under the prefix that were not sessions (read as no session) since start. */
   invalidValues = 0;
@@ -387,10 +398,11 @@ export class RedisStore extends EventEmitter implements SessionStore {
   }
 
   /**
-   * Starts keeping the index of sessions by user (see {@link UserIndexKeys}): each save, touch
+   * Starts keeping the index of sessions by user (docs/sessions-by-user.md): each save, touch
    * and destroy keeps the user's set, and an expiry takes the id out of it and emits `expired`
-   * (id, userId) on every store subscribed, through keyspace notifications (see
-   * {@link ExpiryListener} for when they are not available). Refused with an empty prefix.
+   * (id, userId) on every store subscribed, through keyspace notifications (a server that
+   * refuses `CONFIG SET` keeps its own flags: without `Ex` no `expired` comes). Refused with an
+   * empty prefix.
    */
   indexUsers(userKey: string): void {
     this.#checkOpen();
@@ -497,6 +509,7 @@ export class RedisStore extends EventEmitter implements SessionStore {
     return (this.#closed ??= this.#shutdown());
   }
 
+  /** Closes the store, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
