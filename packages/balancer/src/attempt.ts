@@ -3,8 +3,11 @@ import { TryTimeoutError } from './errors.js';
 
 /** How one try ended. Exactly one of `response` and `error` is set. */
 export interface TryResult {
+  /** The endpoint tried. */
   endpoint: Endpoint;
+  /** The endpoint's response, whatever its status. */
   response?: Response;
+  /** Why the try got no response. */
   error?: unknown;
   /**
    * Why there is no response: 'network' (connection error or timeout: the endpoint's fault),
@@ -12,12 +15,15 @@ export interface TryResult {
    * 'request' (fetch refused the request itself: the caller's fault, never retried).
    */
   failure?: 'network' | 'aborted' | 'cancelled' | 'request';
+  /** Time to the response headers, or to the failure. */
   latencyMs: number;
 }
 
 /** A try in progress. */
 export interface Attempt {
+  /** The endpoint being tried. */
   readonly endpoint: Endpoint;
+  /** Settles when the try ends; never rejects (a failure is in the result). */
   readonly result: Promise<TryResult>;
   /** Abandons the try (a lost hedge, close()); a response that already arrived has its body discarded. */
   cancel(reason?: unknown): void;

@@ -59,6 +59,7 @@ export interface BalancerOptions {
   hedge?: HedgeOptions | false;
 }
 
+/** Defaults of {@link RetryOptions}. */
 export const DEFAULT_RETRY: Required<RetryOptions> = {
   attempts: 2,
   budget: 0.2,
@@ -69,9 +70,13 @@ export const DEFAULT_RETRY: Required<RetryOptions> = {
   statuses: [502, 503, 504],
 };
 
+/** Defaults of {@link BalancerOptions}. */
 export const DEFAULT_BALANCER = {
+  /** Least response time (peak EWMA of each endpoint's latency, weighted by its calls in progress). */
   algorithm: 'least-response-time' as AlgorithmName,
+  /** The name in stats, events and metric labels. */
   name: 'balancer',
+  /** Per-try timeout. */
   timeout: '10s' as Duration,
 };
 

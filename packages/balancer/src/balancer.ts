@@ -33,24 +33,37 @@ export interface BalancerRequestInit extends RequestInit {
 
 /** What one try reports on the 'attempt' event. */
 export interface AttemptEvent {
+  /** The endpoint's id. */
   endpoint: string;
   /** 0 for the first try, n for the n-th retry. */
   retry: number;
+  /** True for a hedge (a try started while another was still running). */
   hedge: boolean;
+  /** The response's status, when there is one. */
   status?: number;
+  /** Why there is no response, when there is none. */
   failure?: TryResult['failure'];
+  /** Time to the response headers, or to the failure. */
   latencyMs: number;
 }
 
 /** A plain, JSON-able view of the balancer. */
 export interface BalancerStats {
+  /** The balancer's `name`. */
   name: string;
+  /** The algorithm's name. */
   algorithm: string;
+  /** True while too few endpoints are available and every endpoint is a candidate. */
   panic: boolean;
+  /** Calls made through `fetch()`. */
   requests: number;
+  /** Retries made. */
   retries: number;
+  /** Hedges started. */
   hedges: number;
+  /** The retry budget's counters, or `null` when retries are off. */
   retryBudget: RetryBudgetStats | null;
+  /** Each endpoint's view. */
   endpoints: EndpointStats[];
 }
 
@@ -61,8 +74,11 @@ export interface BalancerStats {
  * 'up', 'down', 'eject', 'uneject', 'drain', 'undrain', 'panic', 'discovery-error').
  */
 export class Balancer extends EventEmitter {
+  /** The live set of endpoints, with their health, ejection and draining state. */
   readonly endpoints: EndpointSet;
+  /** The algorithm that picks an endpoint per try. */
   readonly algorithm: Algorithm;
+  /** The validated options. */
   readonly options: ResolvedBalancerOptions;
   readonly #checker: HealthChecker | undefined;
   readonly #discovery: Discovery | undefined;
@@ -175,6 +191,7 @@ export class Balancer extends EventEmitter {
     throw budgetSpent ? new RetryBudgetError(last!.error) : new UpstreamError(tries, last!.error);
   }
 
+  /** A plain, JSON-able view of the balancer and its endpoints. */
   stats(): BalancerStats {
     return {
       name: this.options.name,
@@ -209,6 +226,7 @@ export class Balancer extends EventEmitter {
     debug('%s closed', this.options.name);
   }
 
+  /** Closes the balancer, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -12,6 +12,7 @@ type EndpointList = Array<string | EndpointOptions>;
 
 /** A function polled on an interval; its list replaces the set's endpoints. */
 export interface PollDiscovery {
+  /** Returns the current endpoints: URLs, or endpoint options. */
   resolve: () => EndpointList | Promise<EndpointList>;
   /** Time between two calls. @default '30s' */
   interval?: Duration;
@@ -38,7 +39,15 @@ export interface DnsDiscovery {
 /** A discovery source: a static list, a polled function, or DNS. */
 export type DiscoveryOptions = EndpointList | PollDiscovery | DnsDiscovery;
 
-export const DEFAULT_DISCOVERY = { interval: '30s', minInterval: '1s', maxInterval: '5m' } as const;
+/** Defaults of {@link PollDiscovery} and {@link DnsDiscovery}. */
+export const DEFAULT_DISCOVERY = {
+  /** A polled function is called every 30 s. */
+  interval: '30s',
+  /** DNS is asked at most once a second. */
+  minInterval: '1s',
+  /** DNS is asked at least every 5 minutes. */
+  maxInterval: '5m',
+} as const;
 
 /** One lookup: the endpoints and how long they may be trusted (ms). */
 interface Lookup {
@@ -95,6 +104,7 @@ export class Discovery {
     clearTimeout(this.#timer);
   }
 
+  /** Stops the discovery, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -25,6 +25,7 @@ export interface EndpointSetOptions {
   ewmaDecay?: Duration;
 }
 
+/** Defaults of {@link EndpointSetOptions}. */
 export const DEFAULT_ENDPOINT_SET: Required<Omit<EndpointSetOptions, 'outlier'>> = {
   panicThreshold: 0.5,
   slowStart: 0,
@@ -44,7 +45,10 @@ const MAX_ENDPOINTS = 10_000;
 export const LEAST_LOADED: unique symbol = Symbol('scaleout.balancer.leastLoaded');
 
 /** A candidate array as `EndpointSet.candidates()` returns it. */
-export type TaggedCandidates = readonly Endpoint[] & { [LEAST_LOADED]?: () => Endpoint | undefined };
+export type TaggedCandidates = readonly Endpoint[] & {
+  /** The least-loaded candidate, or `undefined` when the index cannot tell. */
+  [LEAST_LOADED]?: () => Endpoint | undefined;
+};
 
 /**
  * The live set of endpoints: membership (add/remove/replace), health and ejection state, slow start,
@@ -52,8 +56,11 @@ export type TaggedCandidates = readonly Endpoint[] & { [LEAST_LOADED]?: () => En
  * 'uneject', 'drain', 'undrain' with the `Endpoint`, and 'panic' with a boolean.
  */
 export class EndpointSet extends EventEmitter implements EndpointObserver {
+  /** Share of available endpoints below which every endpoint becomes a candidate. */
   readonly panicThreshold: number;
+  /** Slow-start window in ms; 0 turns it off. */
   readonly slowStartMs: number;
+  /** The outlier detector, when outlier detection is on. */
   readonly outlier: OutlierDetector | undefined;
   readonly #decayMs: number;
   #endpoints = new Map<string, Endpoint>();
@@ -108,7 +115,12 @@ export class EndpointSet extends EventEmitter implements EndpointObserver {
    * Makes the set equal to `list` (discovery): new ids are added, missing ones removed, and an id
    * whose url or weight changed is replaced. Endpoints that stay keep their counters and state.
    */
-  replace(list: Array<string | EndpointOptions>): { added: Endpoint[]; removed: Endpoint[] } {
+  replace(list: Array<string | EndpointOptions>): {
+    /** Endpoints new to the set. */
+    added: Endpoint[];
+    /** Endpoints no longer in the list, taken out of the set. */
+    removed: Endpoint[];
+  } {
     if (!Array.isArray(list)) refuse('endpoints', list, 'give an array of URLs or { url, id?, weight? }');
     if (list.length > MAX_ENDPOINTS) refuse('endpoints', `${list.length} endpoints`, `give at most ${MAX_ENDPOINTS}`);
     const next = new Map<string, Endpoint>();
@@ -130,6 +142,7 @@ export class EndpointSet extends EventEmitter implements EndpointObserver {
     return { added, removed };
   }
 
+  /** The endpoint with this id, if the set has it. */
   get(id: string): Endpoint | undefined {
     return this.#endpoints.get(id);
   }
@@ -139,6 +152,7 @@ export class EndpointSet extends EventEmitter implements EndpointObserver {
     return this.#all;
   }
 
+  /** How many endpoints the set holds, whatever their state. */
   get size(): number {
     return this.#all.length;
   }
@@ -198,6 +212,7 @@ export class EndpointSet extends EventEmitter implements EndpointObserver {
     this.outlier?.close();
   }
 
+  /** Closes the set, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

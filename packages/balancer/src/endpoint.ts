@@ -30,6 +30,7 @@ export type EndpointOptions = UrlEndpointOptions | AddressEndpointOptions;
 export interface EndpointAddress {
   /** Host name or IP address, IPv6 without brackets. */
   host: string;
+  /** TCP port. */
   port: number;
 }
 
@@ -44,6 +45,7 @@ export interface Outcome {
   ok: boolean;
   /** Time to the response headers (or to the failure). */
   latencyMs: number;
+  /** The response's status, when there is one. */
   status?: number;
   /** The call was abandoned by the caller (abort, lost hedge): counts nothing but the in-flight slot. */
   cancelled?: boolean;
@@ -51,28 +53,43 @@ export interface Outcome {
 
 /** A plain, JSON-able view of one endpoint. */
 export interface EndpointStats {
+  /** The endpoint's id, unique in its set. */
   id: string;
   /** The URL, or `host:port` for an endpoint given as an address. */
   url: string;
   /** `host:port` (`[v6]:port`). */
   address: string;
+  /** The configured weight. */
   weight: number;
+  /** The weight in effect now (lower during slow start). */
   effectiveWeight: number;
+  /** Passed its active health checks (or has none). */
   healthy: boolean;
+  /** Set aside by an admin: serves pinned clients only. */
   draining: boolean;
+  /** Kept out by outlier detection. */
   ejected: boolean;
+  /** May be picked for new requests. */
   available: boolean;
+  /** Calls in progress. */
   inFlight: number;
+  /** Calls finished. */
   requests: number;
+  /** Calls that failed. */
   failures: number;
+  /** Failures since the last success. */
   consecutiveFailures: number;
+  /** Times ejected by outlier detection. */
   ejections: number;
+  /** The latency peak EWMA in ms, or `null` before the first sample. */
   latencyEwmaMs: number | null;
 }
 
 /** Receives what an endpoint observes; the `EndpointSet` installs one. */
 export interface EndpointObserver {
+  /** A call on the endpoint finished. */
   onOutcome(endpoint: Endpoint, outcome: Outcome): void;
+  /** The endpoint went up or down, or was drained or undrained. */
   onStateChange(endpoint: Endpoint, change: 'up' | 'down' | 'drain' | 'undrain'): void;
   /** `inFlight` changed. */
   onLoad(endpoint: Endpoint): void;
@@ -96,12 +113,17 @@ const MAX_ID_LENGTH = 512;
  * Algorithms only read it; `begin()`/`release()` are the one way load is accounted.
  */
 export class Endpoint {
+  /** The endpoint's id, unique in its set: its URL, or the id it was given. */
   readonly id: string;
   /** Host and port, for a URL endpoint too (its port or the scheme's default). */
   readonly address: EndpointAddress;
+  /** The configured weight. */
   readonly weight: number;
+  /** Calls finished. */
   requests = 0;
+  /** Calls that failed. */
   failures = 0;
+  /** Failures since the last success. */
   consecutiveFailures = 0;
   /** Times ejected by outlier detection (drives the growing ejection time). */
   ejections = 0;
@@ -184,6 +206,7 @@ export class Endpoint {
   get inFlight(): number {
     return this.#inFlight;
   }
+  /** Sets the calls in progress and keeps the set's load index right. */
   set inFlight(value: number) {
     this.#inFlight = value;
     this.observer?.onLoad(this);
@@ -194,6 +217,7 @@ export class Endpoint {
     return this.#healthy && !this.#draining && this.ejectedUntil === 0;
   }
 
+  /** Kept out by outlier detection. */
   get ejected(): boolean {
     return this.ejectedUntil !== 0;
   }
@@ -202,6 +226,7 @@ export class Endpoint {
   get healthy(): boolean {
     return this.#healthy;
   }
+  /** Marks the endpoint up or down; the owning set emits 'up'/'down'. */
   set healthy(value: boolean) {
     if (value === this.#healthy) return;
     this.#healthy = value;
@@ -212,6 +237,7 @@ export class Endpoint {
   get draining(): boolean {
     return this.#draining;
   }
+  /** Starts or ends draining; the owning set emits 'drain'/'undrain'. */
   set draining(value: boolean) {
     if (value === this.#draining) return;
     this.#draining = value;
@@ -299,6 +325,7 @@ export class Endpoint {
     this.observer?.onOutcome(this, outcome);
   }
 
+  /** A plain, JSON-able view of the endpoint. */
   stats(): EndpointStats {
     const ewma = this.latencyEwma();
     return {

@@ -24,6 +24,7 @@ export const BalancerErrorCodes = {
   METRICS_REGISTERED: 'ERR_SCALEOUT_METRICS_REGISTERED',
 } as const;
 
+/** One of the codes in {@link BalancerErrorCodes}. */
 export type BalancerErrorCode = (typeof BalancerErrorCodes)[keyof typeof BalancerErrorCodes];
 
 /** Base class of every error the balancer throws: a `ScaleoutError`, as in every package. */
@@ -36,6 +37,7 @@ export class BalancerError extends ScaleoutError {
 
 /** An option or argument was refused at construction or call time. `field` is its dotted path. */
 export class BalancerConfigError extends BalancerError {
+  /** The dotted path of the option or argument refused. */
   readonly field: string;
   constructor(field: string, message: string) {
     super(BalancerErrorCodes.CONFIG, message);
@@ -73,6 +75,7 @@ export class UpstreamError extends BalancerError {
 
 /** One try ran past its per-try timeout. */
 export class TryTimeoutError extends BalancerError {
+  /** The per-try timeout that ran out, in ms. */
   readonly timeoutMs: number;
   constructor(timeoutMs: number, endpointId: string) {
     super(BalancerErrorCodes.TIMEOUT, `no response from ${endpointId} within ${timeoutMs} ms`);

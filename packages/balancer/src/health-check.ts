@@ -30,6 +30,7 @@ export interface HealthCheckOptions {
   fall?: number;
 }
 
+/** Defaults of {@link HealthCheckOptions}. */
 export const DEFAULT_HEALTH_CHECK: Required<HealthCheckOptions> = {
   type: 'http',
   path: '/healthz',
@@ -52,11 +53,17 @@ interface ProbeState {
  * `close()` destroys together with the timer.
  */
 export class HealthChecker {
+  /** `http`: a GET of `path`; `connect`: a TCP connection. */
   readonly type: 'http' | 'connect';
+  /** The path an `http` probe requests. */
   readonly path: string;
+  /** Time between two probes of an endpoint, in ms. */
   readonly intervalMs: number;
+  /** How long a probe may take, in ms. */
   readonly timeoutMs: number;
+  /** Consecutive passes that bring a down endpoint up. */
   readonly rise: number;
+  /** Consecutive failures that take an up endpoint down. */
   readonly fall: number;
   readonly #set: EndpointSet;
   readonly #state = new Map<Endpoint, ProbeState>();
@@ -100,6 +107,7 @@ export class HealthChecker {
     await Promise.all(this.#set.all().map((ep) => this.#probeAndApply(ep)));
   }
 
+  /** Stops probing and ends the probes' connections; safe to call twice. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -111,6 +119,7 @@ export class HealthChecker {
     await Promise.allSettled([...this.#pending]);
   }
 
+  /** Stops probing, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -8,6 +8,7 @@ import type { Endpoint } from './endpoint.js';
  * random order and an endpoint that was just picked goes behind its equals.
  */
 export class LoadIndex {
+  /** The endpoints the index orders. */
   readonly list: readonly Endpoint[];
   readonly #heap: Int32Array; // heap position → list index
   readonly #at: Int32Array; // list index → heap position

@@ -7,6 +7,7 @@ import { BalancerError, BalancerErrorCodes, refuse } from './errors.js';
 /** The part of a prom-client `Registry` the balancer uses. */
 export type MetricsRegistry = Pick<Registry, 'getSingleMetric' | 'registerMetric' | 'removeSingleMetric'>;
 
+/** Options of the balancer's metrics. */
 export interface MetricsOptions {
   /** Prefix of every metric name. @default 'scaleout_balancer_' */
   prefix?: string;
@@ -109,7 +110,10 @@ export function collectMetrics(registry: MetricsRegistry, source: Source, option
 /** Options of {@link metrics}. */
 export interface BalancerMetricsOptions extends MetricsOptions {
   /** The balancer to measure; its `name` is the `balancer` label. */
-  balancer: { collectMetrics(registry: MetricsRegistry, options?: MetricsOptions): void };
+  balancer: {
+    /** Registers the balancer's metrics on `registry`. */
+    collectMetrics(registry: MetricsRegistry, options?: MetricsOptions): void;
+  };
 }
 
 /** The balancer's entry point under the name every scaleout package uses: `balancer.collectMetrics(registry, options)`. */

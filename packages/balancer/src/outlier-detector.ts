@@ -43,9 +43,13 @@ interface EjectionRecord {
  * grows with each ejection and falls back by one for every base period the endpoint then stays in.
  */
 export class OutlierDetector {
+  /** Consecutive failures that eject an endpoint. */
   readonly consecutiveFailures: number;
+  /** Ejection time of a first ejection, in ms. */
   readonly baseMs: number;
+  /** Cap on the ejection time, in ms. */
   readonly maxMs: number;
+  /** Most endpoints ejected at once, in percent of the set. */
   readonly maxPercent: number;
   readonly #host: OutlierHost;
   readonly #records = new Map<Endpoint, EjectionRecord>();
@@ -72,6 +76,7 @@ export class OutlierDetector {
     return Math.max(1, Math.floor((total * this.maxPercent) / 100));
   }
 
+  /** Counts a finished call and ejects the endpoint once its failures in a row reach `consecutiveFailures`. */
   onOutcome(ep: Endpoint, outcome: Outcome): void {
     if (outcome.ok || ep.ejectedUntil !== 0 || ep.consecutiveFailures < this.consecutiveFailures) return;
     const all = this.#host.all();
@@ -118,6 +123,7 @@ export class OutlierDetector {
     ep.ejectedUntil = 0;
   }
 
+  /** Stops the ejection timers. */
   close(): void {
     for (const rec of this.#records.values()) if (rec.timer) clearTimeout(rec.timer);
     this.#records.clear();

@@ -18,8 +18,11 @@ const SLOTS = 10;
  * the load on a backend that is already struggling. Ten time slots make the window slide smoothly.
  */
 export class RetryBudget {
+  /** Share of the requests that retries may add. */
   readonly ratio: number;
+  /** Retries allowed per second whatever the ratio. */
   readonly minPerSecond: number;
+  /** The sliding window, in ms. */
   readonly windowMs: number;
   readonly #slotMs: number;
   readonly #requests = new Float64Array(SLOTS);
@@ -58,6 +61,7 @@ export class RetryBudget {
     return true;
   }
 
+  /** The budget's counters over the window. */
   stats(): RetryBudgetStats {
     this.#roll();
     return {

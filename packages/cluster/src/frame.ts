@@ -16,6 +16,7 @@ const KEY_LABEL = 'scaleout/cluster/frame-mac/v1';
 
 /** Who sent a frame and where it sits in the sender's stream. */
 export interface FrameHeader {
+  /** What the frame carries: one of {@link MessageType}. */
   type: number;
   /** The sending node's id. */
   origin: string;

@@ -5,8 +5,11 @@
  * above v, and two concurrent writes still compare the same way everywhere.
  */
 export interface Version {
+  /** Wall-clock part, in ms since the epoch. */
   t: number;
+  /** Logical counter that orders writes within one millisecond of `t`. */
   c: number;
+  /** The writing node's id: the final tie-break. */
   n: string;
 }
 
@@ -27,7 +30,9 @@ const MAX_COUNTER = 0xffffffff;
  * bad clock cannot push every node's versions into the future.
  */
 export class HybridClock {
+  /** The id of the node this clock stamps writes for. */
   readonly nodeId: string;
+  /** How far ahead of the local wall clock a peer's reading may be and still move this clock, in ms. */
   readonly maxDriftMs: number;
   #t = 0;
   #c = 0;

@@ -20,7 +20,12 @@ export interface InProcessTransportOptions {
 }
 
 /** Defaults of {@link InProcessTransportOptions}. */
-export const DEFAULT_IN_PROCESS_TRANSPORT_OPTIONS = { bus: 'default', dropRate: 0 } as const;
+export const DEFAULT_IN_PROCESS_TRANSPORT_OPTIONS = {
+  /** One bus for every store in the process. */
+  bus: 'default',
+  /** Nothing is dropped. */
+  dropRate: 0,
+} as const;
 
 // Kept on globalThis so that every copy of this module in the process (CommonJS and ESM loads of
 // one file, two installed versions) shares the same buses.
@@ -34,6 +39,7 @@ const buses: Map<string, Set<InProcessTransport>> = ((globalThis as Record<symbo
  * reconnecting Redis subscriber does. A publisher does not receive its own messages.
  */
 export class InProcessTransport extends EventEmitter implements Transport {
+  /** The name of the bus this member publishes on and listens to. */
   readonly bus: string;
   /** The node whose addressed messages this member receives (set by the store using it). */
   nodeId: string | undefined;
@@ -115,6 +121,7 @@ export class InProcessTransport extends EventEmitter implements Transport {
     if (set && set.size === 0) buses.delete(this.bus);
   }
 
+  /** Closes the transport, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -8,7 +8,12 @@ export const LAG_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 /** Options of the cluster's {@link metrics}. */
 export interface ClusterMetricsOptions {
   /** The cluster strategy (its store is the replicated store, its `nodeId` the `node` label). */
-  strategy?: { store: unknown; nodeId: string };
+  strategy?: {
+    /** The strategy's store: a {@link ReplicatedStore}. */
+    store: unknown;
+    /** The strategy's node id. */
+    nodeId: string;
+  };
   /** The replicated store, when it is not a strategy's. */
   store?: ReplicatedStore;
   /** The `node` label. @default the strategy's `nodeId`, else the store's */

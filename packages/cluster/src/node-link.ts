@@ -4,18 +4,33 @@ import { Writer } from './wire.js';
 
 /** Counters a node keeps; `stats()` returns a copy. */
 export interface ReplicationCounters {
+  /** Frames sent, of every type. */
   framesSent: number;
   /** WRITES frames sent: local changes, batched per event-loop turn. */
   writeFrames: number;
   /** WRITES frames received and applied (a peer's live changes). */
   writeFramesReceived: number;
+  /** Bytes of the frames sent. */
   bytesSent: number;
+  /** Frames received, of every type, before they are checked. */
   framesReceived: number;
+  /** Bytes of the frames received. */
   bytesReceived: number;
   /** Remote states that changed this node's copy. */
   applied: number;
   /** Frames dropped, by reason. None of them was applied. */
-  dropped: { oversized: number; malformed: number; forged: number; replayed: number; unknownType: number };
+  dropped: {
+    /** Larger than `maxMessageBytes`. */
+    oversized: number;
+    /** Not a well-formed frame. */
+    malformed: number;
+    /** With a MAC that no secret verifies. */
+    forged: number;
+    /** Already seen, or stamped outside `replayWindow`. */
+    replayed: number;
+    /** Of a message type this node does not know. */
+    unknownType: number;
+  };
   /** Broadcast frames found missing from a peer's sequence. */
   gaps: number;
   /** Repairs started by a gap or a reconnect. */
@@ -26,7 +41,9 @@ export interface ReplicationCounters {
   repairsSent: number;
   /** Snapshots served to joining nodes, received, and restarted. */
   snapshotsServed: number;
+  /** Snapshots received while joining. */
   snapshotsReceived: number;
+  /** Joins restarted before their snapshot completed. */
   snapshotRestarts: number;
   /** Local writes refused because the session was destroyed. */
   writesAfterDestroy: number;

@@ -47,26 +47,43 @@ export interface ReplicatedStoreOptions {
 
 /** Defaults of {@link ReplicatedStoreOptions}. */
 export const DEFAULT_REPLICATED_STORE_OPTIONS = {
+  /** 30 s. */
   readyTimeout: 30_000,
+  /** 500 ms. */
   discoveryWait: 500,
+  /** 10 s. */
   antiEntropyInterval: 10_000,
+  /** 4 MiB. */
   maxMessageBytes: 4 * 1024 * 1024,
+  /** 1 s. */
   expiryResolution: 1000,
+  /** 60 s. */
   minTombstoneTtl: 60_000,
+  /** 5 minutes. */
   replayWindow: 5 * 60_000,
 } as const;
 
 /** Options with every default applied and every duration in ms. */
 export interface ResolvedOptions {
+  /** This node's id. */
   nodeId: string;
+  /** The frame-signing secrets, newest first: the first signs, all verify. */
   secret: string[];
+  /** The transport the nodes replicate over. */
   transport: Transport;
+  /** `readyTimeout` in ms. */
   readyTimeout: number;
+  /** `discoveryWait` in ms. */
   discoveryWait: number;
+  /** `antiEntropyInterval` in ms. */
   antiEntropyInterval: number;
+  /** `maxMessageBytes`. */
   maxMessageBytes: number;
+  /** `expiryResolution` in ms. */
   expiryResolution: number;
+  /** `minTombstoneTtl` in ms. */
   minTombstoneTtl: number;
+  /** `replayWindow` in ms. */
   replayWindow: number;
 }
 

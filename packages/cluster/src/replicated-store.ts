@@ -26,9 +26,13 @@ const FRAME_OVERHEAD = 1024;
 
 /** What {@link ReplicatedStore.stats} reports. */
 export interface ReplicatedStoreStats extends ReplicationCounters {
+  /** This node's id. */
   nodeId: string;
+  /** True once the node has its snapshot (or found it is alone). */
   ready: boolean;
+  /** Live sessions held. */
   sessions: number;
+  /** Tombstones of destroyed sessions held until their expiry. */
   tombstones: number;
   /** Peers heard from within two anti-entropy intervals. */
   peers: string[];
@@ -49,6 +53,7 @@ export interface ReplicatedStoreStats extends ReplicationCounters {
 export class ReplicatedStore extends EventEmitter implements SessionStore {
   /** Sessions are served from memory, so the store itself is always available. */
   readonly available = true;
+  /** This node's id, as peers address it. */
   readonly nodeId: string;
   readonly #o: ResolvedOptions;
   readonly #transport: Transport;
@@ -454,6 +459,7 @@ export class ReplicatedStore extends EventEmitter implements SessionStore {
     this.#state.reset();
   }
 
+  /** Closes the store, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

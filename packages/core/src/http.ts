@@ -42,7 +42,12 @@ export function signSessionId(id: string, secret: string[]): string {
  * The session id in a signed cookie value, verified in constant time under each secret in turn,
  * with whether the newest secret signed it (`current`), or `undefined` if none verifies it.
  */
-export function verifySessionId(value: string | undefined, secret: readonly string[]): { id: string; current: boolean } | undefined {
+export function verifySessionId(value: string | undefined, secret: readonly string[]): {
+  /** The session id. */
+  id: string;
+  /** Signed with the newest secret (no re-signing needed). */
+  current: boolean;
+} | undefined {
   if (typeof value !== 'string' || !value.startsWith('s:') || value.length > 512) return undefined;
   const body = value.slice(2);
   for (let i = 0; i < secret.length; i++) {
@@ -76,8 +81,11 @@ export function routeSetCookie(route: RouteCookie, cookies: Record<string, strin
 
 /** A session cookie's record as express-session keeps it (a `Cookie`, or its stored JSON). */
 export interface CookieRecord {
+  /** When the cookie expires: a `Date`, its ISO 8601 string, or `null`/`false` for a browser-session cookie. */
   expires?: Date | string | null | false;
+  /** Milliseconds left, as express-session's `Cookie.maxAge`. */
   maxAge?: number | null;
+  /** The lifetime the cookie was given, in ms; `null` for a browser-session cookie. */
   originalMaxAge?: number | null;
 }
 

@@ -15,15 +15,19 @@ export const SESSION_RECORD_KEY = '__scaleout';
 
 /** The engine's own record in a stored session. */
 export interface SessionRecord {
+  /** When the session was first saved, in ms since the epoch. */
   createdAt: number;
+  /** The record given to `login()`, shown by `byUser()`. */
   meta?: Record<string, unknown>;
 }
 
 /** What a directory needs besides the store: the user key and where events go. */
 export interface DirectoryContext {
+  /** The session key that holds the user's id. */
   userKey: string;
   /** Fallback lifetime for a session whose cookie has no expiry. */
   ttlMs: number;
+  /** Where the directory emits session events. */
   events: EventEmitter;
 }
 

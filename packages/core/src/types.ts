@@ -71,7 +71,9 @@ export interface SessionStore extends EventEmitter {
 
 /** What `strategy.sessions.byUser()` tells about one session (times in ms since the epoch). */
 export interface SessionInfo {
+  /** The session id. */
   id: string;
+  /** The user the session belongs to. */
   userId: string;
   /** When the session was first saved (unknown for a session saved before this was recorded: its last activity). */
   createdAt: number;
@@ -103,7 +105,9 @@ export interface SessionDirectory {
 
 /** A session event: `strategy.on('session', (e) => ...)`. */
 export interface SessionEvent {
+  /** What happened: a session saved for the first time, destroyed, expired in the store, or given another user. */
   type: 'created' | 'destroyed' | 'expired' | 'userChanged';
+  /** The session id. */
   id: string;
   /** The session's user (for `userChanged`, the new one; absent when it has none). */
   userId?: string;
@@ -160,7 +164,9 @@ export interface Strategy {
   sessions: SessionDirectory;
   /** Session events (`created`, `destroyed`, `expired`, `userChanged`); where each is delivered: docs/sessions-by-user.md. */
   on(event: 'session', listener: (e: SessionEvent) => void): unknown;
+  /** Removes a listener added with `on()`. */
   off(event: 'session', listener: (e: SessionEvent) => void): unknown;
+  /** Delivers a session event to this process's listeners. */
   emit(event: 'session', e: SessionEvent): boolean;
   /** Told of each request's session load, save and outcome (set by `metrics()`); none by default. */
   observer?: SessionObserver;

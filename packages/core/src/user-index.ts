@@ -26,6 +26,7 @@ export function checkUserId(userId: unknown, field = 'userId'): asserts userId i
  * one user's sessions, never with the whole store.
  */
 export class LocalUserIndex {
+  /** The session key that holds the user's id. */
   readonly key: string;
   readonly #byUser = new Map<string, Set<string>>();
   readonly #userOf = new Map<string, string>();
@@ -79,6 +80,7 @@ export class LocalUserIndex {
     return this.#byUser.size;
   }
 
+  /** Forgets every session. */
   clear(): void {
     this.#byUser.clear();
     this.#userOf.clear();

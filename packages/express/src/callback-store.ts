@@ -3,13 +3,21 @@ import { InvalidArgumentError, type SessionData, type SessionStore } from '@scal
 
 /** An express-session `Store` (connect-redis, connect-mongo, express-session's MemoryStore, ...). */
 export interface CallbackStore extends EventEmitter {
+  /** Loads a session; `session` is `undefined` (or `null`) when there is none. */
   get(sid: string, cb: (err: unknown, session?: unknown) => void): void;
+  /** Stores a whole session; its expiry comes from the session's `cookie`. */
   set(sid: string, session: unknown, cb?: (err?: unknown) => void): void;
+  /** Removes a session. */
   destroy(sid: string, cb?: (err?: unknown) => void): void;
+  /** Moves a session's expiry to the one its `cookie` carries, without rewriting its data. */
   touch?(sid: string, session: unknown, cb?: (err?: unknown) => void): void;
+  /** Every stored session, as an array or an object keyed by id. */
   all?(cb: (err: unknown, sessions?: unknown) => void): void;
+  /** How many sessions are stored. */
   length?(cb: (err: unknown, length?: number) => void): void;
+  /** Removes every session. */
   clear?(cb?: (err?: unknown) => void): void;
+  /** express-session's `Store.prototype.createSession`: its presence tells a callback store from a scaleout one. */
   createSession?: unknown;
 }
 

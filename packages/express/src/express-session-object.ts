@@ -28,7 +28,9 @@ export function attach(req: Req, state: SessionState): void {
  * `cookie`), the methods and `id` live on the prototype, callbacks as express-session has them.
  */
 export class ExpressSession {
+  /** The engine's state of this request's session, behind a symbol so it is never one of the session's keys. @internal */
   declare [kState]: SessionState;
+  /** The session cookie, express-session's `req.session.cookie`. */
   declare cookie: SessionState['cookie'];
 
   /** The session id (`req.sessionID`). */

@@ -52,7 +52,9 @@ const LIFECYCLE_EVENT = 'lifecycleEvent';
  * emits `down` and `up` from the client's lifecycle.
  */
 export class HazelcastStore extends EventEmitter implements SessionStore {
+  /** The hazelcast-client the store runs its calls on. */
   readonly client: HazelcastClient;
+  /** The IMap that holds the sessions. */
   readonly map: IMap<string, unknown>;
   /** Stored entries that were not sessions (read as no session) since start. */
   invalidValues = 0;
@@ -332,6 +334,7 @@ export class HazelcastStore extends EventEmitter implements SessionStore {
     return (this.#closed ??= this.#shutdown());
   }
 
+  /** Closes the store, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

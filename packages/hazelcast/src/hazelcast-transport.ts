@@ -25,7 +25,9 @@ export interface HazelcastTransportOptions {
    * @default "scaleout"
    */
   topic?: string;
+  /** The user name, when the cluster requires authentication. */
   username?: string;
+  /** The password, when the cluster requires authentication. */
   password?: string;
   /**
    * Longest the first connection may take.
@@ -35,7 +37,14 @@ export interface HazelcastTransportOptions {
 }
 
 /** Defaults of {@link HazelcastTransportOptions}. */
-export const DEFAULT_HAZELCAST_TRANSPORT_OPTIONS = { clusterName: 'dev', topic: 'scaleout', connectTimeout: 10_000 } as const;
+export const DEFAULT_HAZELCAST_TRANSPORT_OPTIONS = {
+  /** Hazelcast's own default cluster name. */
+  clusterName: 'dev',
+  /** The reliable topic the nodes share. */
+  topic: 'scaleout',
+  /** 10 s. */
+  connectTimeout: 10_000,
+} as const;
 
 function transportError(message: string, cause?: unknown): ScaleoutError {
   const err = new ScaleoutError(ErrorCodes.TRANSPORT, message, cause === undefined ? undefined : { cause });
@@ -53,6 +62,7 @@ function transportError(message: string, cause?: unknown): ScaleoutError {
  * size its capacity or TTL on the member for the snapshot chunks it will hold.
  */
 export class HazelcastTransport extends EventEmitter implements Transport {
+  /** The name of the reliable topic the nodes share. */
   readonly topicName: string;
   readonly #o: Required<Omit<HazelcastTransportOptions, 'username' | 'password'>> & Pick<HazelcastTransportOptions, 'username' | 'password'>;
   #client: HzClient | undefined;
@@ -153,6 +163,7 @@ export class HazelcastTransport extends EventEmitter implements Transport {
     await this.#client?.shutdown().catch(() => undefined);
   }
 
+  /** Closes the transport, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

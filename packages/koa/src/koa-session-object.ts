@@ -11,6 +11,7 @@ export const kState = Symbol('scaleout.session');
  * fleet shares one session).
  */
 export class KoaSession {
+  /** The engine's state of this request's session, behind a symbol so it is never one of the session's keys. @internal */
   declare [kState]: SessionState;
 
   /** True for a session created by this request. */
@@ -32,6 +33,7 @@ export class KoaSession {
   get maxAge(): number | 'session' {
     return this[kState].cookie.originalMaxAge ?? 'session';
   }
+  /** Sets the lifetime in ms, or `'session'` for a browser-session cookie, and saves the session. */
   set maxAge(value: number | 'session') {
     const state = this[kState];
     state.cookie.maxAge = value === 'session' ? null : value;
@@ -70,6 +72,7 @@ export class KoaSession {
     return out;
   }
 
+  /** What `util.inspect()` and `console.log()` show: the session's data, as `toJSON()`. */
   [inspect.custom](): SessionData {
     return this.toJSON();
   }

@@ -23,6 +23,7 @@ export interface ScaleoutKoaOptions {
   secure?: boolean;
   /** @default the config's `session.sameSite` */
   sameSite?: SameSite;
+  /** The cookie's `Domain` attribute; absent, the cookie goes back only to the host that set it. */
   domain?: string;
   /** @default "/" */
   path?: string;

@@ -103,7 +103,12 @@ export interface ProxyConfigInput {
    * each second, over a sliding 10 s window (Finagle's retry budget), so a failing node cannot
    * multiply the load on the others. @default { ratio: 0.2, minPerSecond: 10 }
    */
-  retryBudget?: { ratio?: number; minPerSecond?: number };
+  retryBudget?: {
+    /** Share of the requests that retries may add. */
+    ratio?: number;
+    /** Retries allowed each second whatever the ratio. */
+    minPerSecond?: number;
+  };
   /**
    * Which peers may speak for the client: their `X-Forwarded-For` hops are walked for the client
    * address, their `X-Forwarded-Proto`/`-Host`, `Forwarded` and `X-Real-IP` are kept. `true`
@@ -147,24 +152,104 @@ export interface ProxyConfigInput {
   maxConnections?: number;
 }
 
-/** Defaults of every optional field. */
+/** Defaults of every optional field of {@link ProxyConfigInput}, durations in ms. */
 export const DEFAULT_PROXY_CONFIG = {
+  /** Default of `listen`. */
   listen: 8080,
+  /** Default of `host`. */
   host: '127.0.0.1',
+  /** Default of `mode`. */
   mode: 'http',
+  /** Default of `algorithm`. */
   algorithm: 'round-robin',
-  sticky: { cookieName: 'route', secure: false, sameSite: 'Lax', nocache: true },
-  healthCheck: { enabled: true, path: '/healthz', interval: 2000, timeout: 1000, rise: 2, fall: 3 },
-  passive: { consecutiveErrors: 5, ejectTime: 10_000 },
-  timeouts: { connect: 2000, server: 30_000, body: 60_000, send: 60_000, headers: 10_000, request: 300_000, idle: 60_000, tunnel: 3_600_000, shutdown: 10_000 },
+  /** Defaults of `sticky`. */
+  sticky: {
+    /** Default of `sticky.cookieName`. */
+    cookieName: 'route',
+    /** Default of `sticky.secure`. */
+    secure: false,
+    /** Default of `sticky.sameSite`. */
+    sameSite: 'Lax',
+    /** Default of `sticky.nocache`. */
+    nocache: true,
+  },
+  /** Defaults of `healthCheck`. */
+  healthCheck: {
+    /** Default of `healthCheck.enabled`. */
+    enabled: true,
+    /** Default of `healthCheck.path`. */
+    path: '/healthz',
+    /** Default of `healthCheck.interval`, in ms. */
+    interval: 2000,
+    /** Default of `healthCheck.timeout`, in ms. */
+    timeout: 1000,
+    /** Default of `healthCheck.rise`. */
+    rise: 2,
+    /** Default of `healthCheck.fall`. */
+    fall: 3,
+  },
+  /** Defaults of `passive`. */
+  passive: {
+    /** Default of `passive.consecutiveErrors`. */
+    consecutiveErrors: 5,
+    /** Default of `passive.ejectTime`, in ms. */
+    ejectTime: 10_000,
+  },
+  /** Defaults of `timeouts`. */
+  timeouts: {
+    /** Default of `timeouts.connect`, in ms. */
+    connect: 2000,
+    /** Default of `timeouts.server`, in ms. */
+    server: 30_000,
+    /** Default of `timeouts.body`, in ms. */
+    body: 60_000,
+    /** Default of `timeouts.send`, in ms. */
+    send: 60_000,
+    /** Default of `timeouts.headers`, in ms. */
+    headers: 10_000,
+    /** Default of `timeouts.request`, in ms. */
+    request: 300_000,
+    /** Default of `timeouts.idle`, in ms. */
+    idle: 60_000,
+    /** Default of `timeouts.tunnel`, in ms. */
+    tunnel: 3_600_000,
+    /** Default of `timeouts.shutdown`, in ms. */
+    shutdown: 10_000,
+  },
+  /** Default of `retries`. */
   retries: 1,
-  retryBudget: { ratio: 0.2, minPerSecond: 10 },
+  /** Defaults of `retryBudget`. */
+  retryBudget: {
+    /** Default of `retryBudget.ratio`. */
+    ratio: 0.2,
+    /** Default of `retryBudget.minPerSecond`. */
+    minPerSecond: 10,
+  },
+  /** Default of `trustProxy`. */
   trustProxy: false,
-  status: { enabled: true, path: '/__scaleout/status', allowedHosts: [] as string[] },
+  /** Defaults of `status`. */
+  status: {
+    /** Default of `status.enabled`. */
+    enabled: true,
+    /** Default of `status.path`. */
+    path: '/__scaleout/status',
+    /** Default of `status.allowedHosts`. */
+    allowedHosts: [] as string[],
+  },
+  /** Default of `maxHeaderSize`. */
   maxHeaderSize: 16_384,
-  health: { enabled: true, path: '/__scaleout/health' },
+  /** Defaults of `health`. */
+  health: {
+    /** Default of `health.enabled`. */
+    enabled: true,
+    /** Default of `health.path`. */
+    path: '/__scaleout/health',
+  },
+  /** Default of `maxHeadersCount`. */
   maxHeadersCount: 100,
+  /** Default of `maxConnections`. */
   maxConnections: 4096,
+  /** Default of `workers`. */
   workers: 1,
 } as const;
 
@@ -264,7 +349,11 @@ const schema = z.strictObject({
 
 /** A validated config: defaults filled in, durations in milliseconds, `secret` an array. */
 export type ProxyConfig = Omit<z.output<typeof schema>, 'sticky'> & {
-  sticky: Omit<z.output<typeof schema>['sticky'], 'mode'> & { mode: 'learn' | 'insert' | 'none' };
+  /** Cookie stickiness, its mode resolved (`learn` when a secret is set, else `none`, unless given). */
+  sticky: Omit<z.output<typeof schema>['sticky'], 'mode'> & {
+    /** `learn` routes by the app's route cookie; `insert` writes the proxy's own; `none` turns it off. */
+    mode: 'learn' | 'insert' | 'none';
+  };
 };
 /** One validated target. */
 export type Target = ProxyConfig['targets'][number];

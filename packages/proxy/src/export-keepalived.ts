@@ -38,13 +38,21 @@ export interface KeepalivedOptions {
 
 /** Defaults of the optional fields of {@link KeepalivedOptions}. */
 export const DEFAULT_KEEPALIVED_OPTIONS = {
+  /** Default of `interface`. */
   interface: 'eth0',
+  /** Default of `nopreempt`. */
   nopreempt: false,
+  /** Default of `advertInt`, in seconds. */
   advertInt: 1,
+  /** Default of `routerId`. */
   routerId: 51,
+  /** Default of `checkInterval`, in seconds. */
   checkInterval: 1,
+  /** Default of `fall`. */
   fall: 2,
+  /** Default of `rise`. */
   rise: 2,
+  /** Default of `scriptUser`. */
   scriptUser: 'root',
 } as const;
 

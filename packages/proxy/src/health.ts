@@ -4,9 +4,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 export interface ProxyHealth {
   /** True only while listening, not draining, not closing, and at least one target can take new requests. */
   ok: boolean;
+  /** What the proxy is doing: serving; starting (not listening yet); draining or closing; or listening with no target up. */
   state: 'serving' | 'starting' | 'draining' | 'closing' | 'no-target-up';
   /** Targets that may be picked for new requests (healthy, not ejected, not drained by an admin). */
   targetsUp: number;
+  /** Targets configured, whatever their state. */
   targets: number;
 }
 

@@ -80,7 +80,10 @@ export class ProxyMetrics {
 /** Options of the proxy's {@link metrics}. */
 export interface ProxyMetricsOptions {
   /** The proxy whose metrics the registry gets too. */
-  proxy: { shareMetrics(registry: Registry, name: string): void };
+  proxy: {
+    /** Registers the proxy's metrics on `registry` under the `proxy` label `name`. */
+    shareMetrics(registry: Registry, name: string): void;
+  };
   /** The `proxy` label that tells this proxy from others on the registry. @default "proxy" */
   name?: string;
 }

@@ -17,7 +17,9 @@ export interface PinStats {
 
 /** A target as the status page and `stats()` show it. */
 export interface TargetStats extends EndpointStats {
+  /** `up`, `down` (failed its active checks), `drain` (drained by an admin) or `ejected` (by the passive checks). */
   state: 'up' | 'down' | 'drain' | 'ejected';
+  /** How the target's requests came to it: by pin or as new pins. */
   pins: PinStats;
 }
 

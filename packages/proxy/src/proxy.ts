@@ -28,6 +28,7 @@ export interface AccessEntry {
   time: string;
   /** The peer's address. */
   client: string;
+  /** The request method. */
   method: string;
   /** The path without its query string (which may carry tokens). */
   path: string;
@@ -35,6 +36,7 @@ export interface AccessEntry {
   status: number;
   /** The target that answered, or `null` when the proxy answered itself. */
   target: string | null;
+  /** Time from the request's arrival to the end of the exchange, in ms. */
   durationMs: number;
   /** Bytes written to the client for this exchange, head included. */
   bytes: number;
@@ -57,6 +59,7 @@ const TOO_LARGE = new Set(['HPE_HEADER_OVERFLOW']);
  * someone listens.
  */
 export class Proxy extends EventEmitter {
+  /** The validated config. */
   readonly config: ProxyConfig;
   readonly #pool: TargetPool;
   readonly #sticky: Stickiness;
@@ -195,7 +198,12 @@ export class Proxy extends EventEmitter {
   }
 
   /** Starts listening and health-checking. Resolves with the bound address. */
-  listen(): Promise<{ port: number; host: string }> {
+  listen(): Promise<{
+    /** The bound port. */
+    port: number;
+    /** The bound address. */
+    host: string;
+  }> {
     if (this.#closed) return Promise.reject(stateError('the proxy is closed'));
     this.#listening ??= (async () => {
       this.#server.listen(this.config.listen, this.config.host);
@@ -235,7 +243,12 @@ export class Proxy extends EventEmitter {
   }
 
   /** The Prometheus text exposition of the proxy's metrics (also served at `<status path>/metrics`). */
-  metrics(): Promise<{ contentType: string; text: string }> {
+  metrics(): Promise<{
+    /** The `Content-Type` to serve the text with. */
+    contentType: string;
+    /** The exposition. */
+    text: string;
+  }> {
     return this.#metrics.render();
   }
 
@@ -309,6 +322,7 @@ export class Proxy extends EventEmitter {
     return this.#closed;
   }
 
+  /** Closes the proxy, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

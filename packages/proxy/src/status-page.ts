@@ -11,16 +11,28 @@ const MAX_BODY = 1024;
 
 /** What `Proxy.stats()` returns and `status.json` serves. */
 export interface ProxyStats {
+  /** `http` (L7) or `tcp` (L4). */
   mode: 'http' | 'tcp';
+  /** The algorithm that spreads unpinned requests. */
   algorithm: string;
+  /** The stickiness mode in effect. */
   sticky: 'learn' | 'insert' | 'none';
+  /** Time since the proxy started, in ms. */
   uptimeMs: number;
   /** The process serving (one of several with `workers`). */
   pid: number;
   /** Client connections open now (bounded by `maxConnections`). */
   connections: number;
   /** Answers the proxy made itself because it could not serve: 502, 503, 504. */
-  errors: { 502: number; 503: number; 504: number };
+  errors: {
+    /** A target failed the request (connection refused or reset, a broken response). */
+    502: number;
+    /** No target could take the request, or the proxy could not serve it in its state. */
+    503: number;
+    /** A target took longer than a timeout. */
+    504: number;
+  };
+  /** Each target's view. */
   targets: TargetStats[];
 }
 

@@ -16,7 +16,9 @@ export { dropCookie };
  * so it names no node or address, and every proxy holding the secret reads it the same way.
  */
 export class Stickiness {
+  /** The stickiness mode in effect. */
   readonly mode: 'learn' | 'insert' | 'none';
+  /** The name of the route cookie read (and, with `insert`, written). */
   readonly cookieName: string;
   readonly #table: RouteTable | undefined;
   readonly #attributes: string;

@@ -42,9 +42,13 @@ const debug = debuglog('scaleout:redis-store');
  * connection goes and comes back.
  */
 export class RedisStore extends EventEmitter implements SessionStore {
+  /** The ioredis client (standalone, Sentinel or Cluster) the store runs its commands on. */
   readonly client: RedisClient & ScriptedClient;
+  /** Prepended to each session id to form its key. */
   readonly prefix: string;
+  /** Prepended to a session id to form the key of its lock. */
   readonly lockPrefix: string;
+  /** Prepended to the keys of the index of sessions by user. */
   readonly userPrefix: string;
   /** Stored values under the prefix that were not sessions (read as no session) since start. */
   invalidValues = 0;
@@ -198,7 +202,7 @@ export class RedisStore extends EventEmitter implements SessionStore {
   }
 
   /**
-   * Starts keeping the index of sessions by user (see {@link UserIndexKeys}): each save, touch
+   * Starts keeping the index of sessions by user (docs/sessions-by-user.md): each save, touch
    * and destroy keeps the user's set, and an expiry takes the id out of it and emits `expired`
    * (id, userId) on every store subscribed, through keyspace notifications (see
    * redis-expiry-listener.ts for when they are not available). Refused with an empty prefix.
@@ -275,6 +279,7 @@ export class RedisStore extends EventEmitter implements SessionStore {
     return (this.#closed ??= this.#shutdown());
   }
 
+  /** Closes the store, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

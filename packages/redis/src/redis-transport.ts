@@ -40,8 +40,11 @@ export interface RedisTransportOptions {
 
 /** Defaults of {@link RedisTransportOptions}. */
 export const DEFAULT_REDIS_TRANSPORT_OPTIONS = {
+  /** A Redis on this host's default port. */
   url: 'redis://127.0.0.1:6379',
+  /** The pub/sub channel the nodes share. */
   channel: 'scaleout',
+  /** 2 s. */
   publishTimeout: 2000,
 } as const;
 
@@ -59,6 +62,7 @@ function transportError(message: string, cause?: unknown): ScaleoutError {
  * the replicated store resyncs on `up`.
  */
 export class RedisTransport extends EventEmitter implements Transport {
+  /** The pub/sub channel the nodes share. */
   readonly channel: string;
   /** See {@link RedisTransportOptions.nodeId}; fixed once started. */
   nodeId: string | undefined;
@@ -200,6 +204,7 @@ export class RedisTransport extends EventEmitter implements Transport {
     );
   }
 
+  /** Closes the transport, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

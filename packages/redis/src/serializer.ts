@@ -6,6 +6,7 @@ import type { SessionData } from '@scaleout/core';
  * older nodes wrote, until each is rewritten on its next save.
  */
 export interface Serializer {
+  /** Turns a session into the bytes of one Redis string. */
   stringify(data: SessionData): string | Buffer;
   /** May throw or return anything: whatever is not a plain object reads as no session. */
   parse(raw: string | Buffer): unknown;

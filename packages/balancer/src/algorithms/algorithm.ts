@@ -1,5 +1,6 @@
 import type { Endpoint } from '../endpoint.js';
 
+/** The algorithms a balancer or proxy is configured with, by name. */
 export type AlgorithmName = 'round-robin' | 'weighted-round-robin' | 'ip-hash' | 'least-connections' | 'least-response-time';
 
 /** What a caller may tell `pick()` about one request. */
@@ -23,8 +24,11 @@ export interface AlgorithmOptions {
  * (health, ejection, draining, panic), and `Endpoint.begin()` accounts the load.
  */
 export abstract class Algorithm {
+  /** The algorithm's name, as options and stats give it. */
   abstract readonly name: AlgorithmName;
+  /** Source of randomness in [0, 1). */
   protected readonly random: () => number;
+  /** Clock in ms. */
   protected readonly now: () => number;
 
   constructor(options: AlgorithmOptions = {}) {

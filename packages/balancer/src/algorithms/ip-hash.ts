@@ -62,6 +62,7 @@ export function buildMaglevTable(ids: readonly string[], weights: readonly numbe
  * Without a `hashKey` the pick is uniform at random.
  */
 export class IpHash extends Algorithm {
+  /** The algorithm's name, as options and stats give it. */
   readonly name = 'ip-hash' as const;
   #list: readonly Endpoint[] = [];
   #sorted: Endpoint[] = [];

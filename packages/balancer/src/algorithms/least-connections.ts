@@ -13,6 +13,7 @@ import { WeightCache } from './weights.js';
  * slow start running falls back to a scan, with ties drawn uniformly at random.
  */
 export class LeastConnections extends Algorithm {
+  /** The algorithm's name, as options and stats give it. */
   readonly name = 'least-connections' as const;
   readonly #weights = new WeightCache(this.now);
   #ties: number[] = [];

@@ -11,6 +11,7 @@ export const NO_HISTORY_PENALTY = 1e9;
  * penalty while that probe is in flight, so a new endpoint is not flooded before it has answered.
  */
 export class LeastResponseTime extends Algorithm {
+  /** The algorithm's name, as options and stats give it. */
   readonly name = 'least-response-time' as const;
 
   pick(candidates: readonly Endpoint[], ctx?: PickContext): Endpoint | undefined {

@@ -6,6 +6,7 @@ import { Algorithm, type PickContext } from './algorithm.js';
  * so that many clients started together do not all hit the first endpoint first.
  */
 export class RoundRobin extends Algorithm {
+  /** The algorithm's name, as options and stats give it. */
   readonly name = 'round-robin' as const;
   #next = -1;
 

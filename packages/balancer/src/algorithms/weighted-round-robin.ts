@@ -16,6 +16,7 @@ const MAX_BUILD_STEPS = 4_000_000;
  * with an endpoint in slow start, run nginx's loop on every pick instead.
  */
 export class WeightedRoundRobin extends Algorithm {
+  /** The algorithm's name, as options and stats give it. */
   readonly name = 'weighted-round-robin' as const;
   readonly #weights = new WeightCache(this.now);
   #version = -1;

@@ -44,20 +44,33 @@ export interface SessionEngineOptions {
 
 /** {@link SessionEngineOptions} resolved against a strategy. */
 export interface ResolvedEngineOptions {
+  /** The session cookie's name. */
   name: string;
+  /** The secrets, newest first, as strings: the first signs, all verify. */
   secrets: string[];
+  /** Makes a new session id from the framework's request. */
   genid: (req: unknown) => string;
+  /** The cookie attributes for a request (a fixed `cookie` option becomes a function returning it). */
   cookie: (req: unknown) => SessionCookieOptions;
+  /** Send the cookie with a new expiry on every response. */
   rolling: boolean;
+  /** Save and re-send the cookie when less than half its lifetime is left (koa-session's `renew`). */
   renew: boolean;
+  /** Save the session on every request, even unchanged. */
   resave: boolean;
+  /** Save a new session that the request did not change. */
   saveUninitialized: boolean;
+  /** What removing the session object does to the stored session. */
   unset: 'keep' | 'destroy';
+  /** The per-session request lock, or `undefined` when requests of one session are not serialized. */
   lock: LockOptions | undefined;
+  /** While the store is down: a 503 (`fail`) or no session (`bypass`). */
   onStoreDown: 'fail' | 'bypass';
+  /** How often, at most, an unchanged session's stored expiry is moved, in ms; `undefined` writes it on every request. */
   touchAfterMs: number | undefined;
   /** Store lifetime of a browser-session cookie's session, and the default cookie lifetime. */
   ttlMs: number;
+  /** How long a store call may take before the request gives up on it, in ms. */
   storeTimeoutMs: number;
   /** The session key that holds the user's id. */
   userKey: string;

@@ -16,28 +16,39 @@ export interface SessionCookieOptions {
   secure?: boolean | 'auto';
   /** @default the config's `session.sameSite` ("lax") */
   sameSite?: SameSite;
+  /** The `Domain` attribute; absent, the cookie goes back only to the host that set it. */
   domain?: string;
   /** @default "/" */
   path?: string;
   /** CHIPS (`Partitioned`). @default false */
   partitioned?: boolean;
+  /** The `Priority` attribute (a Chromium extension); absent, none is sent. */
   priority?: 'low' | 'medium' | 'high';
 }
 
 /** The attributes of one `Set-Cookie` of the session cookie, resolved for its request. */
 export interface CookieFields {
+  /** The `Expires` attribute; `undefined` for a browser-session cookie. */
   expires: Date | undefined;
+  /** The `HttpOnly` attribute. */
   httpOnly: boolean;
+  /** The `Secure` attribute, with `auto` already resolved against the request. */
   secure: boolean;
+  /** The `SameSite` attribute (`true` is `Strict`). */
   sameSite: boolean | 'lax' | 'strict' | 'none' | undefined;
+  /** The `Domain` attribute, if any. */
   domain: string | undefined;
+  /** The `Path` attribute. */
   path: string;
+  /** The `Partitioned` attribute (CHIPS). */
   partitioned: boolean | undefined;
+  /** The `Priority` attribute, if any. */
   priority: 'low' | 'medium' | 'high' | undefined;
 }
 
 /** What a session cookie stores with its session, as express-session writes it (so stored sessions move both ways). */
 export type SessionCookieRecord = Omit<SessionCookieOptions, 'maxAge' | 'expires'> & {
+  /** The lifetime the cookie was given, in ms; `null` for a browser-session cookie. */
   originalMaxAge: number | null;
   /** ISO 8601, or `null` for a browser-session cookie. */
   expires: string | null;
@@ -52,12 +63,19 @@ const ATTRIBUTES = ['httpOnly', 'secure', 'sameSite', 'domain', 'path', 'partiti
 export class SessionCookie {
   /** The lifetime the cookie was given, in ms; `null` for a browser-session cookie. */
   originalMaxAge: number | null = null;
+  /** The `HttpOnly` attribute. */
   httpOnly = true;
+  /** The `Secure` attribute; `auto` follows the request's protocol. */
   secure: boolean | 'auto' = false;
+  /** The `SameSite` attribute. */
   sameSite: SameSite | undefined;
+  /** The `Domain` attribute, if any. */
   domain: string | undefined;
+  /** The `Path` attribute. */
   path = '/';
+  /** The `Partitioned` attribute (CHIPS). */
   partitioned: boolean | undefined;
+  /** The `Priority` attribute, if any. */
   priority: 'low' | 'medium' | 'high' | undefined;
   #expires: Date | null = null;
 
@@ -85,6 +103,7 @@ export class SessionCookie {
   get expires(): Date | null {
     return this.#expires;
   }
+  /** Sets the expiry, and `originalMaxAge` to the time left. */
   set expires(date: Date | null) {
     this.#expires = date;
     this.originalMaxAge = this.maxAge;
@@ -94,6 +113,7 @@ export class SessionCookie {
   get maxAge(): number | null {
     return this.#expires ? this.#expires.getTime() - Date.now() : null;
   }
+  /** Sets the time left in ms (`null` for a browser-session cookie), moving `expires` and `originalMaxAge`. */
   set maxAge(ms: number | null) {
     if (ms !== null && (typeof ms !== 'number' || Number.isNaN(ms))) throw new InvalidArgumentError('maxAge', `cookie.maxAge must be a number of ms or null, got ${typeof ms}`);
     this.expires = typeof ms === 'number' ? new Date(Date.now() + ms) : null;

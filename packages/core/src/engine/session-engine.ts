@@ -44,8 +44,11 @@ export function readCookies(header: string | undefined): Record<string, string |
  * the start of its response, and finish the save before the first byte goes out.
  */
 export class SessionEngine {
+  /** The options resolved against the strategy. */
   readonly options: ResolvedEngineOptions;
+  /** The store sessions are loaded from and saved to (the strategy's). */
   readonly store: SessionStore;
+  /** The framework binding that reads requests and writes responses. */
   readonly binding: SessionBinding;
   readonly #strategy: Strategy;
   readonly #tracing: SessionTracing | undefined;

@@ -19,7 +19,10 @@ export interface RequestIO {
   /** True when the request came over TLS (directly, or through a proxy the app trusts). */
   isSecure(): boolean;
   /** The client's connection, to tell whether it has gone (the abandoned-request rule). */
-  socket(): { readonly destroyed?: boolean } | undefined;
+  socket(): {
+    /** True once the connection is closed. */
+    readonly destroyed?: boolean;
+  } | undefined;
   /** Adds a `Set-Cookie` line to the response, which has not started yet. */
   setCookie(line: string): void;
   /**
@@ -50,6 +53,7 @@ export function dressSession(proto: object, key: symbol, state: SessionState, da
 
 /** What a loaded session looked like, to tell what the request changed. */
 export interface LoadedRecord {
+  /** The session's data as loaded, to compare against at commit. */
   snapshot: SessionSnapshot;
   /** The stored cookie record without its expiry, as JSON. */
   cookieShape: string;
@@ -85,9 +89,13 @@ function checkMeta(meta: unknown): Record<string, unknown> | undefined {
 
 /** A stored session split for a request: its data, its cookie, and what to compare against. */
 export interface Inflated {
+  /** The framework's session object, filled with the stored data. */
   data: SessionData;
+  /** The session cookie, restored from the stored record over the configured attributes. */
   cookie: SessionCookie;
+  /** The engine's own record (creation time, login `meta`), if the stored session has one. */
   record: SessionRecord | undefined;
+  /** What the stored session looked like, to tell what the request changed. */
   loaded: LoadedRecord;
 }
 
@@ -97,9 +105,11 @@ export interface Inflated {
  * its operations with their framework's names.
  */
 export class SessionState {
+  /** The session id (a new one after `regenerate()`). */
   id: string;
   /** The framework's session object; `null` once destroyed or removed by the app. */
   data: SessionData | null;
+  /** The session cookie the response will carry. */
   cookie: SessionCookie;
   /** Not in the store: a new session, or one given a new id. */
   isNew: boolean;
@@ -107,6 +117,7 @@ export class SessionState {
   readonly cookieId: string | undefined;
   /** The cookie value as received, when it is still signed with the newest secret (no re-signing). */
   readonly signedValue: string | undefined;
+  /** The request and response, as the binding reads and writes them. */
   readonly io: RequestIO;
   /** Save at commit whatever the rules say (koa-session `save()`, `maxAge` set). */
   forceSave = false;

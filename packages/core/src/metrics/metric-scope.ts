@@ -32,9 +32,11 @@ const sources = new WeakMap<object, Map<string, GaugeSource>>();
  * `ERR_SCALEOUT_METRICS_REGISTERED`: the two would count into the same series.
  */
 export class MetricScope {
+  /** The registry the metrics are created in. */
   readonly registry: Registry;
   /** The label that tells instances apart, and this instance's value of it. */
   readonly label: string;
+  /** This instance's value of {@link MetricScope.label}. */
   readonly instance: string;
   readonly #key: string;
   readonly #gauges: Array<Map<string, GaugeSource>> = [];

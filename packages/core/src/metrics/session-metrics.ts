@@ -20,6 +20,7 @@ export interface MetricsOptions {
 
 /** The registered metrics; `close()` detaches them (the series fed so far stay until the registry is cleared). */
 export interface ScaleoutMetrics {
+  /** Detaches the metrics; safe to call twice. */
   close(): void;
 }
 

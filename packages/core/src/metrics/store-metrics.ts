@@ -26,6 +26,7 @@ export interface StoreMetricsOptions {
 
 /** What {@link storeMetrics} returns: `close()` restores the store's methods and frees the registry claim. */
 export interface StoreMetrics {
+  /** Restores the store's methods and frees the registry claim; safe to call twice. */
   close(): void;
 }
 
@@ -99,7 +100,12 @@ export function storeMetrics(registry: Registry, store: SessionStore, options: S
 /** Options of a store package's `metrics()`: the strategy using the store, or the store and its node. */
 export interface BackendMetricsOptions {
   /** The strategy whose store is measured (its `nodeId` is the `node` label). */
-  strategy?: { store: SessionStore; nodeId: string };
+  strategy?: {
+    /** The strategy's store. */
+    store: SessionStore;
+    /** The strategy's node id. */
+    nodeId: string;
+  };
   /** The store, when it is not a strategy's. */
   store?: SessionStore;
   /** The `node` label. @default the strategy's `nodeId` */
