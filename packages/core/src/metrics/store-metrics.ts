@@ -3,6 +3,9 @@ import type { SessionStore } from '../types.js';
 import { InvalidArgumentError } from '../errors.js';
 import { MetricScope } from './metric-scope.js';
 
+/** Seconds from `start` (a `performance.now()` reading) to now. */
+const secondsSince = (start: number): number => (performance.now() - start) / 1000;
+
 /** Buckets of the store and session histograms, in seconds: 100 µs (memory) to 5 s (a store timeout). */
 export const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
@@ -59,27 +62,44 @@ export function storeMetrics(registry: Registry, store: SessionStore, options: S
   store.on('invalid', onInvalid);
 
   const target = store as unknown as Record<string, unknown>;
+  // An in-process store (`local`) does an operation's work within the call: it is timed from the
+  // call to its return, and the caller gets the store's own promise, with no step added before
+  // it settles (a failure is still counted from it). A remote store's operation ends when its
+  // promise settles.
+  const local = store.local === true;
   const restore: Array<() => void> = [];
   for (const op of OPS) {
     const original = target[op];
     if (typeof original !== 'function') continue;
     const own = Object.prototype.hasOwnProperty.call(target, op);
     const labels = { ...base, op };
-    target[op] = function timed(this: unknown, ...args: unknown[]) {
-      const start = performance.now();
-      return (original.apply(this, args) as Promise<unknown>).then(
-        (v) => {
-          duration.observe(labels, (performance.now() - start) / 1000);
-          return v;
-        },
-        (err: unknown) => {
-          duration.observe(labels, (performance.now() - start) / 1000);
-          const code = (err as { code?: unknown } | null)?.code;
-          errors.inc({ ...labels, code: typeof code === 'string' ? code : 'unknown' });
-          throw err;
-        },
-      );
+    const series = duration.labels(labels);
+    const countFailure = (err: unknown) => {
+      const code = (err as { code?: unknown } | null)?.code;
+      errors.inc({ ...labels, code: typeof code === 'string' ? code : 'unknown' });
     };
+    target[op] = local
+      ? function timed(this: unknown, ...args: unknown[]) {
+          const start = performance.now();
+          const p = original.apply(this, args) as Promise<unknown>;
+          series.observe(secondsSince(start));
+          p.then(undefined, countFailure);
+          return p;
+        }
+      : function timed(this: unknown, ...args: unknown[]) {
+          const start = performance.now();
+          return (original.apply(this, args) as Promise<unknown>).then(
+            (v) => {
+              series.observe(secondsSince(start));
+              return v;
+            },
+            (err: unknown) => {
+              series.observe(secondsSince(start));
+              countFailure(err);
+              throw err;
+            },
+          );
+        };
     restore.push(() => {
       if (own) target[op] = original;
       else delete target[op];
