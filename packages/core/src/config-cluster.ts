@@ -7,7 +7,9 @@ import type { TypedSection } from './plugin-registry.js';
  * the `package` that registers it. The transport's own fields are validated by its package's schema.
  */
 export const transportSectionSchema = z.looseObject({
+  /** The transport type: `"in-process"`, `"redis"`, `"hazelcast"`, or one a package registers. */
   type: typeName().meta({ description: 'the transport type: "in-process", "redis", "hazelcast", or one a package registers' }),
+  /** The package that registers `type`, loaded when nothing registered it yet. */
   package: packageName().optional().meta({ description: 'the package that registers `type`, loaded when nothing registered it yet' }),
 });
 

@@ -9,13 +9,17 @@ import type { StoreType, TypedSection } from './plugin-registry.js';
  * registered (see docs/plugins.md).
  */
 export const storeSectionSchema = z.looseObject({
+  /** The store type: `"memory"`, `"redis"`, `"hazelcast"`, or one a package registers. */
   type: typeName().meta({ description: 'the store type: "memory", "redis", "hazelcast", or one a package registers' }),
+  /** The package that registers `type`, loaded when nothing registered it yet. */
   package: packageName().optional().meta({ description: 'the package that registers `type`, loaded when nothing registered it yet' }),
 });
 
 /** `store: { type: "memory" }`, core's own store type. */
 export const memoryStoreSchema = z.strictObject({
+  /** Always `"memory"`: sessions are held in this process. */
   type: z.literal('memory'),
+  /** Most sessions held; past it the least recently used are evicted (`evict` event). `0`: no bound. */
   maxSessions: int(0)
     .default(100_000)
     .meta({ accepts: 'whole number ≥ 0', description: 'most sessions held; the least recently used are evicted past it (`evict` event). `0`: no bound' }),

@@ -26,6 +26,7 @@ export interface PluginContext {
  * `createStore` receives.
  */
 export interface StoreType<S extends z.ZodType = z.ZodType> {
+  /** Validates the whole `store` section (`type` included, `package` taken out); its output is what `createStore` receives. */
   readonly schema: S;
   /** Opens the store `options` describe; resolves once it is usable. */
   createStore(options: z.output<S>, context: PluginContext): Promise<SessionStore>;
@@ -33,6 +34,7 @@ export interface StoreType<S extends z.ZodType = z.ZodType> {
 
 /** A transport type of the `cluster` strategy, registered with {@link registerTransportType}; `schema` validates `cluster.transport`. */
 export interface TransportType<S extends z.ZodType = z.ZodType> {
+  /** Validates the whole `cluster.transport` section (`type` included, `package` taken out); its output is what `createTransport` receives. */
   readonly schema: S;
   /** Opens the transport `options` describe; resolves once it can publish and receive. */
   createTransport(options: z.output<S>, context: PluginContext): Promise<Transport>;
@@ -131,8 +133,11 @@ export async function loadPlugin<T>(name: string, why: string): Promise<T> {
 
 /** A `store` or `cluster.transport` section before its type is known: `type`, maybe `package`, and the type's own fields. */
 export interface TypedSection {
+  /** The type's name, as registered with {@link registerStoreType} or {@link registerTransportType}. */
   type: string;
+  /** The package that registers `type`, loaded when nothing registered it yet; the built-in package of the type when absent. */
   package?: string | undefined;
+  /** The type's own fields, validated by the schema its package registered. */
   [field: string]: unknown;
 }
 
@@ -205,8 +210,11 @@ export function checkTransportSection(section: TypedSection): TypedSection {
 
 /** A section whose type was found: the type, the options it opens with, and the validated section (`package` kept). */
 export interface ResolvedSection<T> {
+  /** The registered type that opens the section. */
   type: T;
+  /** The output of the type's schema, defaults filled in and `package` taken out: what the type opens with. */
   options: TypedSection;
+  /** The validated section for the config: `options` with `package` kept as given. */
   section: TypedSection;
 }
 
