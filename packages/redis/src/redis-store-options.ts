@@ -10,37 +10,51 @@ import { JSON_SERIALIZER, type Serializer } from './serializer.js';
 
 /** Fields that the config section and the constructor share. */
 const storeFields = {
+  /** Prefix of every session key. */
   prefix: z.string().max(128).default('sess:').meta({ accepts: 'string ≤ 128', description: 'prefix of every session key' }),
+  /** Prefix of the key of a session's lock (`lock()`), `"lock:" + prefix` by default; must not start with `prefix`, so that locks are never listed as sessions. */
   lockPrefix: z
     .string()
     .min(1)
     .optional()
     .meta({ accepts: 'string', default: '`"lock:" + prefix`', description: 'prefix of the key of a session\'s lock (`lock()`); must not start with `prefix`, so that locks are never listed as sessions' }),
+  /** Prefix of the keys of the index of sessions by user, `"user:" + prefix` by default; must neither start with `prefix` nor be a beginning of it. */
   userPrefix: z
     .string()
     .min(1)
     .optional()
     .meta({ accepts: 'string', default: '`"user:" + prefix`', description: 'prefix of the keys of the index of sessions by user; must neither start with `prefix` nor be a beginning of it' }),
+  /** `"connect-redis"`: sessions connect-redis 8 left under `prefix` are read, and rewritten as hashes on their next save. */
   migrateFrom: z.literal('connect-redis').optional().meta({
     accepts: '`"connect-redis"`',
     description: 'sessions connect-redis 8 left under `prefix` are read, and rewritten as hashes on their next save (docs/redis.md, "Moving from connect-redis")',
   }),
+  /** Replicas that must confirm each write (`WAIT`); fewer within `waitTimeout` fails the write, so an acknowledged write survives a failover. `0`: no waiting. */
   waitReplicas: int(0, 16).default(0).meta({
     accepts: '0–16',
     description: 'replicas that must confirm each write (`WAIT`); fewer within `waitTimeout` fails the write (a `503`), so an acknowledged write survives a failover',
   }),
+  /** How long a write waits for the confirmations of `waitReplicas` replicas, in ms once validated. */
   waitTimeout: duration().prefault('1s').meta({ accepts: 'duration', description: 'how long a write waits for those confirmations' }),
+  /** Longest a Redis command may take (plus `waitTimeout` for a write that waits) before it fails with `ERR_SCALEOUT_STORE_TIMEOUT`, in ms once validated. */
   commandTimeout: positiveDuration()
     .prefault('1s')
     .meta({ accepts: 'duration', description: 'longest a Redis command may take (plus `waitTimeout` for a write that waits) before it fails with `ERR_SCALEOUT_STORE_TIMEOUT`' }),
+  /** Largest serialized session accepted, in bytes. */
   maxValueBytes: int(1).default(1024 * 1024).meta({ accepts: 'whole number ≥ 1', description: 'largest serialized session accepted, in bytes' }),
+  /** Keys asked per `SCAN` page when listing, counting and clearing sessions. */
   scanCount: int(1, 100_000).default(1000).meta({ accepts: '1–100000', description: 'keys asked per SCAN page when listing, counting and clearing sessions' }),
 };
 
 type Prefixes = { prefix: string; lockPrefix?: string | undefined; userPrefix?: string | undefined };
 
 /** The lock and user-index prefixes, defaults applied. */
-export function prefixesOf(o: Prefixes): { lockPrefix: string; userPrefix: string } {
+export function prefixesOf(o: Prefixes): {
+  /** `lockPrefix` as given, or `"lock:" + prefix`. */
+  lockPrefix: string;
+  /** `userPrefix` as given, or `"user:" + prefix`. */
+  userPrefix: string;
+} {
   return { lockPrefix: o.lockPrefix ?? `lock:${o.prefix}`, userPrefix: o.userPrefix ?? `user:${o.prefix}` };
 }
 
@@ -57,10 +71,13 @@ function checkPrefixes(o: Prefixes, ctx: z.RefinementCtx): void {
 /** The options of {@link RedisStore}, validated by its constructor. */
 export const redisStoreOptionsSchema = z
   .strictObject({
+    /** The ioredis client (`Redis` or `Cluster`), connected or connecting; the store defines its Lua commands on it. */
     client: z
       .custom<RedisClient>((c) => typeof (c as { pipeline?: unknown } | null)?.pipeline === 'function', 'expected an ioredis client (Redis or Cluster)')
       .meta({ description: 'the ioredis client (`Redis` or `Cluster`), connected or connecting; the store defines its Lua commands on it' }),
+    /** Whether `close()` also closes the client; an app that hands over its own client keeps it. */
     ownsClient: z.boolean().default(false).meta({ description: 'whether `close()` also closes the client; an app that hands over its own client keeps it' }),
+    /** Reads sessions still stored in the string layout of scaleout 0.1 (written with this serializer then); JSON by default. */
     serializer: z
       .custom<Serializer>((s) => typeof (s as { parse?: unknown } | null)?.parse === 'function' && typeof (s as { stringify?: unknown }).stringify === 'function', 'expected { parse, stringify }')
       .optional()
@@ -75,21 +92,40 @@ export type RedisStoreOptions = z.input<typeof redisStoreOptionsSchema>;
 export type ResolvedRedisStoreOptions = z.output<typeof redisStoreOptionsSchema>;
 
 /** Defaults of {@link RedisStoreOptions}, from its schema. */
-export const DEFAULT_REDIS_STORE_OPTIONS = Object.freeze(z.object(storeFields).extend({ ownsClient: redisStoreOptionsSchema.shape.ownsClient }).parse({}));
+export const DEFAULT_REDIS_STORE_OPTIONS = Object.freeze(
+  z
+    .object(storeFields)
+    .extend({
+      /** Whether `close()` also closes the client: not by default. */
+      ownsClient: redisStoreOptionsSchema.shape.ownsClient,
+    })
+    .parse({}),
+);
 
 /** `store: { type: "redis" }`: exactly one of `url`, `sentinels` + `name`, or `nodes`, and the store's own options. */
 export const redisStoreConfigSchema = z
   .strictObject({
+    /** Always `"redis"`. */
     type: z.literal('redis'),
+    /** A standalone server, as a `redis://` or `rediss://` URL. */
     url: redisUrl().optional().meta({ accepts: '`redis://` or `rediss://` URL', description: 'a standalone server' }),
+    /** Sentinel addresses (`host:port`), with `name`. */
     sentinels: list(hostPort()).optional().meta({ accepts: 'list of `host:port`', description: 'Sentinel addresses' }),
+    /** The master group name the Sentinels watch. */
     name: z.string().min(1).optional().meta({ accepts: 'string', description: 'the master group name the Sentinels watch' }),
+    /** Redis Cluster seed nodes (`host:port`). */
     nodes: list(hostPort()).optional().meta({ accepts: 'list of `host:port`', description: 'Redis Cluster seed nodes' }),
+    /** ACL user name. */
     username: z.string().optional().meta({ accepts: 'string', description: 'ACL user name' }),
+    /** Password of the ACL user, or `requirepass`. */
     password: z.string().optional().meta({ accepts: 'string', description: 'password of the ACL user, or `requirepass`' }),
+    /** The Sentinels' own password. */
     sentinelPassword: z.string().optional().meta({ accepts: 'string', description: 'the Sentinels\' own password' }),
+    /** Database number, 0–15 (not with Cluster). */
     db: int(0, 15).optional().meta({ accepts: '0–15', description: 'database number (not with Cluster)' }),
+    /** An encrypted connection: `true`, or Node.js TLS options. */
     tls: z.union([bool(), z.record(z.string(), z.unknown())]).optional().meta({ accepts: '`true` or Node.js TLS options', description: 'an encrypted connection' }),
+    /** Longest the first connection may take, in ms once validated; an unreachable address fails start-up naming it. */
     connectTimeout: positiveDuration()
       .prefault('2s')
       .meta({ accepts: 'duration', description: 'longest the first connection may take; an unreachable address fails start-up naming it' }),
@@ -119,8 +155,11 @@ export function storeOptionsOf(config: RedisStoreConfig): Omit<ResolvedRedisStor
 
 /** What the store's parts read: the options validated, defaults and both prefixes filled in, the serializer chosen. */
 export interface RedisStoreSettings extends Omit<ResolvedRedisStoreOptions, 'lockPrefix' | 'userPrefix' | 'serializer'> {
+  /** Prefix of a session's lock key, default applied. */
   lockPrefix: string;
+  /** Prefix of the keys of the index of sessions by user, default applied. */
   userPrefix: string;
+  /** Reads sessions in the string layout of scaleout 0.1: the one given, or JSON (always JSON with `migrateFrom: "connect-redis"`). */
   serializer: Serializer;
 }
 
