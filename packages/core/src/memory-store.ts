@@ -3,7 +3,7 @@ import { debuglog } from 'node:util';
 import { parseDuration, type Duration } from './duration.js';
 import { InvalidArgumentError, ScaleoutError, ErrorCodes } from './errors.js';
 import { checkSessionId, checkTtl, decodeSession } from './session-value.js';
-import type { LockOptions, SessionData, SessionStore } from './types.js';
+import type { LockOptions, SessionData, SessionStore, SyncSessionOps } from './types.js';
 import { applyPatch, type SessionPatch } from './session-patch.js';
 import { LocalLocks } from './session-lock.js';
 import { LocalUserIndex } from './user-index.js';
@@ -50,7 +50,8 @@ interface Entry {
  * Sessions in this process's memory. Unlike express-session's MemoryStore, which deletes an
  * expired entry only when it is read (and so leaks), expiry is indexed by time bucket and a
  * sweep frees expired entries on its own. Values are stored serialized, so what `get` returns
- * is always a fresh copy and mutating it never changes the store.
+ * is always a fresh copy and mutating it never changes the store. Every operation is also
+ * offered synchronously (`sync`), which the session engine uses to skip the promise chain.
  */
 export class MemoryStore extends EventEmitter implements SessionStore {
   readonly #entries = new Map<string, Entry>(); // insertion order doubles as LRU order
@@ -66,6 +67,13 @@ export class MemoryStore extends EventEmitter implements SessionStore {
   evictions = 0;
   /** Sessions removed by expiry since start. */
   expirations = 0;
+  readonly #sync: SyncSessionOps = {
+    get: (id) => this.#get(id),
+    set: (id, data, ttlMs) => this.#set(id, data, ttlMs),
+    patch: (id, patch, ttlMs) => this.#patch(id, patch, ttlMs),
+    touch: (id, ttlMs) => this.#touch(id, ttlMs),
+    destroy: (id) => this.#destroy(id),
+  };
 
   constructor(options: MemoryStoreOptions = {}) {
     super();
@@ -95,7 +103,41 @@ export class MemoryStore extends EventEmitter implements SessionStore {
     return true;
   }
 
+  /**
+   * The per-session operations done at once (see `SessionStore.sync`); `undefined` when a
+   * subclass or a wrapper replaced one of them, so that its version is the one called.
+   */
+  get sync(): SyncSessionOps | undefined {
+    const own = MemoryStore.prototype;
+    return this.get === own.get && this.set === own.set && this.patch === own.patch && this.touch === own.touch && this.destroy === own.destroy ? this.#sync : undefined;
+  }
+
   async get(id: string): Promise<SessionData | undefined> {
+    return this.#get(id);
+  }
+
+  async set(id: string, data: SessionData, ttlMs: number): Promise<void> {
+    this.#set(id, data, ttlMs);
+  }
+
+  async patch(id: string, patch: SessionPatch, ttlMs: number): Promise<boolean> {
+    const current = this.#patched(id, patch, ttlMs);
+    if (!current) return false;
+    // Read, merge and write with no await in between: atomic on the event loop. The write goes
+    // through `set`, so a subclass that overrides it sees patches too.
+    await this.set(id, current, ttlMs);
+    return true;
+  }
+
+  async touch(id: string, ttlMs: number): Promise<void> {
+    this.#touch(id, ttlMs);
+  }
+
+  async destroy(id: string): Promise<void> {
+    this.#destroy(id);
+  }
+
+  #get(id: string): SessionData | undefined {
     this.#checkOpen();
     checkSessionId(id);
     const entry = this.#entries.get(id);
@@ -108,13 +150,17 @@ export class MemoryStore extends EventEmitter implements SessionStore {
     return decodeSession(entry.json);
   }
 
-  async set(id: string, data: SessionData, ttlMs: number): Promise<void> {
+  #set(id: string, data: SessionData, ttlMs: number): void {
     this.#checkOpen();
     checkSessionId(id);
     checkTtl(ttlMs);
     if (data === null || typeof data !== 'object' || Array.isArray(data)) {
       throw new InvalidArgumentError('data', 'session data must be a plain object');
     }
+    this.#write(id, data, ttlMs);
+  }
+
+  #write(id: string, data: SessionData, ttlMs: number): void {
     const json = JSON.stringify(data);
     if (Buffer.byteLength(json) > this.#maxValueBytes) {
       throw new InvalidArgumentError('data', `session ${Buffer.byteLength(json)} bytes long exceeds maxValueBytes ${this.#maxValueBytes}`);
@@ -127,16 +173,20 @@ export class MemoryStore extends EventEmitter implements SessionStore {
     this.#enforceBound();
   }
 
-  async patch(id: string, patch: SessionPatch, ttlMs: number): Promise<boolean> {
+  #patch(id: string, patch: SessionPatch, ttlMs: number): boolean {
+    const current = this.#patched(id, patch, ttlMs);
+    if (current) this.#write(id, current, ttlMs);
+    return current !== undefined;
+  }
+
+  /** The stored session with `patch` applied, or `undefined` when there is none. */
+  #patched(id: string, patch: SessionPatch, ttlMs: number): SessionData | undefined {
     this.#checkOpen();
     checkSessionId(id);
     checkTtl(ttlMs);
     const entry = this.#entries.get(id);
-    if (!entry || entry.expiresAt <= Date.now()) return false;
-    const current = decodeSession(entry.json) ?? {};
-    // Read, merge and write with no await in between: atomic on the event loop.
-    await this.set(id, applyPatch(current, patch), ttlMs);
-    return true;
+    if (!entry || entry.expiresAt <= Date.now()) return undefined;
+    return applyPatch(decodeSession(entry.json) ?? {}, patch);
   }
 
   /** Keeps an index of sessions by the value of `userKey` (see `SessionStore.indexUsers`). */
@@ -159,7 +209,7 @@ export class MemoryStore extends EventEmitter implements SessionStore {
     return this.#locks.acquire(id, options);
   }
 
-  async touch(id: string, ttlMs: number): Promise<void> {
+  #touch(id: string, ttlMs: number): void {
     this.#checkOpen();
     checkSessionId(id);
     checkTtl(ttlMs);
@@ -171,7 +221,7 @@ export class MemoryStore extends EventEmitter implements SessionStore {
     this.#bump(id, entry);
   }
 
-  async destroy(id: string): Promise<void> {
+  #destroy(id: string): void {
     this.#checkOpen();
     checkSessionId(id);
     const entry = this.#entries.get(id);
