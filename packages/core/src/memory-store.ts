@@ -162,13 +162,18 @@ export class MemoryStore extends EventEmitter implements SessionStore {
 
   #write(id: string, data: SessionData, ttlMs: number): void {
     const json = JSON.stringify(data);
-    if (Buffer.byteLength(json) > this.#maxValueBytes) {
+    // A UTF-16 unit takes at most 3 bytes of UTF-8: only a value that might be too long is measured.
+    if (json.length * 3 > this.#maxValueBytes && Buffer.byteLength(json) > this.#maxValueBytes) {
       throw new InvalidArgumentError('data', `session ${Buffer.byteLength(json)} bytes long exceeds maxValueBytes ${this.#maxValueBytes}`);
     }
-    const old = this.#entries.get(id);
-    if (old) this.#delete(id, old, false);
-    const entry = this.#index(id, { json, expiresAt: Date.now() + ttlMs, bucket: 0 });
-    this.#entries.set(id, entry);
+    const expiresAt = Date.now() + ttlMs;
+    const entry = this.#entries.get(id);
+    if (entry) {
+      // Rewritten in place, as the most recently used.
+      entry.json = json;
+      this.#expireAt(id, entry, expiresAt);
+      this.#bump(id, entry);
+    } else this.#entries.set(id, this.#index(id, { json, expiresAt, bucket: 0 }));
     this.#users?.update(id, data);
     this.#enforceBound();
   }
@@ -215,9 +220,7 @@ export class MemoryStore extends EventEmitter implements SessionStore {
     checkTtl(ttlMs);
     const entry = this.#entries.get(id);
     if (!entry || entry.expiresAt <= Date.now()) return;
-    this.#unindex(id, entry);
-    entry.expiresAt = Date.now() + ttlMs;
-    this.#index(id, entry);
+    this.#expireAt(id, entry, Date.now() + ttlMs);
     this.#bump(id, entry);
   }
 
@@ -309,6 +312,14 @@ export class MemoryStore extends EventEmitter implements SessionStore {
     return entry;
   }
 
+  /** Moves an entry's expiry; its time bucket changes only when the expiry crosses into another (most writes within one sweep interval do not). */
+  #expireAt(id: string, entry: Entry, expiresAt: number): void {
+    entry.expiresAt = expiresAt;
+    if (Math.floor(expiresAt / this.#resolution) === entry.bucket) return;
+    this.#unindex(id, entry);
+    this.#index(id, entry);
+  }
+
   #unindex(id: string, entry: Entry): void {
     const set = this.#buckets.get(entry.bucket);
     if (!set) return;
@@ -316,11 +327,11 @@ export class MemoryStore extends EventEmitter implements SessionStore {
     if (set.size === 0) this.#buckets.delete(entry.bucket);
   }
 
-  /** Removes an entry; returns the user it belonged to (the index forgets it unless it is rewritten at once). */
-  #delete(id: string, entry: Entry, forget = true): string | undefined {
+  /** Removes an entry; returns the user it belonged to (the index forgets it). */
+  #delete(id: string, entry: Entry): string | undefined {
     this.#unindex(id, entry);
     this.#entries.delete(id);
-    return forget ? this.#users?.remove(id) : undefined;
+    return this.#users?.remove(id);
   }
 
   #expire(id: string, entry: Entry): void {

@@ -21,6 +21,31 @@ describe('MemoryStore', function () {
     expect(await store.get('x')).to.deep.equal({ a: { b: 1 } });
   });
 
+  it('moves the expiry of a session written again: a shorter lifetime is swept, a longer one outlives the first', async function () {
+    await store.set('short', { v: 1 }, 60_000);
+    await store.set('short', { v: 2 }, 30);
+    await store.set('long', { v: 1 }, 30);
+    expect(await store.patch('long', { set: { v: 2 }, unset: [] }, 60_000)).to.equal(true);
+    await eventually(() => store.expirations === 1, 2000, 'sweep of the shortened session');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await store.get('short')).to.equal(undefined);
+    expect(await store.get('long')).to.deep.equal({ v: 2 });
+    expect(store.expirations).to.equal(1);
+  });
+
+  it('counts maxValueBytes in UTF-8 bytes', async function () {
+    const small = new MemoryStore({ maxValueBytes: 64 });
+    try {
+      await small.set('ascii', { s: 'a'.repeat(40) }, 10_000);
+      await expect(small.set('euro', { s: '€'.repeat(20) }, 10_000)).to.be.rejectedWith(InvalidArgumentError, /68 bytes/);
+      expect(small.sync!.patch('ascii', { set: { s: 'b'.repeat(50) }, unset: [] }, 10_000)).to.equal(true);
+      expect(() => small.sync!.patch('ascii', { set: { s: 'é'.repeat(30) }, unset: [] }, 10_000)).to.throw(InvalidArgumentError);
+      expect(await small.get('ascii')).to.deep.equal({ s: 'b'.repeat(50) });
+    } finally {
+      await small.close();
+    }
+  });
+
   it('frees expired sessions on its own, without a read', async function () {
     for (let i = 0; i < 100; i++) await store.set(`s${i}`, { i }, 50);
     expect(store.valueBytes()).to.be.above(0);
