@@ -3,7 +3,7 @@ import { debuglog } from 'node:util';
 import { parseDuration, type Duration } from './duration.js';
 import { InvalidArgumentError, ScaleoutError, ErrorCodes } from './errors.js';
 import { checkSessionId, checkTtl, decodeSession } from './session-value.js';
-import type { LockOptions, SessionData, SessionStore } from './types.js';
+import type { LockOptions, SessionData, SessionStore, SyncSessionOps } from './types.js';
 import { applyPatch, type SessionPatch } from './session-patch.js';
 import { LocalLocks } from './session-lock.js';
 import { LocalUserIndex } from './user-index.js';
@@ -50,7 +50,8 @@ interface Entry {
  * Sessions in this process's memory. Unlike express-session's MemoryStore, which deletes an
  * expired entry only when it is read (and so leaks), expiry is indexed by time bucket and a
  * sweep frees expired entries on its own. Values are stored serialized, so what `get` returns
- * is always a fresh copy and mutating it never changes the store.
+ * is always a fresh copy and mutating it never changes the store. Every operation is also
+ * offered synchronously (`sync`), which the session engine uses to skip the promise chain.
  */
 export class MemoryStore extends EventEmitter implements SessionStore {
   readonly #entries = new Map<string, Entry>(); // insertion order doubles as LRU order
@@ -66,6 +67,13 @@ export class MemoryStore extends EventEmitter implements SessionStore {
   evictions = 0;
   /** Sessions removed by expiry since start. */
   expirations = 0;
+  readonly #sync: SyncSessionOps = {
+    get: (id) => this.#get(id),
+    set: (id, data, ttlMs) => this.#set(id, data, ttlMs),
+    patch: (id, patch, ttlMs) => this.#patch(id, patch, ttlMs),
+    touch: (id, ttlMs) => this.#touch(id, ttlMs),
+    destroy: (id) => this.#destroy(id),
+  };
 
   constructor(options: MemoryStoreOptions = {}) {
     super();
@@ -95,7 +103,41 @@ export class MemoryStore extends EventEmitter implements SessionStore {
     return true;
   }
 
+  /**
+   * The per-session operations done at once (see `SessionStore.sync`); `undefined` when a
+   * subclass or a wrapper replaced one of them, so that its version is the one called.
+   */
+  get sync(): SyncSessionOps | undefined {
+    const own = MemoryStore.prototype;
+    return this.get === own.get && this.set === own.set && this.patch === own.patch && this.touch === own.touch && this.destroy === own.destroy ? this.#sync : undefined;
+  }
+
   async get(id: string): Promise<SessionData | undefined> {
+    return this.#get(id);
+  }
+
+  async set(id: string, data: SessionData, ttlMs: number): Promise<void> {
+    this.#set(id, data, ttlMs);
+  }
+
+  async patch(id: string, patch: SessionPatch, ttlMs: number): Promise<boolean> {
+    const current = this.#patched(id, patch, ttlMs);
+    if (!current) return false;
+    // Read, merge and write with no await in between: atomic on the event loop. The write goes
+    // through `set`, so a subclass that overrides it sees patches too.
+    await this.set(id, current, ttlMs);
+    return true;
+  }
+
+  async touch(id: string, ttlMs: number): Promise<void> {
+    this.#touch(id, ttlMs);
+  }
+
+  async destroy(id: string): Promise<void> {
+    this.#destroy(id);
+  }
+
+  #get(id: string): SessionData | undefined {
     this.#checkOpen();
     checkSessionId(id);
     const entry = this.#entries.get(id);
@@ -108,35 +150,48 @@ export class MemoryStore extends EventEmitter implements SessionStore {
     return decodeSession(entry.json);
   }
 
-  async set(id: string, data: SessionData, ttlMs: number): Promise<void> {
+  #set(id: string, data: SessionData, ttlMs: number): void {
     this.#checkOpen();
     checkSessionId(id);
     checkTtl(ttlMs);
     if (data === null || typeof data !== 'object' || Array.isArray(data)) {
       throw new InvalidArgumentError('data', 'session data must be a plain object');
     }
+    this.#write(id, data, ttlMs);
+  }
+
+  #write(id: string, data: SessionData, ttlMs: number): void {
     const json = JSON.stringify(data);
-    if (Buffer.byteLength(json) > this.#maxValueBytes) {
+    // A UTF-16 unit takes at most 3 bytes of UTF-8: only a value that might be too long is measured.
+    if (json.length * 3 > this.#maxValueBytes && Buffer.byteLength(json) > this.#maxValueBytes) {
       throw new InvalidArgumentError('data', `session ${Buffer.byteLength(json)} bytes long exceeds maxValueBytes ${this.#maxValueBytes}`);
     }
-    const old = this.#entries.get(id);
-    if (old) this.#delete(id, old, false);
-    const entry = this.#index(id, { json, expiresAt: Date.now() + ttlMs, bucket: 0 });
-    this.#entries.set(id, entry);
+    const expiresAt = Date.now() + ttlMs;
+    const entry = this.#entries.get(id);
+    if (entry) {
+      // Rewritten in place, as the most recently used.
+      entry.json = json;
+      this.#expireAt(id, entry, expiresAt);
+      this.#bump(id, entry);
+    } else this.#entries.set(id, this.#index(id, { json, expiresAt, bucket: 0 }));
     this.#users?.update(id, data);
     this.#enforceBound();
   }
 
-  async patch(id: string, patch: SessionPatch, ttlMs: number): Promise<boolean> {
+  #patch(id: string, patch: SessionPatch, ttlMs: number): boolean {
+    const current = this.#patched(id, patch, ttlMs);
+    if (current) this.#write(id, current, ttlMs);
+    return current !== undefined;
+  }
+
+  /** The stored session with `patch` applied, or `undefined` when there is none. */
+  #patched(id: string, patch: SessionPatch, ttlMs: number): SessionData | undefined {
     this.#checkOpen();
     checkSessionId(id);
     checkTtl(ttlMs);
     const entry = this.#entries.get(id);
-    if (!entry || entry.expiresAt <= Date.now()) return false;
-    const current = decodeSession(entry.json) ?? {};
-    // Read, merge and write with no await in between: atomic on the event loop.
-    await this.set(id, applyPatch(current, patch), ttlMs);
-    return true;
+    if (!entry || entry.expiresAt <= Date.now()) return undefined;
+    return applyPatch(decodeSession(entry.json) ?? {}, patch);
   }
 
   /** Keeps an index of sessions by the value of `userKey` (see `SessionStore.indexUsers`). */
@@ -159,19 +214,17 @@ export class MemoryStore extends EventEmitter implements SessionStore {
     return this.#locks.acquire(id, options);
   }
 
-  async touch(id: string, ttlMs: number): Promise<void> {
+  #touch(id: string, ttlMs: number): void {
     this.#checkOpen();
     checkSessionId(id);
     checkTtl(ttlMs);
     const entry = this.#entries.get(id);
     if (!entry || entry.expiresAt <= Date.now()) return;
-    this.#unindex(id, entry);
-    entry.expiresAt = Date.now() + ttlMs;
-    this.#index(id, entry);
+    this.#expireAt(id, entry, Date.now() + ttlMs);
     this.#bump(id, entry);
   }
 
-  async destroy(id: string): Promise<void> {
+  #destroy(id: string): void {
     this.#checkOpen();
     checkSessionId(id);
     const entry = this.#entries.get(id);
@@ -259,6 +312,14 @@ export class MemoryStore extends EventEmitter implements SessionStore {
     return entry;
   }
 
+  /** Moves an entry's expiry; its time bucket changes only when the expiry crosses into another (most writes within one sweep interval do not). */
+  #expireAt(id: string, entry: Entry, expiresAt: number): void {
+    entry.expiresAt = expiresAt;
+    if (Math.floor(expiresAt / this.#resolution) === entry.bucket) return;
+    this.#unindex(id, entry);
+    this.#index(id, entry);
+  }
+
   #unindex(id: string, entry: Entry): void {
     const set = this.#buckets.get(entry.bucket);
     if (!set) return;
@@ -266,11 +327,11 @@ export class MemoryStore extends EventEmitter implements SessionStore {
     if (set.size === 0) this.#buckets.delete(entry.bucket);
   }
 
-  /** Removes an entry; returns the user it belonged to (the index forgets it unless it is rewritten at once). */
-  #delete(id: string, entry: Entry, forget = true): string | undefined {
+  /** Removes an entry; returns the user it belonged to (the index forgets it). */
+  #delete(id: string, entry: Entry): string | undefined {
     this.#unindex(id, entry);
     this.#entries.delete(id);
-    return forget ? this.#users?.remove(id) : undefined;
+    return this.#users?.remove(id);
   }
 
   #expire(id: string, entry: Entry): void {

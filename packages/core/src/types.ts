@@ -38,6 +38,12 @@ export interface SessionStore extends EventEmitter {
    */
   readonly local?: boolean;
   /**
+   * Optional, for a store in this process: the same operations done at once, each returning
+   * what its promise resolves to (or throwing what it rejects with). The session engine then
+   * loads and saves a request's session with no promise chain.
+   */
+  readonly sync?: SyncSessionOps;
+  /**
    * Optional: applies only what a request changed, atomically, and moves the expiry to `ttlMs`
    * from now. Resolves `false`, writing nothing, when the session does not exist (expired or
    * destroyed meanwhile): a late save must not bring a destroyed session back.
@@ -67,6 +73,15 @@ export interface SessionStore extends EventEmitter {
    * `true`. What `sessions.events: "once"` needs; a store without it offers only `every-node`.
    */
   claimExpired?(id: string, nodeId: string): Promise<boolean>;
+}
+
+/** {@link SessionStore}'s per-session operations, done synchronously by an in-process store. */
+export interface SyncSessionOps {
+  get(id: string): SessionData | undefined;
+  set(id: string, data: SessionData, ttlMs: number): void;
+  patch(id: string, patch: SessionPatch, ttlMs: number): boolean;
+  touch(id: string, ttlMs: number): void;
+  destroy(id: string): void;
 }
 
 /** What `strategy.sessions.byUser()` tells about one session (times in ms since the epoch). */

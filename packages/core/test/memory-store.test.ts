@@ -21,6 +21,19 @@ describe('MemoryStore', function () {
     expect(await store.get('x')).to.deep.equal({ a: { b: 1 } });
   });
 
+  it('counts maxValueBytes in UTF-8 bytes', async function () {
+    const small = new MemoryStore({ maxValueBytes: 64 });
+    try {
+      await small.set('ascii', { s: 'a'.repeat(40) }, 10_000);
+      await expect(small.set('euro', { s: '€'.repeat(20) }, 10_000)).to.be.rejectedWith(InvalidArgumentError, /68 bytes/);
+      expect(small.sync!.patch('ascii', { set: { s: 'b'.repeat(50) }, unset: [] }, 10_000)).to.equal(true);
+      expect(() => small.sync!.patch('ascii', { set: { s: 'é'.repeat(30) }, unset: [] }, 10_000)).to.throw(InvalidArgumentError);
+      expect(await small.get('ascii')).to.deep.equal({ s: 'b'.repeat(50) });
+    } finally {
+      await small.close();
+    }
+  });
+
   describe('on a fake clock', function () {
     // The store's sweep timer and its expiry times both read the faked clock, so these run in no
     // wall-clock time and never race a busy machine.
@@ -43,6 +56,17 @@ describe('MemoryStore', function () {
       await clock.tickAsync(100);
       expect(timed.valueBytes()).to.equal(0);
       expect(timed.expirations).to.equal(100);
+    });
+
+    it('moves the expiry of a session written again: a shorter lifetime is swept, a longer one outlives the first', async function () {
+      await timed.set('short', { v: 1 }, 60_000);
+      await timed.set('short', { v: 2 }, 30);
+      await timed.set('long', { v: 1 }, 30);
+      expect(await timed.patch('long', { set: { v: 2 }, unset: [] }, 60_000)).to.equal(true);
+      await clock.tickAsync(200);
+      expect(await timed.get('short')).to.equal(undefined);
+      expect(await timed.get('long')).to.deep.equal({ v: 2 });
+      expect(timed.expirations).to.equal(1);
     });
 
     it('slides expiry on touch', async function () {

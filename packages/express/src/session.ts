@@ -6,6 +6,7 @@ import {
   SessionEngine,
   unavailableResponse,
   type LockOption,
+  type ResolvedEngineOptions,
   type RequestIO,
   type SessionCookieOptions,
   type SessionState,
@@ -91,6 +92,10 @@ interface Hold {
   next: Next;
   /** `end` was called and waits for the save: later calls are ignored (express-session does the same). */
   ending: boolean;
+  /** The commit has started (at the head, or at `end`). */
+  started: boolean;
+  /** The rest of a commit that did not finish at once. */
+  pending: Promise<void> | undefined;
 }
 
 function sendUnavailable(res: ServerResponse, err?: unknown): void {
@@ -101,15 +106,20 @@ function sendUnavailable(res: ServerResponse, err?: unknown): void {
 
 // `delete req.session` (or `= null`) hands the session back to `unset`; a `req.sessionID` the
 // app replaced with something that is not a string stops the save (as express-session).
-function finish(h: Hold): Promise<void> {
+// `undefined` when the save is done already (an in-process store saves at once).
+function finish(h: Hold): Promise<void> | undefined {
+  if (h.started) return h.pending;
+  h.started = true;
   const { state } = h;
   const req = state.io.req as Req;
-  if (typeof req.sessionID !== 'string') state.data = null;
-  else if (req.session !== state.data && state.data) {
-    state.data = null;
-    state.destroyOnCommit = h.unset === 'destroy';
+  if (!state.committed) {
+    if (typeof req.sessionID !== 'string') state.data = null;
+    else if (req.session !== state.data && state.data) {
+      state.data = null;
+      state.destroyOnCommit = h.unset === 'destroy';
+    }
   }
-  return state.commit();
+  return (h.pending = state.commitNow());
 }
 
 type End = (this: ServerResponse, a?: unknown, b?: unknown, c?: unknown) => ServerResponse;
@@ -134,7 +144,9 @@ function holdingEnd(this: ServerResponse, a?: unknown, b?: unknown, c?: unknown)
   if (h.ending) return this;
   h.ending = true;
   const end = h.end as End;
-  (h.state.committed ?? finish(h)).then(
+  const pending = finish(h);
+  if (!pending) return end.call(this, a, b, c);
+  pending.then(
     () => end.call(this, a, b, c),
     (err: unknown) => failed(this, h, err),
   );
@@ -144,7 +156,7 @@ function holdingEnd(this: ServerResponse, a?: unknown, b?: unknown, c?: unknown)
 function startingHead(this: ServerResponse, a?: unknown, b?: unknown, c?: unknown): ServerResponse {
   const h = (this as unknown as Record<symbol, Hold>)[kHold]!;
   // Started here, the save's failure is seen by `end`, which waits for it.
-  if (!h.state.committed) finish(h).catch(() => {});
+  if (!h.started) finish(h)?.catch(() => {});
   return (h.writeHead as End).call(this, a, b, c);
 }
 
@@ -168,7 +180,7 @@ export function session(strategy: Strategy, options: ScaleoutExpressOptions = {}
   const { store: given, key, proxy, ...rest } = options;
   const store = given === undefined ? strategy.store : isCallbackStore(given) ? new CallbackStoreAdapter(given) : given;
   const engine = new SessionEngine(strategy, { ...rest, name: rest.name ?? key } as never, expressBinding, store);
-  const { onStoreDown, unset, lock } = engine.options;
+  const { onStoreDown } = engine.options;
 
   return function scaleoutSession(req: Req, res, next) {
     if (req.session) return next();
@@ -187,23 +199,38 @@ export function session(strategy: Strategy, options: ScaleoutExpressOptions = {}
     const name = engine.options.name;
     const verified = cookies[name] === undefined && typeof req.signedCookies?.[name] === 'string' ? req.signedCookies[name] : undefined;
     if (cookies[name] === undefined && typeof req.cookies?.[name] === 'string') cookies[name] = req.cookies[name];
+    // An in-process store opens the session at once, with no closure or promise per request;
+    // any other is awaited.
+    let state: SessionState | undefined;
+    try {
+      state = engine.openNow(io, cookies, verified);
+    } catch (err) {
+      return loadFailed(engine.options, res, next, err);
+    }
+    if (state) return opened(engine.options, req, res, next, state);
     engine.open(io, cookies, verified).then(
-      (state) => {
-        attach(req, state);
-        (res as unknown as Record<symbol, Hold>)[kHold] = { state, unset, end: res.end, writeHead: res.writeHead, next, ending: false };
-        res.end = holdingEnd as ServerResponse['end'];
-        res.writeHead = startingHead as ServerResponse['writeHead'];
-        // A lock is freed when the save is done, or when the request ends without one.
-        if (lock) res.once('close', () => state.release());
-        next();
-      },
-      (err: unknown) => {
-        debug('load failed: %s', (err as Error).message);
-        const code = (err as { code?: unknown })?.code;
-        if (!isUnavailable(err) && code !== 'ERR_SCALEOUT_LOCK_TIMEOUT') return next(err);
-        if (onStoreDown === 'bypass' && isUnavailable(err)) return next();
-        sendUnavailable(res, err);
-      },
+      (s) => opened(engine.options, req, res, next, s),
+      (err: unknown) => loadFailed(engine.options, res, next, err),
     );
   };
+}
+
+/** Puts the session on `req`, holds the response until it is saved, and goes on with the request. */
+function opened(o: ResolvedEngineOptions, req: Req, res: ServerResponse, next: Next, state: SessionState): void {
+  attach(req, state);
+  (res as unknown as Record<symbol, Hold>)[kHold] = { state, unset: o.unset, end: res.end, writeHead: res.writeHead, next, ending: false, started: false, pending: undefined };
+  res.end = holdingEnd as ServerResponse['end'];
+  res.writeHead = startingHead as ServerResponse['writeHead'];
+  // A lock is freed when the save is done, or when the request ends without one.
+  if (o.lock) res.once('close', () => state.release());
+  next();
+}
+
+/** An outage or a lock timeout is answered here (or bypassed); any other error is the app's. */
+function loadFailed(o: ResolvedEngineOptions, res: ServerResponse, next: Next, err: unknown): void {
+  debug('load failed: %s', (err as Error).message);
+  const code = (err as { code?: unknown })?.code;
+  if (!isUnavailable(err) && code !== 'ERR_SCALEOUT_LOCK_TIMEOUT') return next(err);
+  if (o.onStoreDown === 'bypass' && isUnavailable(err)) return next();
+  sendUnavailable(res, err);
 }

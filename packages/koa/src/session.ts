@@ -137,7 +137,8 @@ export function session(strategy: Strategy, app: Koa, options: ScaleoutKoaOption
     }
     let state: SessionState;
     try {
-      state = await engine.open(io, cookies);
+      // An in-process store opens the session at once; any other is awaited.
+      state = engine.openNow(io, cookies) ?? (await engine.open(io, cookies));
     } catch (err) {
       const code = (err as { code?: unknown })?.code;
       if (!isUnavailable(err) && code !== 'ERR_SCALEOUT_LOCK_TIMEOUT') throw err;
@@ -161,7 +162,8 @@ export function session(strategy: Strategy, app: Koa, options: ScaleoutKoaOption
     try {
       if (autoCommit) {
         if (beforeSave && state.data) beforeSave(ctx, state.data);
-        await state.commit();
+        const pending = state.commitNow();
+        if (pending) await pending;
       }
     } catch (err) {
       // A failed save never reaches the client as a success.

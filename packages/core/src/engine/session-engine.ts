@@ -5,7 +5,7 @@ import { parse } from 'cookie';
 import { diffSession, snapshotSession, type SessionPatch } from '../session-patch.js';
 import { checkSessionId } from '../session-value.js';
 import { storeCall } from '../timeout.js';
-import type { SessionData, SessionEvent, SessionStore, Strategy } from '../types.js';
+import type { SessionData, SessionEvent, SessionStore, Strategy, SyncSessionOps } from '../types.js';
 import { resolveEngineOptions, touchAfterFor, type ResolvedEngineOptions, type SessionEngineOptions } from './engine-options.js';
 import { SessionCookie, type SessionCookieOptions } from './session-cookie.js';
 import { SessionState, type Inflated, type RequestIO, type SessionBinding } from './session-state.js';
@@ -21,6 +21,21 @@ const LEGACY_KEYS = ['_expire', '_maxAge', '_session'] as const;
 
 /** Longest signed cookie value read: ids are short, so more is an attack (RFC 6265 §6.1 sizes aside). */
 const MAX_COOKIE_VALUE = 512;
+
+/**
+ * What a commit leaves for the store once the cookie is set: nothing (`undefined`), the
+ * destroy the app asked for, the removal of a session ended by its lifetime, a write of the
+ * session (its changes, when `patch` is given), or a touch of its expiry.
+ */
+type StoreWork =
+  | undefined
+  | { op: 'destroyState' }
+  | { op: 'destroy' }
+  | { op: 'write'; data: SessionData; patch: SessionPatch | undefined }
+  | { op: 'touch'; data: SessionData };
+
+const DESTROY_STATE: StoreWork = { op: 'destroyState' };
+const DESTROY: StoreWork = { op: 'destroy' };
 
 /**
  * The request's cookies. The engine reads only names that config validation keeps out of
@@ -96,10 +111,35 @@ export class SessionEngine {
     const data = await this.call(this.store.get(id), 'get');
     if (!data) return undefined;
     const inflated = this.inflate(data, defaults);
-    const expiresAt = inflated.loaded.expiresAt;
-    if (expiresAt === undefined || expiresAt > Date.now()) return inflated;
+    if (live(inflated)) return inflated;
     await this.call(this.store.destroy(id), 'destroy');
     return undefined;
+  }
+
+  /** The store's synchronous operations, when a request may use them: no lock and no observer (which times the promises). */
+  #syncOps(ob: SessionObserver | undefined): SyncSessionOps | undefined {
+    return ob || this.options.lock ? undefined : this.store.sync;
+  }
+
+  /**
+   * `open()` done at once when the store is in this process (`SessionStore.sync`), with no lock
+   * and no observer: no promise is made. `undefined` when the request must await `open()`
+   * instead. Throws what `open()` rejects with.
+   */
+  openNow(io: RequestIO, cookies = readCookies(io.cookieHeader()), verifiedId?: string): SessionState | undefined {
+    const sync = this.#syncOps(this.#observer());
+    if (!sync) return undefined;
+    const raw = cookies[this.options.name];
+    const verified = this.#identify(raw, verifiedId);
+    const defaults = this.options.cookie(io.req);
+    if (!verified) return new SessionState(this, io, defaults, { id: this.#newId(io) });
+    const data = sync.get(verified.id);
+    let stored = data && this.inflate(data, defaults);
+    if (stored && !live(stored)) {
+      sync.destroy(verified.id);
+      stored = undefined;
+    }
+    return this.#opened(io, defaults, raw, verified, stored, undefined);
   }
 
   /**
@@ -108,9 +148,7 @@ export class SessionEngine {
    */
   async open(io: RequestIO, cookies = readCookies(io.cookieHeader()), verifiedId?: string): Promise<SessionState> {
     const raw = cookies[this.options.name];
-    // `verifiedId`: an id another layer already verified (express-session's back-compat with
-    // cookie-parser's signedCookies); it is re-signed when sent back.
-    const verified = verifiedId !== undefined && verifiedId.length > 0 && verifiedId.length <= MAX_COOKIE_VALUE ? { id: verifiedId, current: false } : this.#verify(raw);
+    const verified = this.#identify(raw, verifiedId);
     const defaults = this.options.cookie(io.req);
     // Read once per request: an observer set after the middleware was made is seen.
     const ob = this.#observer();
@@ -118,7 +156,7 @@ export class SessionEngine {
       ob?.outcome('new');
       return new SessionState(this, io, defaults, { id: this.#newId(io) });
     }
-    const { id, current } = verified;
+    const id = verified.id;
     const lock = this.options.lock;
     let t = ob ? performance.now() : 0;
     let release: (() => Promise<void>) | undefined;
@@ -141,12 +179,26 @@ export class SessionEngine {
         ob.load((performance.now() - t) / 1000, outcome);
         ob.outcome(outcome);
       }
-      return new SessionState(this, io, defaults, { id: stored ? id : this.#newId(io), cookieId: id, signedValue: stored && current ? raw : undefined, stored, release });
+      return this.#opened(io, defaults, raw, verified, stored, release);
     } catch (err) {
       release?.().catch(() => {});
       if (ob) this.#failed(ob, err, t, true);
       throw err;
     }
+  }
+
+  /**
+   * The request's verified session id. `verifiedId`: an id another layer already verified
+   * (express-session's back-compat with cookie-parser's signedCookies); it is re-signed when sent back.
+   */
+  #identify(raw: string | undefined, verifiedId: string | undefined): { id: string; current: boolean } | undefined {
+    return verifiedId !== undefined && verifiedId.length > 0 && verifiedId.length <= MAX_COOKIE_VALUE ? { id: verifiedId, current: false } : this.#verify(raw);
+  }
+
+  /** The state of a request whose cookie named `verified.id`: the stored session, or a new one when none was found. */
+  #opened(io: RequestIO, defaults: SessionCookieOptions, raw: string | undefined, verified: { id: string; current: boolean }, stored: Inflated | undefined, release: (() => Promise<void>) | undefined): SessionState {
+    const id = verified.id;
+    return new SessionState(this, io, defaults, { id: stored ? id : this.#newId(io), cookieId: id, signedValue: stored && verified.current ? raw : undefined, stored, release });
   }
 
   /** Tells the observer of a failed lock or load: a 503 only where the binding answers one (not under `bypass`). */
@@ -225,17 +277,48 @@ export class SessionEngine {
    */
   async write(state: SessionState, data: SessionData, full: boolean, patch?: SessionPatch): Promise<void> {
     const ttl = this.#ttl(state.cookie);
-    const cookie = state.cookie.toJSON();
     const before = state.loaded?.user;
-    if (full || state.isNew || !state.loaded || !this.store.patch) {
+    if (this.#whole(state, full)) {
       const created = state.isNew;
-      const record = (state.record ??= { createdAt: Date.now() });
-      await this.call(this.store.set(state.id, { ...data, cookie, [SESSION_RECORD_KEY]: record }, ttl), 'set');
+      await this.call(this.store.set(state.id, this.#record(state, data), ttl), 'set');
       this.#written(state, data, before, created);
       return;
     }
-    const p = patch ?? diffSession(state.loaded.snapshot, data);
-    const applied = await this.call(this.store.patch(state.id, { set: { ...p.set, cookie }, unset: [...p.unset, ...state.loaded.legacy] }, ttl), 'set');
+    this.#patched(state, data, before, await this.call(this.store.patch!(state.id, this.#patchOf(state, data, patch), ttl), 'set'));
+  }
+
+  /** `write()` done at once by the store's synchronous operations. */
+  #writeNow(sync: SyncSessionOps, state: SessionState, data: SessionData, patch: SessionPatch | undefined): void {
+    const ttl = this.#ttl(state.cookie);
+    const before = state.loaded?.user;
+    if (this.#whole(state, false)) {
+      const created = state.isNew;
+      sync.set(state.id, this.#record(state, data), ttl);
+      this.#written(state, data, before, created);
+      return;
+    }
+    this.#patched(state, data, before, sync.patch(state.id, this.#patchOf(state, data, patch), ttl));
+  }
+
+  /** Whether a write stores the whole session rather than a patch of the loaded one. */
+  #whole(state: SessionState, full: boolean): boolean {
+    return full || state.isNew || !state.loaded || !this.store.patch;
+  }
+
+  /** The whole session as stored: its data, its cookie and the engine's record. */
+  #record(state: SessionState, data: SessionData): SessionData {
+    const record = (state.record ??= { createdAt: Date.now() });
+    return { ...data, cookie: state.cookie.toJSON(), [SESSION_RECORD_KEY]: record };
+  }
+
+  /** The store patch of a loaded session: what the request changed, its cookie, and the old-format keys dropped. */
+  #patchOf(state: SessionState, data: SessionData, patch: SessionPatch | undefined): SessionPatch {
+    const loaded = state.loaded!;
+    const p = patch ?? diffSession(loaded.snapshot, data);
+    return { set: { ...p.set, cookie: state.cookie.toJSON() }, unset: loaded.legacy.length ? [...p.unset, ...loaded.legacy] : p.unset };
+  }
+
+  #patched(state: SessionState, data: SessionData, before: string | undefined, applied: boolean): void {
     if (!applied) debug('the session was removed while the request ran: not brought back');
     else this.#written(state, data, before, false);
   }
@@ -252,16 +335,67 @@ export class SessionEngine {
    * started), then resolves once the store holds what it must. Rejects with the store's error.
    */
   commit(state: SessionState): Promise<void> {
+    return this.commitNow(state) ?? Promise.resolve();
+  }
+
+  /**
+   * `commit()`, done at once when the store is in this process (`SessionStore.sync`) and no lock
+   * or observer waits on it: then the store holds the session when this returns `undefined`, and
+   * no promise was made. Otherwise the promise of the rest, as `commit()` returns it.
+   */
+  commitNow(state: SessionState): Promise<void> | undefined {
     const ob = this.#observer();
+    const sync = state.locked ? undefined : this.#syncOps(ob);
     const t = ob ? performance.now() : 0;
-    let p: Promise<void>;
+    let p: Promise<void> | undefined;
     try {
-      p = this.#commit(state);
+      const work = this.#settle(state);
+      if (sync) {
+        p = this.#doNow(sync, state, work);
+        if (!p) return undefined;
+      } else p = this.#do(state, work);
     } catch (err) {
       p = Promise.reject(err);
     }
     if (ob) p = this.#observed(p, ob, state, t);
     return state.locked ? p.finally(() => state.release()) : p;
+  }
+
+  /** Does a commit's store work. */
+  #do(state: SessionState, work: StoreWork): Promise<void> {
+    switch (work?.op) {
+      case undefined:
+        return Promise.resolve();
+      case 'destroyState':
+        return state.destroy();
+      case 'destroy':
+        return this.call(this.store.destroy(state.id), 'destroy');
+      case 'write':
+        return this.#guarded(state, () => this.write(state, work.data, false, work.patch));
+      case 'touch':
+        return this.#guarded(state, () => (this.store.patch ? this.write(state, work.data, false, { set: {}, unset: [] }) : this.call(this.store.touch(state.id, this.#ttl(state.cookie)), 'touch')));
+    }
+  }
+
+  /** Does a commit's store work at once; the app's own destroy, rare, still goes through its promise. */
+  #doNow(sync: SyncSessionOps, state: SessionState, work: StoreWork): Promise<void> | undefined {
+    switch (work?.op) {
+      case undefined:
+        return undefined;
+      case 'destroyState':
+        return state.destroy();
+      case 'destroy':
+        sync.destroy(state.id);
+        return undefined;
+      case 'write':
+      case 'touch':
+        // An in-process store writes at once: the socket's state now is all there is to see.
+        if (state.io.socket()?.destroyed === true) return this.#skipped(state);
+        if (work.op === 'write') this.#writeNow(sync, state, work.data, work.patch);
+        else if (this.store.patch) this.#writeNow(sync, state, work.data, { set: {}, unset: [] });
+        else sync.touch(state.id, this.#ttl(state.cookie));
+        return undefined;
+    }
   }
 
   #observed(p: Promise<void>, ob: SessionObserver, state: SessionState, start: number): Promise<void> {
@@ -281,7 +415,8 @@ export class SessionEngine {
     );
   }
 
-  #commit(state: SessionState): Promise<void> {
+  /** Decides what a commit does: sets or clears the cookie now, and returns what is left for the store. */
+  #settle(state: SessionState): StoreWork {
     const o = this.options;
     const io = state.io;
     const cookie = state.cookie;
@@ -289,21 +424,21 @@ export class SessionEngine {
     const secure = cookie.dependsOnTls && io.isSecure();
     if (state.data === null) {
       if (state.clearCookie) io.setCookie(this.#expiredCookie(cookie, secure));
-      if (!state.destroyOnCommit) return Promise.resolve();
+      if (!state.destroyOnCommit) return undefined;
       state.outcome = 'saved';
-      return state.destroy();
+      return DESTROY_STATE;
     }
     if (cookie.originalMaxAge !== null && cookie.originalMaxAge <= 0) {
       // The app ended the session by its lifetime (`cookie.maxAge = 0` at logout, an `expires`
       // in the past): delete it, and send its cookie already expired.
       if (state.cookieId !== undefined || !state.isNew || o.saveUninitialized) this.#sendCookie(io, cookie, this.#signed(state), secure);
-      if (state.isNew) return Promise.resolve();
+      if (state.isNew) return undefined;
       state.outcome = 'saved';
-      return this.call(this.store.destroy(state.id), 'destroy');
+      return DESTROY;
     }
     // A Secure cookie cannot reach a plain-HTTP client: neither send it nor store a session
     // that no client could ever present.
-    if (cookie.requiresTls(secure)) return Promise.resolve();
+    if (cookie.requiresTls(secure)) return undefined;
     const data = this.dataOf(state.data);
     const loaded = state.loaded;
     const patch = loaded && !state.isNew ? diffSession(loaded.snapshot, data) : undefined;
@@ -319,15 +454,15 @@ export class SessionEngine {
     if (send) this.#sendCookie(io, cookie, this.#signed(state), secure);
     if (save) {
       state.outcome = 'saved';
-      return this.#guarded(state, () => this.write(state, data, false, patch));
+      return { op: 'write', data, patch };
     }
-    if (state.isNew) return Promise.resolve();
+    if (state.isNew) return undefined;
     // Unchanged: move the stored expiry, at most once per `touchAfter` (coalesced touches), or
     // now when the app asked (`req.session.touch()`) or changed the cookie.
     const expiresAt = cookie.expires?.getTime();
     const lag = expiresAt !== undefined && storedExpiry !== undefined ? expiresAt - storedExpiry : Infinity;
-    if (!cookieChanged && !state.touched && lag < touchAfterFor(o, cookie.originalMaxAge ?? o.ttlMs)) return Promise.resolve();
-    return this.#guarded(state, () => (this.store.patch ? this.write(state, data, false, { set: {}, unset: [] }) : this.call(this.store.touch(state.id, this.#ttl(cookie)), 'touch')));
+    if (!cookieChanged && !state.touched && lag < touchAfterFor(o, cookie.originalMaxAge ?? o.ttlMs)) return undefined;
+    return { op: 'touch', data };
   }
 
   #sendCookie(io: RequestIO, cookie: SessionCookie, value: string, secure: boolean): void {
@@ -357,4 +492,10 @@ export class SessionEngine {
   #expiredCookie(cookie: SessionCookie, secure: boolean): string {
     return serialize(this.options.name, '', { expires: new Date(0), path: cookie.path, domain: cookie.domain, httpOnly: cookie.httpOnly, sameSite: cookie.sameSite === 'auto' ? (secure ? 'none' : 'lax') : cookie.sameSite, secure: cookie.secure === 'auto' ? secure : cookie.secure });
   }
+}
+
+/** Whether a loaded session is still live by its own record (its cookie's expiry). */
+function live(inflated: Inflated): boolean {
+  const expiresAt = inflated.loaded.expiresAt;
+  return expiresAt === undefined || expiresAt > Date.now();
 }

@@ -51,6 +51,9 @@ export function dressSession(proto: object, key: symbol, state: SessionState, da
   return s;
 }
 
+/** The `committed` promise of a session committed at once. */
+const COMMITTED = Promise.resolve();
+
 /** What a loaded session looked like, to tell what the request changed. */
 export interface LoadedRecord {
   /** The session's data as loaded, to compare against at commit. */
@@ -244,5 +247,16 @@ export class SessionState {
   /** Finishes the request's session: sets the cookie now, then writes what must be written. Runs once. */
   commit(): Promise<void> {
     return (this.committed ??= this.#engine.commit(this));
+  }
+
+  /**
+   * `commit()`, but `undefined` when it finished at once (see `SessionEngine.commitNow`): the
+   * caller then goes on with no promise to wait for. Runs once.
+   */
+  commitNow(): Promise<void> | undefined {
+    if (this.committed) return this.committed;
+    const p = this.#engine.commitNow(this);
+    this.committed = p ?? COMMITTED;
+    return p;
   }
 }

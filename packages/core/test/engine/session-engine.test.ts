@@ -176,4 +176,49 @@ describe('SessionEngine', () => {
     await used.commit();
     expect(store.writes).to.deep.equal([`set ${used.id}`]);
   });
+
+  describe('over an in-process store, at once', () => {
+    let plainStore: MemoryStore;
+    const direct = (options = {}) => new SessionEngine(strategy, options, plain, plainStore);
+    beforeEach(() => {
+      plainStore = new MemoryStore();
+    });
+    afterEach(() => plainStore.close());
+
+    it('opens and saves a session with no promise, and the store holds the change when commitNow returns', () => {
+      const io = new IO(undefined);
+      const s = direct().openNow(io)!;
+      expect(s, 'opened at once').to.not.equal(undefined);
+      (s.data as SessionData).n = 1;
+      expect(s.commitNow(), 'nothing left to await').to.equal(undefined);
+      expect(plainStore.sync!.get(s.id)).to.include({ n: 1 });
+      const again = direct().openNow(new IO(io.cookies[0]!.split(';')[0]))!;
+      expect(again.id).to.equal(s.id);
+      expect(again.data).to.deep.equal({ n: 1 });
+      (again.data as SessionData).m = 2;
+      expect(again.commitNow()).to.equal(undefined);
+      expect(plainStore.sync!.get(s.id)).to.include({ n: 1, m: 2 });
+    });
+
+    it('leaves a locked session, and a store whose operations a subclass replaced, to the promises', async () => {
+      expect(direct({ lock: true }).openNow(new IO(undefined))).to.equal(undefined);
+      expect(engine().openNow(new IO(undefined)), 'RecordingStore overrides set').to.equal(undefined);
+      const s = await engine().open(new IO(undefined));
+      (s.data as SessionData).x = 1;
+      const pending = s.commitNow();
+      expect(pending).to.be.instanceOf(Promise);
+      await pending;
+      expect(store.writes).to.deep.equal([`set ${s.id}`]);
+    });
+
+    it('turns a failed save into the promise that commit() returns', async () => {
+      const s = direct().openNow(new IO(undefined))!;
+      (s.data as SessionData).x = 1;
+      await plainStore.close();
+      const pending = s.commitNow();
+      expect(pending).to.be.instanceOf(Promise);
+      await expect(pending).to.be.rejected.and.eventually.have.property('code', 'ERR_SCALEOUT_STORE_CLOSED');
+      await expect(s.commit()).to.be.rejected;
+    });
+  });
 });
