@@ -77,10 +77,15 @@ export interface SessionStore extends EventEmitter {
 
 /** {@link SessionStore}'s per-session operations, done synchronously by an in-process store. */
 export interface SyncSessionOps {
+  /** As {@link SessionStore.get}, at once: the session, or `undefined` when there is none. */
   get(id: string): SessionData | undefined;
+  /** As {@link SessionStore.set}, at once: writes the whole session, to expire `ttlMs` from now. */
   set(id: string, data: SessionData, ttlMs: number): void;
+  /** As {@link SessionStore.patch}, at once: applies the change and moves the expiry; `false`, writing nothing, when the session does not exist. */
   patch(id: string, patch: SessionPatch, ttlMs: number): boolean;
+  /** As {@link SessionStore.touch}, at once: moves the expiry to `ttlMs` from now; a missing id is not an error. */
   touch(id: string, ttlMs: number): void;
+  /** As {@link SessionStore.destroy}, at once: removes the session; a missing id is not an error. */
   destroy(id: string): void;
 }
 
