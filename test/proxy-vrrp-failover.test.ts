@@ -133,10 +133,12 @@ describe('two proxies behind one address with VRRP (keepalived): failover under 
       const failed = f.report.records.filter((r) => !r.ok);
       // The old machine keeps the address on lo, so answers to requests in flight still reach
       // the client: no timeout, no 5xx. What remains is the race of a connection set up with the
-      // old machine just before the clients learn the new one and used just after: a reset.
+      // old machine just before the clients learn the new one and used just after: a reset. The
+      // clients learn the new machine from its gratuitous ARP, which a busy host may deliver to
+      // the client's namespace late: the bound allows for that, not for a reset any later.
       for (const r of failed) {
         expect(r.error, JSON.stringify(r)).to.equal('ECONNRESET');
-        expect(Math.abs(r.end - flipAt), `a reset ${r.end - flipAt} ms from the move`).to.be.below(200);
+        expect(Math.abs(r.end - flipAt), `a reset ${r.end - flipAt} ms from the move`).to.be.below(1500);
       }
       expect(failed.length).to.be.at.most(Math.ceil(f.requests / 100));
     });
