@@ -55,7 +55,8 @@ describe('cluster transports', function () {
       for (const [name, t] of Object.entries({ a, b, c })) t.on('message', (m: Buffer) => got[name]!.push(m.toString()));
       await a.publish(Buffer.from('all'));
       await a.publish(Buffer.from('for-b'), 'b');
-      await eventually(() => got.b!.length === 2 && got.c!.length === 1, 3000, 'deliveries');
+      // Each subscriber has its own socket: wait for all three, whichever the event loop reads first.
+      await eventually(() => got.a!.length === 1 && got.b!.length === 2 && got.c!.length === 1, 3000, 'deliveries');
       expect(got.c).to.deep.equal(['all']);
       expect(got.a).to.deep.equal(['all']); // Redis echoes a broadcast to its publisher; the store filters it
       const events: string[] = [];
