@@ -116,28 +116,38 @@ export class SessionEngine {
     return undefined;
   }
 
-  /** The store's synchronous operations, when a request may use them: no lock and no observer (which times the promises). */
-  #syncOps(ob: SessionObserver | undefined): SyncSessionOps | undefined {
-    return ob || this.options.lock ? undefined : this.store.sync;
+  /** The store's synchronous operations, when a request may use them: no lock to wait for. */
+  #syncOps(): SyncSessionOps | undefined {
+    return this.options.lock ? undefined : this.store.sync;
   }
 
   /**
-   * `open()` done at once when the store is in this process (`SessionStore.sync`), with no lock
-   * and no observer: no promise is made. `undefined` when the request must await `open()`
-   * instead. Throws what `open()` rejects with.
+   * `open()` done at once when the store is in this process (`SessionStore.sync`) and no lock is
+   * taken: no promise is made, and an observer is told at once. `undefined` when the request must
+   * await `open()` instead. Throws what `open()` rejects with.
    */
   openNow(io: RequestIO, cookies = readCookies(io.cookieHeader()), verifiedId?: string): SessionState | undefined {
-    const sync = this.#syncOps(this.#observer());
+    const sync = this.#syncOps();
     if (!sync) return undefined;
+    const ob = this.#observer();
     const raw = cookies[this.options.name];
     const verified = this.#identify(raw, verifiedId);
     const defaults = this.options.cookie(io.req);
-    if (!verified) return new SessionState(this, io, defaults, { id: this.#newId(io) });
+    if (!verified) {
+      ob?.outcome('new');
+      return new SessionState(this, io, defaults, { id: this.#newId(io) });
+    }
+    const t = ob ? performance.now() : 0;
     const data = sync.get(verified.id);
     let stored = data && this.inflate(data, defaults);
     if (stored && !live(stored)) {
       sync.destroy(verified.id);
       stored = undefined;
+    }
+    if (ob) {
+      const outcome = stored ? 'loaded' : 'new';
+      ob.load((performance.now() - t) / 1000, outcome);
+      ob.outcome(outcome);
     }
     return this.#opened(io, defaults, raw, verified, stored, undefined);
   }
@@ -340,19 +350,23 @@ export class SessionEngine {
 
   /**
    * `commit()`, done at once when the store is in this process (`SessionStore.sync`) and no lock
-   * or observer waits on it: then the store holds the session when this returns `undefined`, and
-   * no promise was made. Otherwise the promise of the rest, as `commit()` returns it.
+   * waits on it: then the store holds the session when this returns `undefined`, no promise was
+   * made, and an observer was told at once. Otherwise the promise of the rest, as `commit()`
+   * returns it.
    */
   commitNow(state: SessionState): Promise<void> | undefined {
     const ob = this.#observer();
-    const sync = state.locked ? undefined : this.#syncOps(ob);
+    const sync = state.locked ? undefined : this.#syncOps();
     const t = ob ? performance.now() : 0;
     let p: Promise<void> | undefined;
     try {
       const work = this.#settle(state);
       if (sync) {
         p = this.#doNow(sync, state, work);
-        if (!p) return undefined;
+        if (!p) {
+          if (ob) this.#committed(ob, state, t);
+          return undefined;
+        }
       } else p = this.#do(state, work);
     } catch (err) {
       p = Promise.reject(err);
@@ -398,13 +412,16 @@ export class SessionEngine {
     }
   }
 
+  /** Tells the observer how a commit that succeeded ended. */
+  #committed(ob: SessionObserver, state: SessionState, start: number): void {
+    const outcome = state.outcome;
+    if (outcome === 'saved') ob.save((performance.now() - start) / 1000, outcome);
+    ob.outcome(outcome);
+  }
+
   #observed(p: Promise<void>, ob: SessionObserver, state: SessionState, start: number): Promise<void> {
     return p.then(
-      () => {
-        const outcome = state.outcome;
-        if (outcome === 'saved') ob.save((performance.now() - start) / 1000, outcome);
-        ob.outcome(outcome);
-      },
+      () => this.#committed(ob, state, start),
       (err: unknown) => {
         const outcome = failureOutcome(err);
         ob.save((performance.now() - start) / 1000, outcome ?? 'error');

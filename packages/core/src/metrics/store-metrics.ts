@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import type { SessionStore } from '../types.js';
+import type { SessionStore, SyncSessionOps } from '../types.js';
 import { InvalidArgumentError } from '../errors.js';
 import { MetricScope } from './metric-scope.js';
 
@@ -67,6 +67,10 @@ export function storeMetrics(registry: Registry, store: SessionStore, options: S
   // it settles (a failure is still counted from it). A remote store's operation ends when its
   // promise settles.
   const local = store.local === true;
+  // The store's synchronous operations (read before its methods are wrapped, which turns them off).
+  const sync = local ? store.sync : undefined;
+  const timedSync: Partial<Record<keyof SyncSessionOps, (...args: never[]) => unknown>> = {};
+  const wrapped = new Map<string, unknown>();
   const restore: Array<() => void> = [];
   for (const op of OPS) {
     const original = target[op];
@@ -78,6 +82,20 @@ export function storeMetrics(registry: Registry, store: SessionStore, options: S
       const code = (err as { code?: unknown } | null)?.code;
       errors.inc({ ...labels, code: typeof code === 'string' ? code : 'unknown' });
     };
+    if (sync) {
+      const at = sync[op] as (...args: unknown[]) => unknown;
+      timedSync[op] = (...args: unknown[]) => {
+        const start = performance.now();
+        try {
+          return at(...args);
+        } catch (err) {
+          countFailure(err);
+          throw err;
+        } finally {
+          series.observe(secondsSince(start));
+        }
+      };
+    }
     target[op] = local
       ? function timed(this: unknown, ...args: unknown[]) {
           const start = performance.now();
@@ -100,10 +118,21 @@ export function storeMetrics(registry: Registry, store: SessionStore, options: S
             },
           );
         };
+    wrapped.set(op, target[op]);
     restore.push(() => {
       if (own) target[op] = original;
       else delete target[op];
     });
+  }
+  if (sync) {
+    // Offered while every operation is still the timed one: a wrapper put on later is called, not skipped.
+    const ops = timedSync as SyncSessionOps;
+    const current = (): SyncSessionOps | undefined => {
+      for (const [op, fn] of wrapped) if (target[op] !== fn) return undefined;
+      return ops;
+    };
+    Object.defineProperty(store, 'sync', { configurable: true, get: current });
+    restore.push(() => delete target.sync);
   }
   let closed = false;
   return {

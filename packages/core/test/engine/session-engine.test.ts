@@ -211,6 +211,27 @@ describe('SessionEngine', () => {
       expect(store.writes).to.deep.equal([`set ${s.id}`]);
     });
 
+    it('with an observer set, still opens and saves at once, and tells the observer each step', async () => {
+      const seen: string[] = [];
+      const observed = await createStrategy({ strategy: 'store', nodeId: 'n', secret: SECRETS });
+      observed.observer = {
+        outcome: (o) => seen.push(`outcome ${o}`),
+        load: (s, o) => seen.push(`load ${o} ${s >= 0 && s < 1}`),
+        save: (s, o) => seen.push(`save ${o} ${s >= 0 && s < 1}`),
+        lockWait: () => seen.push('lockWait'),
+      };
+      const observedEngine = () => new SessionEngine(observed, {}, plain, plainStore);
+      const io = new IO(undefined);
+      const s = observedEngine().openNow(io)!;
+      (s.data as SessionData).n = 1;
+      expect(s.commitNow(), 'nothing left to await').to.equal(undefined);
+      const again = observedEngine().openNow(new IO(io.cookies[0]!.split(';')[0]))!;
+      expect(again.data).to.deep.equal({ n: 1 });
+      expect(again.commitNow()).to.equal(undefined);
+      expect(seen).to.deep.equal(['outcome new', 'save saved true', 'outcome saved', 'load loaded true', 'outcome loaded', 'outcome unchanged']);
+      await observed.close();
+    });
+
     it('turns a failed save into the promise that commit() returns', async () => {
       const s = direct().openNow(new IO(undefined))!;
       (s.data as SessionData).x = 1;

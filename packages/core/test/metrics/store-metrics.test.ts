@@ -36,6 +36,33 @@ describe('storeMetrics() on an in-process store', function () {
     expect(Object.hasOwn(store, 'get'), 'the store method restored').to.equal(false);
   });
 
+  it('times the synchronous operations the session engine uses, and withdraws them when another wrapper replaces a method', async function () {
+    const store = new MemoryStore();
+    stores.push(store);
+    const registry = new Registry();
+    const m = storeMetrics(registry, store, { type: 'memory', node: 'n1' });
+    const sync = store.sync;
+    expect(sync, 'still offered with metrics on').to.not.equal(undefined);
+    sync!.set('a', { n: 1 }, 60_000);
+    expect(sync!.get('a')).to.deep.equal({ n: 1 });
+    expect(sync!.patch('a', { set: { n: 2 }, unset: [] }, 60_000)).to.equal(true);
+    sync!.touch('a', 60_000);
+    sync!.destroy('a');
+    const count = async (op: string) => sampleValue(parsePrometheusText(await registry.metrics()), 'scaleout_store_operation_duration_seconds_count', { node: 'n1', store: 'memory', op });
+    expect(await Promise.all(['get', 'set', 'patch', 'touch', 'destroy'].map(count))).to.deep.equal([1, 1, 1, 1, 1]);
+
+    const timedGet = store.get;
+    store.get = async (id) => timedGet.call(store, id);
+    expect(store.sync, 'a later wrapper must be called, not skipped').to.equal(undefined);
+    store.get = timedGet;
+    expect(store.sync).to.equal(sync);
+    m.close();
+    expect(Object.hasOwn(store, 'sync'), 'the store offers its own again').to.equal(false);
+    expect(store.sync).to.not.equal(undefined);
+    store.sync!.get('a');
+    expect(await count('get'), 'not counted once closed').to.equal(1);
+  });
+
   it('counts the rejection of a closed store, and the caller still gets it', async function () {
     const store = new MemoryStore();
     const registry = new Registry();
