@@ -1,41 +1,26 @@
 import { debuglog } from 'node:util';
-import { serialize } from 'cookie';
-import { clientLeft, MAX_COOKIE_HEADER, routeSetCookie, signSessionId, verifySessionId } from '../http.js';
+import { clientLeft, MAX_COOKIE_HEADER, routeSetCookie, verifySessionId } from '../http.js';
 import { parse } from 'cookie';
-import { diffSession, snapshotSession, type SessionPatch } from '../session-patch.js';
+import { diffSession, type SessionPatch } from '../session-patch.js';
 import { checkSessionId } from '../session-value.js';
 import { storeCall } from '../timeout.js';
 import type { SessionData, SessionEvent, SessionStore, Strategy, SyncSessionOps } from '../types.js';
-import { resolveEngineOptions, touchAfterFor, type ResolvedEngineOptions, type SessionEngineOptions } from './engine-options.js';
+import { resolveEngineOptions, type ResolvedEngineOptions, type SessionEngineOptions } from './engine-options.js';
 import { SessionCookie, type SessionCookieOptions } from './session-cookie.js';
 import { SessionState, type Inflated, type RequestIO, type SessionBinding } from './session-state.js';
-import { SESSION_RECORD_KEY, type SessionRecord } from '../session-directory.js';
+import { SESSION_RECORD_KEY } from '../session-directory.js';
 import { userOf } from '../user-index.js';
 import { failureOutcome, type SessionObserver } from './session-observer.js';
 import { bothObservers, SessionTracing } from './session-tracing.js';
+import { planCommit, type StoreWork } from './commit-plan.js';
+import { inflateSession, isLive } from './stored-session.js';
 
 const debug = debuglog('scaleout:engine');
 
-// Bookkeeping that koa-session (and 0.1 Koa nodes) stored beside the data; read into the cookie.
-const LEGACY_KEYS = ['_expire', '_maxAge', '_session'] as const;
 
 /** Longest signed cookie value read: ids are short, so more is an attack (RFC 6265 §6.1 sizes aside). */
 const MAX_COOKIE_VALUE = 512;
 
-/**
- * What a commit leaves for the store once the cookie is set: nothing (`undefined`), the
- * destroy the app asked for, the removal of a session ended by its lifetime, a write of the
- * session (its changes, when `patch` is given), or a touch of its expiry.
- */
-type StoreWork =
-  | undefined
-  | { op: 'destroyState' }
-  | { op: 'destroy' }
-  | { op: 'write'; data: SessionData; patch: SessionPatch | undefined }
-  | { op: 'touch'; data: SessionData };
-
-const DESTROY_STATE: StoreWork = { op: 'destroyState' };
-const DESTROY: StoreWork = { op: 'destroy' };
 
 /**
  * The request's cookies. The engine reads only names that config validation keeps out of
@@ -111,7 +96,7 @@ export class SessionEngine {
     const data = await this.call(this.store.get(id), 'get');
     if (!data) return undefined;
     const inflated = this.inflate(data, defaults);
-    if (live(inflated)) return inflated;
+    if (isLive(inflated)) return inflated;
     await this.call(this.store.destroy(id), 'destroy');
     return undefined;
   }
@@ -140,7 +125,7 @@ export class SessionEngine {
     const t = ob ? performance.now() : 0;
     const data = sync.get(verified.id);
     let stored = data && this.inflate(data, defaults);
-    if (stored && !live(stored)) {
+    if (stored && !isLive(stored)) {
       sync.destroy(verified.id);
       stored = undefined;
     }
@@ -237,27 +222,10 @@ export class SessionEngine {
     return verified && verified.id.length > 0 ? verified : undefined;
   }
 
+
   /** Splits a stored session into data, cookie and what the request must compare against. */
   inflate(stored: SessionData, defaults: SessionCookieOptions): Inflated {
-    const data: SessionData = {};
-    const legacy: string[] = [];
-    for (const k of Object.keys(stored)) {
-      if (k === 'cookie' || k === SESSION_RECORD_KEY) continue;
-      if ((LEGACY_KEYS as readonly string[]).includes(k)) legacy.push(k);
-      else data[k] = stored[k];
-    }
-    let cookieRecord = stored.cookie;
-    if (cookieRecord === undefined && legacy.length) {
-      const maxAge = stored._session === true ? null : typeof stored._maxAge === 'number' ? stored._maxAge : undefined;
-      const at = typeof stored._expire === 'number' ? new Date(stored._expire).toISOString() : null;
-      if (maxAge !== undefined) cookieRecord = { originalMaxAge: maxAge, expires: maxAge === null ? null : at };
-    }
-    const cookie = cookieRecord === undefined ? new SessionCookie(defaults) : SessionCookie.from(cookieRecord, defaults);
-    // koa-session's `_expire` counts too when a cookie record says nothing (a browser-session cookie).
-    const expiresAt = cookie.expires?.getTime() ?? (cookieRecord === undefined && typeof stored._expire === 'number' ? stored._expire : undefined);
-    const own = stored[SESSION_RECORD_KEY] as SessionRecord | undefined;
-    const record = own !== null && typeof own === 'object' && typeof own.createdAt === 'number' ? own : undefined;
-    return { data, cookie, record, loaded: { snapshot: snapshotSession(data), cookieShape: cookie.shape(), expiresAt, legacy, user: userOf(data, this.options.userKey) } };
+    return inflateSession(stored, defaults, this.options.userKey);
   }
 
   /** Tells the strategy's listeners (`strategy.on('session', ...)`). */
@@ -360,7 +328,7 @@ export class SessionEngine {
     const t = ob ? performance.now() : 0;
     let p: Promise<void> | undefined;
     try {
-      const work = this.#settle(state);
+      const work = planCommit(this, state);
       if (sync) {
         p = this.#doNow(sync, state, work);
         if (!p) {
@@ -432,65 +400,8 @@ export class SessionEngine {
     );
   }
 
-  /** Decides what a commit does: sets or clears the cookie now, and returns what is left for the store. */
-  #settle(state: SessionState): StoreWork {
-    const o = this.options;
-    const io = state.io;
-    const cookie = state.cookie;
-    // Whether the request came over TLS is asked only when the cookie depends on it.
-    const secure = cookie.dependsOnTls && io.isSecure();
-    if (state.data === null) {
-      if (state.clearCookie) io.setCookie(this.#expiredCookie(cookie, secure));
-      if (!state.destroyOnCommit) return undefined;
-      state.outcome = 'saved';
-      return DESTROY_STATE;
-    }
-    if (cookie.originalMaxAge !== null && cookie.originalMaxAge <= 0) {
-      // The app ended the session by its lifetime (`cookie.maxAge = 0` at logout, an `expires`
-      // in the past): delete it, and send its cookie already expired.
-      if (state.cookieId !== undefined || !state.isNew || o.saveUninitialized) this.#sendCookie(io, cookie, this.#signed(state), secure);
-      if (state.isNew) return undefined;
-      state.outcome = 'saved';
-      return DESTROY;
-    }
-    // A Secure cookie cannot reach a plain-HTTP client: neither send it nor store a session
-    // that no client could ever present.
-    if (cookie.requiresTls(secure)) return undefined;
-    const data = this.dataOf(state.data);
-    const loaded = state.loaded;
-    const patch = loaded && !state.isNew ? diffSession(loaded.snapshot, data) : undefined;
-    const changed = patch ? Object.keys(patch.set).length > 0 || patch.unset.length > 0 : Object.keys(data).length > 0;
-    const cookieChanged = loaded !== undefined && !state.isNew && cookie.shape() !== loaded.cookieShape;
-    const storedExpiry = loaded?.expiresAt;
-    const renewing = o.renew && !state.isNew && storedExpiry !== undefined && cookie.originalMaxAge !== null && storedExpiry - Date.now() < cookie.originalMaxAge / 2;
-    const save = state.forceSave || renewing || (state.isNew ? o.saveUninitialized || changed : changed || (o.resave && !state.saved));
-    // Every response starts the lifetime again (express-session touches the cookie when it answers).
-    cookie.resetMaxAge();
-    const fresh = state.isNew || state.id !== state.cookieId;
-    const send = fresh ? save || state.saved : o.rolling || renewing || cookieChanged || state.forceSave || (changed && cookie.expires !== null);
-    if (send) this.#sendCookie(io, cookie, this.#signed(state), secure);
-    if (save) {
-      state.outcome = 'saved';
-      return { op: 'write', data, patch };
-    }
-    if (state.isNew) return undefined;
-    // Unchanged: move the stored expiry, at most once per `touchAfter` (coalesced touches), or
-    // now when the app asked (`req.session.touch()`) or changed the cookie.
-    const expiresAt = cookie.expires?.getTime();
-    const lag = expiresAt !== undefined && storedExpiry !== undefined ? expiresAt - storedExpiry : Infinity;
-    if (!cookieChanged && !state.touched && lag < touchAfterFor(o, cookie.originalMaxAge ?? o.ttlMs)) return undefined;
-    return { op: 'touch', data };
-  }
 
-  #sendCookie(io: RequestIO, cookie: SessionCookie, value: string, secure: boolean): void {
-    if (io.setCookieFields) io.setCookieFields(this.options.name, value, cookie.fields(secure));
-    else io.setCookie(cookie.serialize(this.options.name, value, secure));
-  }
 
-  /** The signed cookie value: as received when it is signed with the newest secret, else signed anew. */
-  #signed(state: SessionState): string {
-    return state.signedValue !== undefined && state.id === state.cookieId ? state.signedValue : signSessionId(state.id, this.options.secrets);
-  }
 
   /** Runs a write unless the request's client has gone (its answer would never be seen, and its data is stale). */
   #guarded(state: SessionState, work: () => Promise<void>): Promise<void> {
@@ -506,13 +417,5 @@ export class SessionEngine {
     return Promise.resolve();
   }
 
-  #expiredCookie(cookie: SessionCookie, secure: boolean): string {
-    return serialize(this.options.name, '', { expires: new Date(0), path: cookie.path, domain: cookie.domain, httpOnly: cookie.httpOnly, sameSite: cookie.sameSite === 'auto' ? (secure ? 'none' : 'lax') : cookie.sameSite, secure: cookie.secure === 'auto' ? secure : cookie.secure });
-  }
 }
 
-/** Whether a loaded session is still live by its own record (its cookie's expiry). */
-function live(inflated: Inflated): boolean {
-  const expiresAt = inflated.loaded.expiresAt;
-  return expiresAt === undefined || expiresAt > Date.now();
-}
