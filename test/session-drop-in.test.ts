@@ -150,6 +150,22 @@ describe('drop-in for express-session: its options and req.session API', functio
     expect(await strategy.store.size()).to.equal(0);
   });
 
+  it('on the in-process store, res.end() has sent the head when it returns: a header set after it throws, as with express-session', async () => {
+    let after: unknown;
+    const a = app({ saveUninitialized: true }, (req, res) => {
+      res.end();
+      try {
+        res.setHeader('Content-Length', '3');
+      } catch (err) {
+        after = err;
+      }
+    });
+    const res = await request(a).get('/').expect(200);
+    expect(cookieLine(res, 'sid')).to.be.a('string');
+    expect(res.headers['content-length']).to.equal('0');
+    expect(after).to.have.property('code', 'ERR_HTTP_HEADERS_SENT');
+  });
+
   it('refuses a bad option with an error naming it', () => {
     expect(() => expressSession(strategy, { name: 'bad name;' })).to.throw(/name/);
     expect(() => expressSession(strategy, { unset: 'drop' as never })).to.throw(/unset/);
