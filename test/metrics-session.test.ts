@@ -2,19 +2,13 @@ import { expect } from 'chai';
 import request from 'supertest';
 import { Registry } from 'prom-client';
 import { createStrategy, metrics, type Strategy } from '@scaleout/core';
-import { buildApp, FRAMEWORKS, type Framework } from './support/apps.js';
+import { buildApp, FRAMEWORKS } from './support/apps.js';
 import { startHttp, type RunningServer } from './support/http.js';
-import { faultyStrategy, type FaultyStore } from './support/faulty-store.js';
+import { faultyAppPerTest } from './support/faulty-store.js';
 import { parsePrometheusText, sampleValue } from './support/prometheus.js';
 
 // The session layer's counters follow what requests did, in both bindings.
 
-/** The app over `strategy` with metrics on a registry of its own. */
-async function measured(framework: Framework, strategy: Strategy): Promise<{ registry: Registry; server: RunningServer }> {
-  const registry = new Registry();
-  metrics(registry, { strategy });
-  return { registry, server: await startHttp(buildApp(framework, strategy)) };
-}
 for (const framework of FRAMEWORKS) {
   describe(`session metrics through ${framework}`, function () {
     let strategy: Strategy;
@@ -23,7 +17,9 @@ for (const framework of FRAMEWORKS) {
 
     beforeEach(async function () {
       strategy = await createStrategy({ strategy: 'store', nodeId: 'n1', secret: 's3cret' });
-      ({ registry, server } = await measured(framework, strategy));
+      registry = new Registry();
+      metrics(registry, { strategy });
+      server = await startHttp(buildApp(framework, strategy));
     });
     afterEach(async function () {
       await server.close();
@@ -46,32 +42,24 @@ for (const framework of FRAMEWORKS) {
   });
 
   describe(`session failure metrics through ${framework}`, function () {
-    let strategy: Strategy;
-    let store: FaultyStore;
-    let server: RunningServer;
     let registry: Registry;
-
-    beforeEach(async function () {
-      ({ strategy, store } = await faultyStrategy());
-      ({ registry, server } = await measured(framework, strategy));
-    });
-    afterEach(async function () {
-      await server.close();
-      await strategy.close();
+    const t = faultyAppPerTest(framework, (strategy) => {
+      registry = new Registry();
+      metrics(registry, { strategy });
     });
 
     it('counts a save that hangs as 503_timeout, a failed save and a store known down as 503_unavailable', async function () {
-      const agent = request.agent(server.server);
+      const agent = request.agent(t.server.server);
       await agent.get('/count').expect(200);
-      store.hangWrites = true;
+      t.store.hangWrites = true;
       await agent.get('/count').timeout(3000).expect(503);
-      store.hangWrites = false;
-      store.failWrites = true;
+      t.store.hangWrites = false;
+      t.store.failWrites = true;
       await agent.get('/count').expect(503);
-      store.failWrites = false;
-      store.goDown();
+      t.store.failWrites = false;
+      t.store.goDown();
       await agent.get('/count').expect(503);
-      store.comeUp();
+      t.store.comeUp();
       const f = parsePrometheusText(await registry.metrics());
       const outcome = (o: string) => sampleValue(f, 'scaleout_session_requests_total', { node: 'n1', outcome: o });
       expect({ timeout: outcome('503_timeout'), unavailable: outcome('503_unavailable'), saved: outcome('saved') }).to.deep.equal({ timeout: 1, unavailable: 2, saved: 1 });

@@ -3,39 +3,27 @@ import request from 'supertest';
 import { trace, SpanStatusCode } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { Registry } from 'prom-client';
-import { metrics, type Strategy } from '@scaleout/core';
-import { buildApp, FRAMEWORKS } from './support/apps.js';
-import { faultyStrategy, type FaultyStore } from './support/faulty-store.js';
-import { startHttp, type RunningServer } from './support/http.js';
+import { metrics } from '@scaleout/core';
+import { FRAMEWORKS } from './support/apps.js';
+import { faultyAppPerTest } from './support/faulty-store.js';
 
 // With @opentelemetry/api installed and a tracer provider set, each load and save is a span
 // with the store type and the outcome, alongside the metrics when those are on too.
 for (const framework of FRAMEWORKS) {
   describe(`session spans through ${framework}`, function () {
     const exporter = new InMemorySpanExporter();
-    let strategy: Strategy;
-    let store: FaultyStore;
-    let server: RunningServer;
-
-    beforeEach(async function () {
-      ({ strategy, store } = await faultyStrategy());
-      server = await startHttp(buildApp(framework, strategy));
-      exporter.reset();
-    });
-    afterEach(async function () {
-      trace.disable();
-      await server.close();
-      await strategy.close();
-    });
+    const t = faultyAppPerTest(framework);
+    beforeEach(() => exporter.reset());
+    afterEach(() => trace.disable());
 
     const spans = () => exporter.getFinishedSpans().map((s) => ({ name: s.name, store: s.attributes['scaleout.store.type'], outcome: s.attributes['scaleout.session.outcome'], error: s.status.code === SpanStatusCode.ERROR }));
 
     it('records scaleout.session.load and scaleout.session.save spans with the store type and outcome', async function () {
       trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }));
-      const agent = request.agent(server.server);
+      const agent = request.agent(t.server.server);
       await agent.get('/count').expect(200);
       await agent.get('/count').expect(200);
-      store.failWrites = true;
+      t.store.failWrites = true;
       await agent.get('/count').expect(503);
       expect(spans()).to.deep.equal([
         { name: 'scaleout.session.save', store: 'memory', outcome: 'saved', error: false },
@@ -50,9 +38,9 @@ for (const framework of FRAMEWORKS) {
 
     it('records spans and metrics together when both are on', async function () {
       const registry = new Registry();
-      metrics(registry, { strategy });
+      metrics(registry, { strategy: t.strategy });
       trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }));
-      const agent = request.agent(server.server);
+      const agent = request.agent(t.server.server);
       await agent.get('/count').expect(200);
       await agent.get('/count').expect(200);
       expect(spans().map((s) => s.name)).to.deep.equal(['scaleout.session.save', 'scaleout.session.load', 'scaleout.session.save']);

@@ -1,4 +1,6 @@
 import { createStrategy, MemoryStore, StoreUnavailableError, type SessionData, type Strategy } from '@scaleout/core';
+import { buildApp, type Framework } from './apps.js';
+import { startHttp, type RunningServer } from './http.js';
 
 /**
  * A real MemoryStore with fault injection, for the HTTP layers' outage paths: it can report
@@ -46,4 +48,31 @@ export async function faultyStrategy(timeout = 300): Promise<{ strategy: Strateg
   await strategy.store.close();
   const store = new FaultyStore({ sweepInterval: 50 });
   return { strategy: { ...strategy, store, close: () => store.close() }, store };
+}
+
+/** What {@link faultyAppPerTest} gives each test. */
+export interface FaultyApp {
+  strategy: Strategy;
+  store: FaultyStore;
+  /** The app's server; a test may replace it (the one held here is closed after the test). */
+  server: RunningServer;
+}
+
+/**
+ * Before each test, a {@link faultyStrategy} and the framework's test app over it on a real
+ * HTTP server; after it, both closed. `setUp` sees the strategy before the app is built (to
+ * register metrics, say). The object returned is filled anew for each test.
+ */
+export function faultyAppPerTest(framework: Framework, setUp?: (strategy: Strategy) => void): FaultyApp {
+  const app = {} as FaultyApp;
+  beforeEach(async function () {
+    Object.assign(app, await faultyStrategy());
+    setUp?.(app.strategy);
+    app.server = await startHttp(buildApp(framework, app.strategy));
+  });
+  afterEach(async function () {
+    await app.server?.close();
+    await app.strategy?.close();
+  });
+  return app;
 }
