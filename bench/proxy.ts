@@ -141,7 +141,9 @@ export async function run(options: BenchOptions = {}): Promise<string> {
       for (const [i, c] of cases.entries()) {
         process.stderr.write(`bench proxy: round ${r + 1}/${rounds}: ${c.name}\n`);
         rows[i]!.full.push(await hit(c, connections, warmup));
-        rows[i]!.moderate.push(await hit(c, moderate, 0));
+        // Direct, the moderate load goes half to each node at once, as every proxy spreads it:
+        // the nodes then queue what they would queue behind a proxy, and only the hop differs.
+        rows[i]!.moderate.push(i === 0 ? bothNodes(await Promise.all(nodes.map((n) => hit(n, Math.max(1, Math.ceil(moderate / 2)), 0)))) : await hit(c, moderate, 0));
       }
     }
     return report(rows, { connections, moderate, duration, rounds, fromSource, load: load === 'wrk' ? `wrk (${threads} thread${threads === 1 ? '' : 's'}, its own process)` : 'autocannon in the benchmark process' });
@@ -151,6 +153,12 @@ export async function run(options: BenchOptions = {}): Promise<string> {
   }
 }
 
+/** Two concurrent runs, one on each node, as one: the requests summed, the latencies the mean of the two. */
+function bothNodes([a, b]: MeasuredResult[]): MeasuredResult {
+  const mean = (k: 'p50' | 'p90' | 'p99' | 'mean') => (a![k] + b![k]) / 2;
+  return { ...a!, rps: a!.rps + b!.rps, total: a!.total + b!.total, p50: mean('p50'), p90: mean('p90'), p99: mean('p99'), mean: mean('mean') };
+}
+
 function report(rows: Row[], o: { connections: number; moderate: number; duration: number; rounds: number; load: string; fromSource: boolean }): string {
   const m = (rs: MeasuredResult[], k: 'rps' | 'p50' | 'p99' | 'cpuPerRequestUs') => median(rs.map((r) => r[k]));
   const byName = (n: string) => rows.find((r) => r.name === n)!;
@@ -158,9 +166,11 @@ function report(rows: Row[], o: { connections: number; moderate: number; duratio
   const workers = byName(WORKERS);
   const haproxy = byName('HAProxy');
   const direct = byName('direct (one node)');
-  const added = (r: Row) => m(r.moderate, 'p99') - m(direct.moderate, 'p99');
+  // Per round (the proxy and the direct path met the same background load), then the median.
+  const addedPerRound = (r: Row) => r.moderate.map((x, i) => x.p99 - direct.moderate[i]!.p99);
+  const added = (r: Row) => median(addedPerRound(r));
   const table = markdownTable(
-    ['path', 'req/s', 'p50 ms', 'p99 ms', 'proxy CPU µs/req', `p99 ms at ${o.moderate} conns`, 'p99 added vs direct', 'req/s per round', 'CPU µs/req per round'],
+    ['path', 'req/s', 'p50 ms', 'p99 ms', 'proxy CPU µs/req', `p99 ms at ${o.moderate} conns`, 'p99 added vs direct', 'req/s per round', 'CPU µs/req per round', 'p99 added per round'],
     rows.map((r) => [
       r.name,
       fmt(m(r.full, 'rps')),
@@ -171,6 +181,7 @@ function report(rows: Row[], o: { connections: number; moderate: number; duratio
       r === direct ? '–' : fmt(added(r), 2),
       r.full.map((x) => fmt(x.rps)).join(' / '),
       r === direct ? '(node)' : r.full.map((x) => fmt(x.cpuPerRequestUs)).join(' / '),
+      r === direct ? '–' : addedPerRound(r).map((x) => fmt(x, 2)).join(' / '),
     ]),
   );
   const rps = m(workers.full, 'rps') / m(haproxy.full, 'rps');
@@ -183,7 +194,9 @@ function report(rows: Row[], o: { connections: number; moderate: number; duratio
 
 Two app nodes (plain \`node:http\`, a 40-byte JSON answer, each in its own process); every proxy
 spreads over both with round robin. Load from ${o.load}: ${o.connections} connections for
-throughput, ${o.moderate} for the added-latency column; ${o.duration} s per case, ${o.rounds} round(s), medians, and
+throughput, ${o.moderate} for the added-latency column (direct: ${Math.max(1, Math.ceil(o.moderate / 2))} to each node at once, as the
+proxies spread them, with the mean of the two p99s; the added p99 is taken per round, then the
+median); ${o.duration} s per case, ${o.rounds} round(s), medians, and
 each round's figures. HAProxy runs \`nbthread 2\`, nginx \`worker_processes auto\` (2 here), \`${WORKERS}\`
 a primary and two workers (\`node:cluster\`); \`@scaleout/proxy\` and http-proxy are one Node.js process.
 \`@scaleout/proxy\` runs ${o.fromSource ? 'from its TypeScript sources under tsx (`--from-source`)' : 'from the built packages, as installed from npm'}.
