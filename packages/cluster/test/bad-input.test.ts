@@ -30,7 +30,9 @@ describe('ReplicatedStore refuses bad input', () => {
     for (const [options, field] of cases) {
       expect(() => new ReplicatedStore(options as never), field).to.throw().with.property('field', field);
     }
-    expect(() => new InProcessTransport({ dropRate: 2 })).to.throw().with.property('code', ErrorCodes.INVALID_ARGUMENT);
+    expect(() => new InProcessTransport({ dropRate: 2 })).to.throw().with.property('field', 'dropRate');
+    expect(() => new InProcessTransport({ dropRate: 2 })).to.throw().with.property('code', ErrorCodes.CONFIG);
+    expect(() => new InProcessTransport({ drop: 0.5 } as never)).to.throw().with.property('field', 'drop');
     expect(() => new InProcessTransport({ bus: '' })).to.throw().with.property('field', 'bus');
   });
 
