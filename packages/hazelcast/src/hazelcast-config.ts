@@ -53,15 +53,7 @@ export type HazelcastStoreOptions = z.input<typeof hazelcastStoreOptionsSchema>;
 export type ResolvedHazelcastStoreOptions = z.output<typeof hazelcastStoreOptionsSchema>;
 
 /** Defaults of {@link HazelcastStoreOptions}, from its schema. */
-export const DEFAULT_HAZELCAST_STORE_OPTIONS = Object.freeze(
-  z
-    .object(storeFields)
-    .extend({
-      /** Whether `close()` also shuts the client down: not by default. */
-      ownsClient: hazelcastStoreOptionsSchema.shape.ownsClient,
-    })
-    .parse({}),
-);
+export const DEFAULT_HAZELCAST_STORE_OPTIONS = schemaDefaults(hazelcastStoreOptionsSchema);
 
 /** `store: { type: "hazelcast" }`: sessions in a Hazelcast IMap. */
 export const hazelcastStoreConfigSchema = z.strictObject({
