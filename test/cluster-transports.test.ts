@@ -81,6 +81,14 @@ describe('cluster transports', function () {
       await expect(dead.start()).to.be.rejected.and.eventually.have.property('code', ErrorCodes.TRANSPORT);
     });
 
+    it('names an unreachable server under core\'s redaction rule, never its password', async () => {
+      const port = await freePort();
+      const t = transport({ url: `redis://app:hunter2@127.0.0.1:${port}` });
+      const err = await t.start().then(() => undefined, (e: unknown) => e);
+      expect(err).to.include({ code: ErrorCodes.TRANSPORT });
+      expect((err as Error).message).to.include(`redis://[redacted]@127.0.0.1:${port}`).and.not.include('hunter2');
+    });
+
     it('delivers broadcasts to all and addressed messages to their node only, and reports down/up around a killed subscriber', async () => {
       const channel = `t-${randomUUID()}`;
       const [a, b, c] = ['a', 'b', 'c'].map((nodeId) => transport({ url: redis.url, channel, nodeId })) as [RedisTransport, RedisTransport, RedisTransport];

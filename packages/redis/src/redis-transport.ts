@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
 import { Redis, type RedisOptions } from 'ioredis';
 import {
-  ErrorCodes, ScaleoutError, withTimeout,
+  ErrorCodes, redactCredentials, ScaleoutError, withTimeout,
   parseOptions, type PluginContext, type Transport, type TransportMessage,
 } from '@scaleout/core';
 import { redisTransportConfigSchema, redisTransportOptionsSchema, type RedisTransportConfigInput, type RedisTransportOptions } from './redis-transport-config.js';
@@ -101,7 +101,7 @@ export class RedisTransport extends EventEmitter implements Transport {
     } catch (err) {
       pub.disconnect();
       sub.disconnect();
-      throw transportError(`the Redis transport cannot reach ${redact(this.#url)}: ${(err as Error).message}`, err);
+      throw transportError(redactCredentials(`the Redis transport cannot reach ${this.#url}: ${(err as Error).message}`), err);
     }
     this.#up = true;
     this.#subscribedOnce = true;
@@ -156,10 +156,6 @@ export class RedisTransport extends EventEmitter implements Transport {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
-}
-
-function redact(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
 }
 
 /**
