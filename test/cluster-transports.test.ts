@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import { ErrorCodes, parseConfig } from '@scaleout/core';
+import { ErrorCodes, parseConfig, TransportError } from '@scaleout/core';
 import { DEFAULT_REDIS_TRANSPORT_OPTIONS, RedisTransport, createTransport as createRedisTransport } from '@scaleout/redis';
 import { DEFAULT_HAZELCAST_TRANSPORT_OPTIONS, HazelcastTransport, createTransport as createHazelcastTransport } from '@scaleout/hazelcast';
 import { eventually, freePort, type RedisServer, startRedis } from '@scaleout/harness';
@@ -85,7 +85,7 @@ describe('cluster transports', function () {
       const port = await freePort();
       const t = transport({ url: `redis://app:hunter2@127.0.0.1:${port}` });
       const err = await t.start().then(() => undefined, (e: unknown) => e);
-      expect(err).to.include({ code: ErrorCodes.TRANSPORT });
+      expect(err).to.be.instanceOf(TransportError).and.include({ code: ErrorCodes.TRANSPORT, name: 'TransportError' });
       expect((err as Error).message).to.include(`redis://[redacted]@127.0.0.1:${port}`).and.not.include('hunter2');
     });
 
@@ -165,7 +165,7 @@ describe('cluster transports', function () {
     it('fails to start with ERR_SCALEOUT_TRANSPORT when no member answers, and refuses other transport types', async () => {
       const t = new HazelcastTransport({ members: [`127.0.0.1:${await freePort()}`], connectTimeout: 1000 });
       await expect(t.publish(Buffer.from('x'))).to.be.rejected.and.eventually.have.property('code', ErrorCodes.TRANSPORT);
-      await expect(t.start()).to.be.rejected.and.eventually.have.property('code', ErrorCodes.TRANSPORT);
+      await expect(t.start()).to.be.rejected.and.eventually.be.instanceOf(TransportError).and.include({ code: ErrorCodes.TRANSPORT });
       await t.close();
       await t.close();
       await expect(createHazelcastTransport({ type: 'redis', url: 'redis://x:1', channel: 'x' } as never, context('n1'))).to.be.rejected.and.eventually.include({ code: ErrorCodes.CONFIG, field: 'cluster.transport.type' });

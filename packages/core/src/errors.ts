@@ -43,6 +43,14 @@ export class ScaleoutError extends Error {
   }
 }
 
+/** A replication transport could not start or publish, lost its connection, or was closed. */
+export class TransportError extends ScaleoutError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCodes.TRANSPORT, message, options);
+    this.name = 'TransportError';
+  }
+}
+
 /** A configuration value was refused. `field` is its dotted path. */
 export class ConfigError extends ScaleoutError {
   /** Dotted path of the refused field, such as `store.url`. */

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
 import { Client, LifecycleState, ReconnectMode, type ITopic } from 'hazelcast-client';
 import {
-  ErrorCodes, ScaleoutError, withTimeout,
+  TransportError, withTimeout,
   type PluginContext, type Transport, parseOptions, type TransportMessage,
 } from '@scaleout/core';
 import {
@@ -13,12 +13,6 @@ import {
 const debug = debuglog('scaleout:hazelcast-transport');
 
 type HzClient = Awaited<ReturnType<typeof Client.newHazelcastClient>>;
-
-function transportError(message: string, cause?: unknown): ScaleoutError {
-  const err = new ScaleoutError(ErrorCodes.TRANSPORT, message, cause === undefined ? undefined : { cause });
-  err.name = 'TransportError';
-  return err;
-}
 
 /**
  * A Hazelcast reliable topic as a cluster transport. The topic sits on a ringbuffer, so a listener
@@ -46,7 +40,7 @@ export class HazelcastTransport extends EventEmitter implements Transport {
   }
 
   start(): Promise<void> {
-    if (this.#closed) return Promise.reject(transportError('the Hazelcast transport is closed'));
+    if (this.#closed) return Promise.reject(new TransportError('the Hazelcast transport is closed'));
     return (this.#started ??= this.#start());
   }
 
@@ -69,11 +63,11 @@ export class HazelcastTransport extends EventEmitter implements Transport {
       client = await withTimeout(starting, o.connectTimeout + 1000, 'connect');
     } catch (err) {
       starting.then((c) => c.shutdown()).catch(() => undefined);
-      throw transportError(`the Hazelcast transport cannot reach cluster "${o.clusterName}" at ${o.members.join(', ')}: ${(err as Error).message}`, err);
+      throw new TransportError(`the Hazelcast transport cannot reach cluster "${o.clusterName}" at ${o.members.join(', ')}: ${(err as Error).message}`, { cause: err });
     }
     if (this.#closed) {
       await client.shutdown();
-      throw transportError('the Hazelcast transport was closed while starting');
+      throw new TransportError('the Hazelcast transport was closed while starting');
     }
     this.#client = client;
     const topic = await client.getReliableTopic<Buffer>(this.topicName);
@@ -92,7 +86,7 @@ export class HazelcastTransport extends EventEmitter implements Transport {
     if (this.#closed || !this.#topic) return;
     if (state === LifecycleState.DISCONNECTED && this.#up) {
       this.#up = false;
-      this.emit('down', transportError('the Hazelcast client lost its connection to the cluster'));
+      this.emit('down', new TransportError('the Hazelcast client lost its connection to the cluster'));
     } else if (state === LifecycleState.CONNECTED && !this.#up) {
       this.#up = true;
       this.emit('up');
@@ -101,11 +95,11 @@ export class HazelcastTransport extends EventEmitter implements Transport {
 
   async publish(message: TransportMessage): Promise<void> {
     const topic = this.#topic;
-    if (this.#closed || !topic) throw transportError(`the Hazelcast transport is ${this.#closed ? 'closed' : 'not started'}`);
+    if (this.#closed || !topic) throw new TransportError(`the Hazelcast transport is ${this.#closed ? 'closed' : 'not started'}`);
     try {
       await topic.publish(Buffer.isBuffer(message) ? message : Buffer.from(message));
     } catch (err) {
-      throw transportError(`publish to Hazelcast topic ${this.topicName} failed: ${(err as Error).message}`, err);
+      throw new TransportError(`publish to Hazelcast topic ${this.topicName} failed: ${(err as Error).message}`, { cause: err });
     }
   }
 

@@ -2,18 +2,12 @@ import { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
 import { Redis, type RedisOptions } from 'ioredis';
 import {
-  ErrorCodes, redactCredentials, ScaleoutError, withTimeout,
+  redactCredentials, TransportError, withTimeout,
   parseOptions, type PluginContext, type Transport, type TransportMessage,
 } from '@scaleout/core';
 import { redisTransportConfigSchema, redisTransportOptionsSchema, type RedisTransportConfigInput, type RedisTransportOptions } from './redis-transport-config.js';
 
 const debug = debuglog('scaleout:redis-transport');
-
-function transportError(message: string, cause?: unknown): ScaleoutError {
-  const err = new ScaleoutError(ErrorCodes.TRANSPORT, message, cause === undefined ? undefined : { cause });
-  err.name = 'TransportError';
-  return err;
-}
 
 /**
  * Redis pub/sub as a cluster transport. A subscriber connection is dedicated to the channel (a
@@ -68,7 +62,7 @@ export class RedisTransport extends EventEmitter implements Transport {
   }
 
   start(): Promise<void> {
-    if (this.#closed) return Promise.reject(transportError('the Redis transport is closed'));
+    if (this.#closed) return Promise.reject(new TransportError('the Redis transport is closed'));
     return (this.#started ??= this.#start());
   }
 
@@ -101,7 +95,7 @@ export class RedisTransport extends EventEmitter implements Transport {
     } catch (err) {
       pub.disconnect();
       sub.disconnect();
-      throw transportError(redactCredentials(`the Redis transport cannot reach ${this.#url}: ${(err as Error).message}`), err);
+      throw new TransportError(redactCredentials(`the Redis transport cannot reach ${this.#url}: ${(err as Error).message}`), { cause: err });
     }
     this.#up = true;
     this.#subscribedOnce = true;
@@ -123,18 +117,18 @@ export class RedisTransport extends EventEmitter implements Transport {
     if (!this.#up || this.#closed) return;
     this.#up = false;
     debug('subscriber connection lost');
-    this.emit('down', transportError('the Redis subscriber connection was lost; messages published meanwhile are gone'));
+    this.emit('down', new TransportError('the Redis subscriber connection was lost; messages published meanwhile are gone'));
   }
 
   async publish(message: TransportMessage, to?: string): Promise<void> {
     const pub = this.#pub;
-    if (this.#closed || !pub) throw transportError(`the Redis transport is ${this.#closed ? 'closed' : 'not started'}`);
+    if (this.#closed || !pub) throw new TransportError(`the Redis transport is ${this.#closed ? 'closed' : 'not started'}`);
     // Node channels are used only by transports that know their node: then every peer does too.
     const channel = to !== undefined && this.#channels.length > 1 ? this.#nodeChannel(to) : this.channel;
     try {
       await pub.publish(channel, Buffer.isBuffer(message) ? message : Buffer.from(message));
     } catch (err) {
-      throw transportError(`publish to Redis channel ${this.channel} failed: ${(err as Error).message}`, err);
+      throw new TransportError(`publish to Redis channel ${this.channel} failed: ${(err as Error).message}`, { cause: err });
     }
   }
 
