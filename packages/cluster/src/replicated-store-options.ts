@@ -19,7 +19,7 @@ export const replicatedStoreOptionsSchema = z.strictObject({
   nodeId: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'expected 1 to 128 letters, digits or . _ : -'),
   /** Cluster secrets, newest first: the first signs frames, all verify. */
   secret: z
-    .union([z.string().min(1).transform((s) => [s]), z.array(z.string().min(1)).min(1)], {
+    .union([z.string().min(1).transform((s) => [s]), z.array(z.string().min(1)).min(1).readonly()], {
       error: 'expected a non-empty string or a non-empty array of non-empty strings, newest first',
     })
     .transform((s) => [...s]),

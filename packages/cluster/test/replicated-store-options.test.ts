@@ -13,6 +13,8 @@ describe('ReplicatedStore options', () => {
     const { nodeId, secret, transport: t, ...resolved } = resolveOptions({ nodeId: 'a', secret: 's', transport });
     expect([nodeId, secret, t]).to.deep.equal(['a', ['s'], transport]);
     expect(resolved).to.deep.equal(DEFAULT_REPLICATED_STORE_OPTIONS);
+    const rotation = Object.freeze(['new', 'old'] as const);
+    expect(resolveOptions({ nodeId: 'a', secret: rotation, transport }).secret).to.deep.equal(['new', 'old']);
   });
 
   it('refuse what the cluster section refuses, naming the field in each', () => {
