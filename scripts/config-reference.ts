@@ -1,11 +1,12 @@
 // `npm run docs:config`: writes the tables of docs/configuration.md that describe the options of
 // each store and transport type, from the zod schema that type registered (the one schema its
-// package validates with). A table sits between `<!-- config-reference store redis -->` and
+// package validates with), and of core's own sections that have a schema of their own (`cluster`).
+// A table sits between `<!-- config-reference store redis -->` (or `section cluster`) and
 // `<!-- /config-reference -->`; the text around it is written by hand. `--check` changes nothing
 // and exits 1 when the file is out of date (test/config-reference.test.ts does the same check).
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { registeredStoreType, registeredTransportType } from '@scaleout/core';
+import { clusterSchema, registeredStoreType, registeredTransportType } from '@scaleout/core';
 import { z } from 'zod';
 // Importing a package registers its types.
 import '@scaleout/redis';
@@ -14,7 +15,15 @@ import '@scaleout/cluster';
 
 export const CONFIG_REFERENCE = fileURLToPath(new URL('../docs/configuration.md', import.meta.url));
 
-const MARKER = /(<!-- config-reference (store|transport) ([a-z0-9._-]+) -->\n)[\s\S]*?(<!-- \/config-reference -->)/g;
+const MARKER = /(<!-- config-reference (store|transport|section) ([a-z0-9._-]+) -->\n)[\s\S]*?(<!-- \/config-reference -->)/g;
+
+/** Core's sections whose table is generated, by name. */
+const SECTIONS: Readonly<Record<string, z.ZodType>> = { cluster: clusterSchema };
+
+function schemaOf(kind: string, name: string): z.ZodType | undefined {
+  if (kind === 'section') return SECTIONS[name];
+  return (kind === 'store' ? registeredStoreType(name) : registeredTransportType(name))?.schema;
+}
 
 interface FieldMeta {
   /** What the field accepts, as the reader should read it. */
@@ -47,9 +56,9 @@ export function schemaTable(schema: z.ZodType): string {
 /** `markdown` with every marked table rewritten from the schema of the type it names. */
 export function updateConfigReference(markdown: string): string {
   return markdown.replace(MARKER, (_all, open: string, kind: string, name: string, close: string) => {
-    const type = kind === 'store' ? registeredStoreType(name) : registeredTransportType(name);
-    if (!type) throw new Error(`docs/configuration.md marks a table for ${kind} type "${name}", which no package registered`);
-    return `${open}${schemaTable(type.schema)}\n${close}`;
+    const schema = schemaOf(kind, name);
+    if (!schema) throw new Error(`docs/configuration.md marks a table for ${kind} "${name}", which no package registered`);
+    return `${open}${schemaTable(schema)}\n${close}`;
   });
 }
 

@@ -1,11 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import { ErrorCodes, parseConfig } from '@scaleout/core';
-import { RedisTransport, createTransport as createRedisTransport } from '@scaleout/redis';
-import { HazelcastTransport, createTransport as createHazelcastTransport } from '@scaleout/hazelcast';
+import { ErrorCodes, parseConfig, TransportError } from '@scaleout/core';
+import { DEFAULT_REDIS_TRANSPORT_OPTIONS, RedisTransport, createTransport as createRedisTransport } from '@scaleout/redis';
+import { DEFAULT_HAZELCAST_TRANSPORT_OPTIONS, HazelcastTransport, createTransport as createHazelcastTransport } from '@scaleout/hazelcast';
 import { eventually, freePort, type RedisServer, startRedis } from '@scaleout/harness';
 
 const context = (nodeId: string) => ({ nodeId, secret: ['s'], config: parseConfig({ secret: 's' }) });
+
+/** The error `fn` throws; fails the test when it throws nothing. */
+function captured(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a refusal, got none');
+}
 
 describe('cluster transports', function () {
   this.timeout(30_000);
@@ -32,9 +42,33 @@ describe('cluster transports', function () {
         [{ channel: '' }, 'channel'],
         [{ channel: 'x'.repeat(129) }, 'channel'],
         [{ publishTimeout: -1 }, 'publishTimeout'],
+        [{ publishTimeout: 'soon' }, 'publishTimeout'],
         [{ nodeId: '' }, 'nodeId'],
+        [{ username: 7 }, 'username'],
+        [{ password: ['x'] }, 'password'],
+        [{ chanel: 'x' }, 'chanel'],
       ] as const) {
         expect(() => new RedisTransport(o as never), field).to.throw().with.property('field', field);
+        expect(() => new RedisTransport(o as never), field).to.throw().with.property('code', ErrorCodes.CONFIG);
+      }
+    });
+
+    it('takes durations as the config writes them, and defaults from its schema', () => {
+      expect(DEFAULT_REDIS_TRANSPORT_OPTIONS).to.deep.equal({ url: 'redis://127.0.0.1:6379', channel: 'scaleout', publishTimeout: 2000 });
+      expect(new RedisTransport({ publishTimeout: '500ms' }).channel).to.equal('scaleout');
+    });
+
+    it('refuses a bad field in the constructor and in cluster.transport with the same error, the config naming its path', async () => {
+      for (const [o, field] of [
+        [{ url: 'http://x' }, 'url'],
+        [{ channel: '' }, 'channel'],
+        [{ username: 7 }, 'username'],
+        [{ chanel: 'x' }, 'chanel'],
+      ] as const) {
+        const constructed = captured(() => new RedisTransport(o as never));
+        const configured = await createRedisTransport({ type: 'redis', url: redis.url, ...o } as never, context('n')).then(() => undefined, (e: unknown) => e);
+        expect(configured, field).to.include({ code: ErrorCodes.CONFIG, field: `cluster.transport.${field}` });
+        expect((configured as Error).message, field).to.equal((constructed as Error).message.replaceAll(`config ${field}`, `config cluster.transport.${field}`));
       }
     });
 
@@ -45,6 +79,14 @@ describe('cluster transports', function () {
       await dead.close();
       await dead.close();
       await expect(dead.start()).to.be.rejected.and.eventually.have.property('code', ErrorCodes.TRANSPORT);
+    });
+
+    it('names an unreachable server under core\'s redaction rule, never its password', async () => {
+      const port = await freePort();
+      const t = transport({ url: `redis://app:hunter2@127.0.0.1:${port}` });
+      const err = await t.start().then(() => undefined, (e: unknown) => e);
+      expect(err).to.be.instanceOf(TransportError).and.include({ code: ErrorCodes.TRANSPORT, name: 'TransportError' });
+      expect((err as Error).message).to.include(`redis://[redacted]@127.0.0.1:${port}`).and.not.include('hunter2');
     });
 
     it('delivers broadcasts to all and addressed messages to their node only, and reports down/up around a killed subscriber', async () => {
@@ -91,18 +133,39 @@ describe('cluster transports', function () {
   describe('HazelcastTransport', function () {
     it('refuses bad options with coded errors naming the field', () => {
       for (const [o, field] of [
+        [undefined, 'members'],
         [{ members: [] }, 'members'],
-        [{ members: ['no-port'] }, 'members'],
+        [{ members: ['no-port'] }, 'members.0'],
         [{ members: ['127.0.0.1:5701'], topic: '' }, 'topic'],
+        [{ members: ['127.0.0.1:5701'], topic: 'x'.repeat(129) }, 'topic'],
+        [{ members: ['127.0.0.1:5701'], clusterName: '' }, 'clusterName'],
+        [{ members: ['127.0.0.1:5701'], connectTimeout: 0 }, 'connectTimeout'],
+        [{ members: ['127.0.0.1:5701'], username: 7 }, 'username'],
+        [{ members: ['127.0.0.1:5701'], topics: 'x' }, 'topics'],
       ] as const) {
         expect(() => new HazelcastTransport(o as never), field).to.throw().with.property('field', field);
+        expect(() => new HazelcastTransport(o as never), field).to.throw().with.property('code', ErrorCodes.CONFIG);
+      }
+    });
+
+    it('refuses a bad field in the constructor and in cluster.transport with the same error, the config naming its path', async () => {
+      expect(DEFAULT_HAZELCAST_TRANSPORT_OPTIONS).to.deep.equal({ clusterName: 'dev', topic: 'scaleout', connectTimeout: 10_000 });
+      for (const [o, field] of [
+        [{ members: ['no-port'] }, 'members.0'],
+        [{ members: ['127.0.0.1:5701'], topic: '' }, 'topic'],
+        [{ members: ['127.0.0.1:5701'], clusterName: '' }, 'clusterName'],
+      ] as const) {
+        const constructed = captured(() => new HazelcastTransport(o as never));
+        const configured = await createHazelcastTransport({ type: 'hazelcast', ...o } as never, context('n')).then(() => undefined, (e: unknown) => e);
+        expect(configured, field).to.include({ code: ErrorCodes.CONFIG, field: `cluster.transport.${field}` });
+        expect((configured as Error).message, field).to.equal((constructed as Error).message.replaceAll(`config ${field}`, `config cluster.transport.${field}`));
       }
     });
 
     it('fails to start with ERR_SCALEOUT_TRANSPORT when no member answers, and refuses other transport types', async () => {
       const t = new HazelcastTransport({ members: [`127.0.0.1:${await freePort()}`], connectTimeout: 1000 });
       await expect(t.publish(Buffer.from('x'))).to.be.rejected.and.eventually.have.property('code', ErrorCodes.TRANSPORT);
-      await expect(t.start()).to.be.rejected.and.eventually.have.property('code', ErrorCodes.TRANSPORT);
+      await expect(t.start()).to.be.rejected.and.eventually.be.instanceOf(TransportError).and.include({ code: ErrorCodes.TRANSPORT });
       await t.close();
       await t.close();
       await expect(createHazelcastTransport({ type: 'redis', url: 'redis://x:1', channel: 'x' } as never, context('n1'))).to.be.rejected.and.eventually.include({ code: ErrorCodes.CONFIG, field: 'cluster.transport.type' });

@@ -11,10 +11,5 @@ export class NotReadyError extends ScaleoutError {
   }
 }
 
-/** A transport could not start, publish or was closed. */
-export class TransportError extends ScaleoutError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(ErrorCodes.TRANSPORT, message, options);
-    this.name = 'TransportError';
-  }
-}
+// The transports of every package throw core's TransportError; exported here too, where it was first.
+export { TransportError } from '@scaleout/core';

@@ -1,31 +1,10 @@
 import { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
-import { InvalidArgumentError, type Transport, type TransportMessage } from '@scaleout/core';
+import { parseOptions, type Transport, type TransportMessage } from '@scaleout/core';
+import { inProcessTransportOptionsSchema, type InProcessTransportOptions } from './in-process-transport-config.js';
 import { TransportError } from './errors.js';
 
 const debug = debuglog('scaleout:in-process-transport');
-
-/** Options of {@link InProcessTransport}. */
-export interface InProcessTransportOptions {
-  /**
-   * Name of the bus: transports on the same bus in one process reach each other.
-   * @default "default"
-   */
-  bus?: string;
-  /**
-   * Fraction (0 to 1) of deliveries silently dropped, to test loss handling.
-   * @default 0
-   */
-  dropRate?: number;
-}
-
-/** Defaults of {@link InProcessTransportOptions}. */
-export const DEFAULT_IN_PROCESS_TRANSPORT_OPTIONS = {
-  /** One bus for every store in the process. */
-  bus: 'default',
-  /** Nothing is dropped. */
-  dropRate: 0,
-} as const;
 
 // Kept on globalThis so that every copy of this module in the process (CommonJS and ESM loads of
 // one file, two installed versions) shares the same buses.
@@ -53,12 +32,7 @@ export class InProcessTransport extends EventEmitter implements Transport {
 
   constructor(options: InProcessTransportOptions = {}) {
     super();
-    const bus = options.bus ?? DEFAULT_IN_PROCESS_TRANSPORT_OPTIONS.bus;
-    if (typeof bus !== 'string' || bus.length === 0) throw new InvalidArgumentError('bus', `bus must be a non-empty string, got ${String(bus)}`);
-    const dropRate = options.dropRate ?? DEFAULT_IN_PROCESS_TRANSPORT_OPTIONS.dropRate;
-    if (typeof dropRate !== 'number' || !(dropRate >= 0 && dropRate <= 1)) {
-      throw new InvalidArgumentError('dropRate', `dropRate must be a number from 0 to 1, got ${String(dropRate)}`);
-    }
+    const { bus, dropRate } = parseOptions(inProcessTransportOptionsSchema, options ?? {});
     this.bus = bus;
     this.dropRate = dropRate;
   }

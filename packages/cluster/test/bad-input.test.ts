@@ -21,7 +21,12 @@ describe('ReplicatedStore refuses bad input', () => {
       [{ nodeId: '', secret: 's', transport }, 'nodeId'],
       [{ nodeId: 'has space', secret: 's', transport }, 'nodeId'],
       [{ nodeId: 'a', secret: [], transport }, 'secret'],
-      [{ nodeId: 'a', secret: [''], transport }, 'secret'],
+      [{ nodeId: 'a', secret: [''], transport }, 'secret.0'],
+      [{ nodeId: 'a', secret: '', transport }, 'secret'],
+      [{ nodeId: 'a', secret: 's', transport, maxMessageBytes: 1024 * 1024 * 1024 }, 'maxMessageBytes'],
+      [{ nodeId: 'a', secret: 's', transport, replayWindow: 10 }, 'replayWindow'],
+      [{ nodeId: 'a', secret: 's', transport, minTombstoneTtl: '1s', expiryResolution: 0 }, 'expiryResolution'],
+      [{ nodeId: 'a', secret: 's', transport, readyTimeout: '1s', ready: 1 }, 'ready'],
       [{ nodeId: 'a', secret: 's', transport: {} }, 'transport'],
       [{ nodeId: 'a', secret: 's', transport, maxMessageBytes: 10 }, 'maxMessageBytes'],
       [{ nodeId: 'a', secret: 's', transport, antiEntropyInterval: 1 }, 'antiEntropyInterval'],
@@ -30,7 +35,9 @@ describe('ReplicatedStore refuses bad input', () => {
     for (const [options, field] of cases) {
       expect(() => new ReplicatedStore(options as never), field).to.throw().with.property('field', field);
     }
-    expect(() => new InProcessTransport({ dropRate: 2 })).to.throw().with.property('code', ErrorCodes.INVALID_ARGUMENT);
+    expect(() => new InProcessTransport({ dropRate: 2 })).to.throw().with.property('field', 'dropRate');
+    expect(() => new InProcessTransport({ dropRate: 2 })).to.throw().with.property('code', ErrorCodes.CONFIG);
+    expect(() => new InProcessTransport({ drop: 0.5 } as never)).to.throw().with.property('field', 'drop');
     expect(() => new InProcessTransport({ bus: '' })).to.throw().with.property('field', 'bus');
   });
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { int, packageName, typeName } from './config-fields.js';
+import { packageName, typeName } from './config-fields.js';
+import { memoryStoreFields } from './memory-store-options.js';
 import { MemoryStore } from './memory-store.js';
 import type { StoreType, TypedSection } from './plugin-registry.js';
 
@@ -19,10 +20,7 @@ export const storeSectionSchema = z.looseObject({
 export const memoryStoreSchema = z.strictObject({
   /** Always `"memory"`: sessions are held in this process. */
   type: z.literal('memory'),
-  /** Most sessions held; past it the least recently used are evicted (`evict` event). `0`: no bound. */
-  maxSessions: int(0)
-    .default(100_000)
-    .meta({ accepts: 'whole number ≥ 0', description: 'most sessions held; the least recently used are evicted past it (`evict` event). `0`: no bound' }),
+  ...memoryStoreFields,
 });
 
 /** A validated `store: { type: "memory" }`. */

@@ -43,6 +43,14 @@ export class ScaleoutError extends Error {
   }
 }
 
+/** A replication transport could not start or publish, lost its connection, or was closed. */
+export class TransportError extends ScaleoutError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCodes.TRANSPORT, message, options);
+    this.name = 'TransportError';
+  }
+}
+
 /** A configuration value was refused. `field` is its dotted path. */
 export class ConfigError extends ScaleoutError {
   /** Dotted path of the refused field, such as `store.url`. */
@@ -122,8 +130,17 @@ export function describeValue(value: unknown, field = ''): string {
   } catch {
     text = Object.prototype.toString.call(value);
   }
-  // URLs carry credentials (redis://user:password@host): never show the user-info part.
-  // Greedy up to the last '@': a password may hold '/', quotes or spaces; over-redacting is safe.
-  text = text.replace(/([a-z][a-z0-9+.-]*:\/\/).*@/gis, '$1[redacted]@');
+  text = redactCredentials(text);
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/**
+ * `text` with the user-info part of every URL in it (`redis://user:password@host`) replaced by
+ * `[redacted]`: the one rule every package applies before a URL, or output that may hold one,
+ * goes into an error message or a log.
+ */
+export function redactCredentials(text: string): string {
+  // Greedy up to the last '@' of the line: a password may hold '/', quotes or spaces, and
+  // over-redacting is safe; a line ends it, so a process's output keeps its other lines.
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/).*@/gi, '$1[redacted]@');
 }

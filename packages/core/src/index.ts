@@ -9,6 +9,7 @@ export * from './duration.js';
 export * from './timeout.js';
 export * from './session-value.js';
 export * from './memory-store.js';
+export * from './memory-store-options.js';
 export * from './route-cookie.js';
 export * from './config.js';
 export * from './config-fields.js';

@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
-import { parseDuration, type Duration } from './duration.js';
 import { InvalidArgumentError, ScaleoutError, ErrorCodes } from './errors.js';
+import { memoryStoreOptionsSchema, type MemoryStoreOptions } from './memory-store-options.js';
+import { parseOptions } from './parse-options.js';
 import { checkSessionId, checkTtl, decodeSession } from './session-value.js';
 import type { LockOptions, SessionData, SessionStore, SyncSessionOps } from './types.js';
 import { applyPatch, type SessionPatch } from './session-patch.js';
@@ -9,36 +10,6 @@ import { LocalLocks } from './session-lock.js';
 import { LocalUserIndex } from './user-index.js';
 
 const debug = debuglog('scaleout:memory-store');
-
-/** Options of {@link MemoryStore}. */
-export interface MemoryStoreOptions {
-  /**
-   * Most sessions held at once; past it the least recently used one is evicted (`evict` event).
-   * `0` means no bound.
-   * @default 100000
-   */
-  maxSessions?: number;
-  /**
-   * How often expired sessions are swept out (and their memory freed) without any read.
-   * @default "1s"
-   */
-  sweepInterval?: Duration;
-  /**
-   * Largest serialized session accepted, in bytes.
-   * @default 1048576
-   */
-  maxValueBytes?: number;
-}
-
-/** Defaults of {@link MemoryStoreOptions}. */
-export const DEFAULT_MEMORY_STORE_OPTIONS = {
-  /** See {@link MemoryStoreOptions.maxSessions}. */
-  maxSessions: 100_000,
-  /** See {@link MemoryStoreOptions.sweepInterval}. */
-  sweepInterval: 1000,
-  /** See {@link MemoryStoreOptions.maxValueBytes}. */
-  maxValueBytes: 1024 * 1024,
-} as const satisfies MemoryStoreOptions;
 
 interface Entry {
   json: string;
@@ -77,17 +48,10 @@ export class MemoryStore extends EventEmitter implements SessionStore {
 
   constructor(options: MemoryStoreOptions = {}) {
     super();
-    const maxSessions = options.maxSessions ?? DEFAULT_MEMORY_STORE_OPTIONS.maxSessions;
-    if (!Number.isInteger(maxSessions) || maxSessions < 0) {
-      throw new InvalidArgumentError('maxSessions', `maxSessions must be a whole number >= 0 (0 = no bound), got ${String(maxSessions)}`);
-    }
-    const maxValueBytes = options.maxValueBytes ?? DEFAULT_MEMORY_STORE_OPTIONS.maxValueBytes;
-    if (!Number.isInteger(maxValueBytes) || maxValueBytes <= 0) {
-      throw new InvalidArgumentError('maxValueBytes', `maxValueBytes must be a whole number > 0, got ${String(maxValueBytes)}`);
-    }
+    const { maxSessions, maxValueBytes, sweepInterval } = parseOptions(memoryStoreOptionsSchema, options ?? {});
     this.#maxSessions = maxSessions;
     this.#maxValueBytes = maxValueBytes;
-    this.#resolution = Math.max(10, parseDuration(options.sweepInterval ?? DEFAULT_MEMORY_STORE_OPTIONS.sweepInterval, 'sweepInterval'));
+    this.#resolution = Math.max(10, sweepInterval);
     this.#timer = setInterval(() => this.sweep(), this.#resolution);
     this.#timer.unref();
     queueMicrotask(() => this.emit('ready'));

@@ -38,3 +38,23 @@ export function parseOptions<S extends z.ZodType>(schema: S, input: unknown, pre
   const first = errors[0]!;
   throw new ConfigError(first.field, errors.map((e) => e.message).join('\n'), { cause: new AggregateError(errors, 'config refused') });
 }
+
+/** The fields of `shape` that have a default: optional in the input, never undefined once parsed. */
+export type SchemaDefaults<T extends z.ZodRawShape> = {
+  readonly [K in keyof T as undefined extends z.input<T[K]> ? (undefined extends z.output<T[K]> ? never : K) : never]: z.output<T[K]>;
+};
+
+/**
+ * The defaults an options schema fills in when a field is left out: each field of the object
+ * schema parsed from nothing, keeping those that give a value (required and merely optional
+ * fields are left out). A component's `DEFAULT_*` object is derived with it, so its defaults are
+ * written once, in the schema.
+ */
+export function schemaDefaults<T extends z.ZodRawShape>(schema: { readonly shape: T }): SchemaDefaults<T> {
+  const defaults: Record<string, unknown> = {};
+  for (const [field, type] of Object.entries(schema.shape)) {
+    const parsed = (type as z.ZodType).safeParse(undefined);
+    if (parsed.success && parsed.data !== undefined) defaults[field] = parsed.data;
+  }
+  return Object.freeze(defaults) as SchemaDefaults<T>;
+}

@@ -1,6 +1,6 @@
 import FakeTimers from '@sinonjs/fake-timers';
 import { expect } from 'chai';
-import { MemoryStore, InvalidArgumentError } from '@scaleout/core';
+import { ConfigError, DEFAULT_MEMORY_STORE_OPTIONS, MemoryStore, InvalidArgumentError, parseConfig } from '@scaleout/core';
 
 describe('MemoryStore', function () {
   let store: MemoryStore;
@@ -144,7 +144,27 @@ describe('MemoryStore', function () {
   });
 
   it('refuses bad options', function () {
-    expect(() => new MemoryStore({ maxSessions: -1 })).to.throw(InvalidArgumentError, /maxSessions/);
-    expect(() => new MemoryStore({ sweepInterval: 'often' })).to.throw(/sweepInterval/);
+    for (const [options, field] of [
+      [{ maxSessions: -1 }, 'maxSessions'],
+      [{ maxSessions: 1.5 }, 'maxSessions'],
+      [{ sweepInterval: 'often' }, 'sweepInterval'],
+      [{ maxValueBytes: 0 }, 'maxValueBytes'],
+      [{ maxSession: 10 }, 'maxSession'],
+    ] as const) {
+      expect(() => new MemoryStore(options as never), field).to.throw(ConfigError).with.property('field', field);
+    }
+    // The config section refuses the same value with the same words, naming store.maxSessions.
+    const constructed = (() => {
+      try {
+        new MemoryStore({ maxSessions: -1 });
+      } catch (err) {
+        return err as ConfigError;
+      }
+      throw new Error('expected a refusal');
+    })();
+    expect(() => parseConfig({ secret: 's', strategy: 'store', store: { type: 'memory', maxSessions: -1 } }))
+      .to.throw(ConfigError, constructed.message.replace('config maxSessions', 'config store.maxSessions'))
+      .with.property('field', 'store.maxSessions');
+    expect(DEFAULT_MEMORY_STORE_OPTIONS).to.deep.equal({ maxSessions: 100_000, sweepInterval: 1000, maxValueBytes: 1024 * 1024 });
   });
 });

@@ -1,10 +1,11 @@
-import { hostPort, int, list, positiveDuration } from '@scaleout/core';
+import { hostPort, int, list, positiveDuration, schemaDefaults } from '@scaleout/core';
 import type { IMap } from 'hazelcast-client';
 import { z } from 'zod';
 import type { HazelcastClient } from './hazelcast-client.js';
 
-// The options of this package's types, written once: HazelcastStore's constructor validates
-// with hazelcastStoreOptionsSchema, createStore()/createTransport() the config sections with
+// The options of this package's types, written once: HazelcastStore's and HazelcastTransport's
+// constructors validate with hazelcastStoreOptionsSchema and hazelcastTransportOptionsSchema,
+// createStore()/createTransport() the config sections with
 // hazelcastStoreConfigSchema and hazelcastTransportConfigSchema (the store's fields plus how to
 // connect), and docs/configuration.md's tables are generated from them (scripts/config-reference.ts).
 
@@ -52,15 +53,7 @@ export type HazelcastStoreOptions = z.input<typeof hazelcastStoreOptionsSchema>;
 export type ResolvedHazelcastStoreOptions = z.output<typeof hazelcastStoreOptionsSchema>;
 
 /** Defaults of {@link HazelcastStoreOptions}, from its schema. */
-export const DEFAULT_HAZELCAST_STORE_OPTIONS = Object.freeze(
-  z
-    .object(storeFields)
-    .extend({
-      /** Whether `close()` also shuts the client down: not by default. */
-      ownsClient: hazelcastStoreOptionsSchema.shape.ownsClient,
-    })
-    .parse({}),
-);
+export const DEFAULT_HAZELCAST_STORE_OPTIONS = schemaDefaults(hazelcastStoreOptionsSchema);
 
 /** `store: { type: "hazelcast" }`: sessions in a Hazelcast IMap. */
 export const hazelcastStoreConfigSchema = z.strictObject({
@@ -79,15 +72,35 @@ export type HazelcastStoreConfigInput = z.input<typeof hazelcastStoreConfigSchem
 /** A validated `store: { type: "hazelcast" }`, defaults filled in, durations in ms. */
 export type HazelcastStoreConfig = z.output<typeof hazelcastStoreConfigSchema>;
 
+/** The reliable topic's field, in the config section and the constructor. */
+const topic = {
+  /** Name of the reliable topic that carries the replication messages; clusters sharing a Hazelcast use different topics. */
+  topic: z.string().min(1).max(128).default('scaleout').meta({ accepts: 'string ≤ 128', description: 'the reliable topic' }),
+};
+
+/** The options of {@link HazelcastTransport}, validated by its constructor. */
+export const hazelcastTransportOptionsSchema = z.strictObject({
+  ...connection,
+  ...topic,
+  /** Longest the first connection may take, in ms once validated. */
+  connectTimeout: positiveDuration().prefault('10s').meta({ accepts: 'duration', description: 'longest the first connection may take' }),
+});
+
+/** Options of {@link HazelcastTransport}, as given (durations as strings or ms). */
+export type HazelcastTransportOptions = z.input<typeof hazelcastTransportOptionsSchema>;
+/** Options of {@link HazelcastTransport} with defaults applied and durations in ms. */
+export type ResolvedHazelcastTransportOptions = z.output<typeof hazelcastTransportOptionsSchema>;
+
+/** Defaults of {@link HazelcastTransportOptions}, from its schema. */
+export const DEFAULT_HAZELCAST_TRANSPORT_OPTIONS = schemaDefaults(hazelcastTransportOptionsSchema);
+
 /** `cluster.transport: { type: "hazelcast" }`: a Hazelcast reliable topic between the nodes of the `cluster` strategy. */
 export const hazelcastTransportConfigSchema = z.strictObject({
   /** Always `"hazelcast"`. */
   type: z.literal('hazelcast'),
   ...connection,
-  /** Name of the reliable topic that carries the replication messages. */
-  topic: z.string().min(1).max(128).default('scaleout').meta({ accepts: 'string ≤ 128', description: 'the reliable topic' }),
+  ...topic,
 });
-
 /** A `cluster.transport: { type: "hazelcast" }` section as written. */
 export type HazelcastTransportConfigInput = z.input<typeof hazelcastTransportConfigSchema>;
 /** A validated `cluster.transport: { type: "hazelcast" }`. */

@@ -2,55 +2,17 @@ import { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
 import { Client, LifecycleState, ReconnectMode, type ITopic } from 'hazelcast-client';
 import {
-  ErrorCodes, InvalidArgumentError, ScaleoutError, withTimeout,
+  TransportError, withTimeout,
   type PluginContext, type Transport, parseOptions, type TransportMessage,
 } from '@scaleout/core';
-import { hazelcastTransportConfigSchema, type HazelcastTransportConfigInput } from './hazelcast-config.js';
+import {
+  hazelcastTransportConfigSchema, hazelcastTransportOptionsSchema,
+  type HazelcastTransportConfigInput, type HazelcastTransportOptions, type ResolvedHazelcastTransportOptions,
+} from './hazelcast-config.js';
 
 const debug = debuglog('scaleout:hazelcast-transport');
 
 type HzClient = Awaited<ReturnType<typeof Client.newHazelcastClient>>;
-
-/** Options of {@link HazelcastTransport}. */
-export interface HazelcastTransportOptions {
-  /** Members to connect to, as `host:port`. */
-  members: string[];
-  /**
-   * The Hazelcast cluster name.
-   * @default "dev"
-   */
-  clusterName?: string;
-  /**
-   * The reliable topic; clusters sharing a Hazelcast use different topics.
-   * @default "scaleout"
-   */
-  topic?: string;
-  /** The user name, when the cluster requires authentication. */
-  username?: string;
-  /** The password, when the cluster requires authentication. */
-  password?: string;
-  /**
-   * Longest the first connection may take.
-   * @default 10000
-   */
-  connectTimeout?: number;
-}
-
-/** Defaults of {@link HazelcastTransportOptions}. */
-export const DEFAULT_HAZELCAST_TRANSPORT_OPTIONS = {
-  /** Hazelcast's own default cluster name. */
-  clusterName: 'dev',
-  /** The reliable topic the nodes share. */
-  topic: 'scaleout',
-  /** 10 s. */
-  connectTimeout: 10_000,
-} as const;
-
-function transportError(message: string, cause?: unknown): ScaleoutError {
-  const err = new ScaleoutError(ErrorCodes.TRANSPORT, message, cause === undefined ? undefined : { cause });
-  err.name = 'TransportError';
-  return err;
-}
 
 /**
  * A Hazelcast reliable topic as a cluster transport. The topic sits on a ringbuffer, so a listener
@@ -64,7 +26,7 @@ function transportError(message: string, cause?: unknown): ScaleoutError {
 export class HazelcastTransport extends EventEmitter implements Transport {
   /** The name of the reliable topic the nodes share. */
   readonly topicName: string;
-  readonly #o: Required<Omit<HazelcastTransportOptions, 'username' | 'password'>> & Pick<HazelcastTransportOptions, 'username' | 'password'>;
+  readonly #o: ResolvedHazelcastTransportOptions;
   #client: HzClient | undefined;
   #topic: ITopic<Buffer> | undefined;
   #started: Promise<void> | undefined;
@@ -73,27 +35,12 @@ export class HazelcastTransport extends EventEmitter implements Transport {
 
   constructor(options: HazelcastTransportOptions) {
     super();
-    const d = DEFAULT_HAZELCAST_TRANSPORT_OPTIONS;
-    if (!options || !Array.isArray(options.members) || options.members.length === 0 || options.members.some((m) => typeof m !== 'string' || !/^[^:\s]+:\d{1,5}$/.test(m))) {
-      throw new InvalidArgumentError('members', `members must be a non-empty array of "host:port", got ${JSON.stringify(options?.members)}`);
-    }
-    const topic = options.topic ?? d.topic;
-    if (typeof topic !== 'string' || topic.length === 0 || topic.length > 128) {
-      throw new InvalidArgumentError('topic', `topic must be a string of 1 to 128 characters, got ${JSON.stringify(topic)}`);
-    }
-    this.topicName = topic;
-    this.#o = {
-      members: options.members,
-      clusterName: options.clusterName ?? d.clusterName,
-      topic,
-      connectTimeout: options.connectTimeout ?? d.connectTimeout,
-      username: options.username,
-      password: options.password,
-    };
+    this.#o = parseOptions(hazelcastTransportOptionsSchema, options ?? {});
+    this.topicName = this.#o.topic;
   }
 
   start(): Promise<void> {
-    if (this.#closed) return Promise.reject(transportError('the Hazelcast transport is closed'));
+    if (this.#closed) return Promise.reject(new TransportError('the Hazelcast transport is closed'));
     return (this.#started ??= this.#start());
   }
 
@@ -116,11 +63,11 @@ export class HazelcastTransport extends EventEmitter implements Transport {
       client = await withTimeout(starting, o.connectTimeout + 1000, 'connect');
     } catch (err) {
       starting.then((c) => c.shutdown()).catch(() => undefined);
-      throw transportError(`the Hazelcast transport cannot reach cluster "${o.clusterName}" at ${o.members.join(', ')}: ${(err as Error).message}`, err);
+      throw new TransportError(`the Hazelcast transport cannot reach cluster "${o.clusterName}" at ${o.members.join(', ')}: ${(err as Error).message}`, { cause: err });
     }
     if (this.#closed) {
       await client.shutdown();
-      throw transportError('the Hazelcast transport was closed while starting');
+      throw new TransportError('the Hazelcast transport was closed while starting');
     }
     this.#client = client;
     const topic = await client.getReliableTopic<Buffer>(this.topicName);
@@ -139,7 +86,7 @@ export class HazelcastTransport extends EventEmitter implements Transport {
     if (this.#closed || !this.#topic) return;
     if (state === LifecycleState.DISCONNECTED && this.#up) {
       this.#up = false;
-      this.emit('down', transportError('the Hazelcast client lost its connection to the cluster'));
+      this.emit('down', new TransportError('the Hazelcast client lost its connection to the cluster'));
     } else if (state === LifecycleState.CONNECTED && !this.#up) {
       this.#up = true;
       this.emit('up');
@@ -148,11 +95,11 @@ export class HazelcastTransport extends EventEmitter implements Transport {
 
   async publish(message: TransportMessage): Promise<void> {
     const topic = this.#topic;
-    if (this.#closed || !topic) throw transportError(`the Hazelcast transport is ${this.#closed ? 'closed' : 'not started'}`);
+    if (this.#closed || !topic) throw new TransportError(`the Hazelcast transport is ${this.#closed ? 'closed' : 'not started'}`);
     try {
       await topic.publish(Buffer.isBuffer(message) ? message : Buffer.from(message));
     } catch (err) {
-      throw transportError(`publish to Hazelcast topic ${this.topicName} failed: ${(err as Error).message}`, err);
+      throw new TransportError(`publish to Hazelcast topic ${this.topicName} failed: ${(err as Error).message}`, { cause: err });
     }
   }
 
@@ -175,12 +122,6 @@ export class HazelcastTransport extends EventEmitter implements Transport {
  * `ConfigError` naming `cluster.transport.<field>`.
  */
 export async function createTransport(section: HazelcastTransportConfigInput, _context: PluginContext): Promise<Transport> {
-  const config = parseOptions(hazelcastTransportConfigSchema, section, ['cluster', 'transport']);
-  return new HazelcastTransport({
-    members: config.members,
-    clusterName: config.clusterName,
-    topic: config.topic,
-    ...(config.username !== undefined ? { username: config.username } : {}),
-    ...(config.password !== undefined ? { password: config.password } : {}),
-  });
+  const { type: _type, ...config } = parseOptions(hazelcastTransportConfigSchema, section, ['cluster', 'transport']);
+  return new HazelcastTransport(config);
 }

@@ -1,4 +1,4 @@
-import { bool, duration, hostPort, int, list, parseOptions, positiveDuration, redisUrl } from '@scaleout/core';
+import { bool, duration, hostPort, int, list, parseOptions, positiveDuration, redisUrl, schemaDefaults } from '@scaleout/core';
 import { z } from 'zod';
 import type { RedisClient } from './redis-client.js';
 import { JSON_SERIALIZER, type Serializer } from './serializer.js';
@@ -92,15 +92,7 @@ export type RedisStoreOptions = z.input<typeof redisStoreOptionsSchema>;
 export type ResolvedRedisStoreOptions = z.output<typeof redisStoreOptionsSchema>;
 
 /** Defaults of {@link RedisStoreOptions}, from its schema. */
-export const DEFAULT_REDIS_STORE_OPTIONS = Object.freeze(
-  z
-    .object(storeFields)
-    .extend({
-      /** Whether `close()` also closes the client: not by default. */
-      ownsClient: redisStoreOptionsSchema.shape.ownsClient,
-    })
-    .parse({}),
-);
+export const DEFAULT_REDIS_STORE_OPTIONS = schemaDefaults(redisStoreOptionsSchema);
 
 /** `store: { type: "redis" }`: exactly one of `url`, `sentinels` + `name`, or `nodes`, and the store's own options. */
 export const redisStoreConfigSchema = z

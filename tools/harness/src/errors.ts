@@ -1,4 +1,4 @@
-import { ScaleoutError } from '@scaleout/core';
+import { redactCredentials, ScaleoutError } from '@scaleout/core';
 
 /** Stable codes of the harness's errors. */
 export const HarnessErrorCodes = {
@@ -6,13 +6,30 @@ export const HarnessErrorCodes = {
   SERVER_MISSING: 'ERR_SCALEOUT_HARNESS_SERVER_MISSING',
   /** A process did not start, or exited before it was ready. */
   START_FAILED: 'ERR_SCALEOUT_HARNESS_START_FAILED',
+  /** A started server did not answer a question the harness asked it (no Sentinel answered). */
+  UNAVAILABLE: 'ERR_SCALEOUT_HARNESS_UNAVAILABLE',
+  /** A condition awaited with `eventually()` did not hold in time. */
+  TIMEOUT: 'ERR_SCALEOUT_HARNESS_TIMEOUT',
 } as const;
 
 /** What to run to install every server the tests, examples and fault matrix start. */
 export const PROVISION_HINT = 'run: npm run provision (bash scripts/provision.sh; as root on Debian/Ubuntu)';
 
+/**
+ * Base of the harness's errors: core's `ScaleoutError` with a harness code, its message under
+ * core's redaction rule, since it often quotes a process's output, which may print a URL with
+ * its password.
+ */
+export class HarnessError extends ScaleoutError {
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(code, redactCredentials(message), options);
+    this.name = 'HarnessError';
+  }
+}
+
 /** A server's program is missing; the message says how to provision it. `what` names it. */
-export class ServerMissingError extends ScaleoutError {
+export class ServerMissingError extends HarnessError {
+  /** The program or file that is missing. */
   readonly what: string;
   constructor(what: string, options?: { cause?: unknown }) {
     super(HarnessErrorCodes.SERVER_MISSING, `${what} is not installed; ${PROVISION_HINT}`, options);
@@ -22,9 +39,25 @@ export class ServerMissingError extends ScaleoutError {
 }
 
 /** A process did not start, or exited before it was ready. */
-export class StartFailedError extends ScaleoutError {
+export class StartFailedError extends HarnessError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(HarnessErrorCodes.START_FAILED, message, options);
     this.name = 'StartFailedError';
+  }
+}
+
+/** A started server did not answer. */
+export class ServerUnavailableError extends HarnessError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(HarnessErrorCodes.UNAVAILABLE, message, options);
+    this.name = 'ServerUnavailableError';
+  }
+}
+
+/** A condition did not hold in time; `cause` is the last error its check threw, if any. */
+export class ConditionTimeoutError extends HarnessError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(HarnessErrorCodes.TIMEOUT, message, options);
+    this.name = 'ConditionTimeoutError';
   }
 }

@@ -1,5 +1,5 @@
 import { connect, createServer } from 'node:net';
-import { StartFailedError } from './errors.js';
+import { ConditionTimeoutError, StartFailedError } from './errors.js';
 
 /** A TCP port that was free on 127.0.0.1 a moment ago (for servers that cannot take port 0). */
 export async function freePort(): Promise<number> {
@@ -54,7 +54,7 @@ export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 10_
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline) throw new ConditionTimeoutError(`${what} not met within ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`, last === undefined ? undefined : { cause: last });
     await new Promise((r) => setTimeout(r, 25));
   }
 }

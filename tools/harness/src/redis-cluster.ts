@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from '@scaleout/core';
 import { eventually, freePort } from './ports.js';
 import { baseRedisArgs, parseInfo, redisCommand, startRedisProcess, waitForReplicaLink } from './redis.js';
 import { tempDir, type ServerProcess } from './server-process.js';
@@ -104,7 +105,7 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
       masterPorts,
       node: (port) => {
         const found = nodes.find((n) => n.port === port);
-        if (!found) throw new Error(`no cluster node on port ${port}`);
+        if (!found) throw new InvalidArgumentError('port', `no cluster node on port ${port}; the nodes are on ${nodes.map((n) => n.port).join(', ')}`);
         return found;
       },
       waitHealthy,

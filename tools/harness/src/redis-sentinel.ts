@@ -1,3 +1,4 @@
+import { ServerUnavailableError } from './errors.js';
 import { eventually, freePort } from './ports.js';
 import { redisCommand, redisInfo, startRedis, type RedisServer } from './redis.js';
 import { startProcess, writeFile, type ServerProcess } from './server-process.js';
@@ -111,7 +112,7 @@ export async function startRedisSentinel(options: StartRedisSentinelOptions = {}
           // try the next Sentinel
         }
       }
-      throw new Error('no Sentinel answered');
+      throw new ServerUnavailableError(`no Sentinel of master "${name}" answered`);
     };
     let stopping: Promise<void> | undefined;
     return {
