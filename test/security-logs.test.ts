@@ -306,7 +306,12 @@ describe('security: no secret or session content in logs and error messages', fu
     const lastStep = output.split('\n').filter((l) => l.startsWith('step: ')).pop();
     expect(exitCode, `the scenario stopped (exit ${exitCode}) in "${lastStep}"; the output ends with:\n${output.slice(-1500)}`).to.equal(0);
     expect(output).to.include('scenario done');
-    expect(output.split('\n').filter((l) => l.startsWith('step failed: ')), 'scenario steps that threw').to.deep.equal([]);
+    const failed = output.split('\n').filter((l) => l.startsWith('step failed: '));
+    const errorOf = (line: string) => {
+      const at = output.indexOf(`[${line.slice('step failed: '.length)}]`);
+      return at < 0 ? '(its error was not printed)' : output.slice(at, at + 1500);
+    };
+    expect(failed, `scenario steps that threw:\n${failed.map(errorOf).join('\n')}`).to.deep.equal([]);
     expect(output, 'scaleout debug lines').to.match(/^SCALEOUT:[A-Z-]+ \d+: /m);
     expect(output, 'start-up errors were printed').to.include('ConfigError');
     expect(ids.length, 'session ids seen').to.be.at.least(8);
