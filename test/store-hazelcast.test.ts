@@ -21,6 +21,56 @@ describe('HazelcastStore', function () {
 
   describeStoreContract('HazelcastStore', () => createStore(hazelcastConfig(cluster, 'contract')), { patch: true, lock: true });
 
+  describe('the index of sessions by user', () => {
+    let store: HazelcastStore;
+    before(async () => {
+      store = await createStore(hazelcastConfig(cluster, 'by-user-writes'));
+      store.indexUsers('userId');
+    });
+    after(async () => {
+      await store?.close();
+    });
+    const entry = async (id: string) => {
+      const users = await store.client.getMap<string, string>('by-user-writes.users');
+      const view = await users.getEntryView(id);
+      return view ? { user: view.value, version: Number(view.version), ttl: Number(view.ttl) } : undefined;
+    };
+
+    it('writes a session\'s companion entry when its user changes or its lifetime outgrows the entry, not on every save', async () => {
+      await store.set('w', { userId: 'ada', n: 0 }, 60_000);
+      const first = (await entry('w'))!;
+      expect(first.user).to.equal('ada');
+      expect(first.ttl, 'the session\'s lifetime and five minutes more').to.equal(60_000 + 300_000);
+      for (let i = 1; i <= 3; i++) expect(await store.patch('w', { set: { n: i }, unset: [] }, 60_000)).to.equal(true);
+      expect((await entry('w'))!.version, 'saves that keep the user leave the entry alone').to.equal(first.version);
+      expect(await store.patch('w', { set: { n: 4 }, unset: [] }, 20 * 60_000)).to.equal(true);
+      const longer = (await entry('w'))!;
+      expect(longer.version).to.be.above(first.version);
+      expect(longer.ttl).to.equal(20 * 60_000 + 300_000);
+      expect(await store.patch('w', { set: { userId: 'bob' }, unset: [] }, 60_000)).to.equal(true);
+      expect((await entry('w'))!.user).to.equal('bob');
+      expect(await store.sessionsOf('bob')).to.deep.equal(['w']);
+      expect(await store.sessionsOf('ada')).to.deep.equal([]);
+      expect(await store.patch('w', { set: {}, unset: ['userId'] }, 60_000)).to.equal(true);
+      expect(await entry('w')).to.equal(undefined);
+      await store.destroy('w');
+    });
+
+    it('another process\'s saves of the same session keep the entry too', async () => {
+      const other = await createStore(hazelcastConfig(cluster, 'by-user-writes'));
+      other.indexUsers('userId');
+      try {
+        await store.set('x', { userId: 'cyd' }, 60_000);
+        expect(await other.patch('x', { set: { userId: 'dan' }, unset: [] }, 60_000)).to.equal(true);
+        expect(await store.patch('x', { set: { n: 1 }, unset: [] }, 60_000)).to.equal(true);
+        expect(await store.sessionsOf('dan')).to.deep.equal(['x']);
+        expect((await entry('x'))!.user).to.equal('dan');
+      } finally {
+        await other.close();
+      }
+    });
+  });
+
   describe('bad input', () => {
     let store: HazelcastStore;
     before(async () => {

@@ -93,6 +93,83 @@ describe('RedisStore hash layout: one round trip per save', function () {
     });
   }
 
+  describe('with sessions indexed by user', () => {
+    let indexed: RedisStore;
+    before(async () => {
+      indexed = await createStore(config({ url: redis.url, prefix: 'ix:' }));
+      indexed.indexUsers('userId');
+      // Loads every script once (EVAL the first time, EVALSHA after).
+      await indexed.set('warm', { userId: 'warm' }, 60_000);
+      await indexed.patch('warm', { set: { userId: 'warm2' }, unset: [] }, 60_000);
+      await indexed.touch('warm', 60_000);
+    });
+    after(() => indexed?.close());
+    const members = (user: string) => raw.smembers(`${indexed.userPrefix}u:${user}`);
+
+    it('a patch that keeps the user is one EVALSHA; the user\'s set is kept only when the user changes or the lifetime outgrows the mark', async () => {
+      expect(await commandsDuring(redis.url, () => indexed.set('a', { userId: 'ada', n: 0 }, 60_000))).to.deep.equal(['evalsha', 'evalsha', 'evalsha']);
+      expect(await members('ada')).to.deep.equal(['a']);
+      const setTtl = await raw.pttl(`${indexed.userPrefix}u:ada`);
+      for (let i = 1; i <= 3; i++) expect(await commandsDuring(redis.url, () => indexed.patch('a', { set: { n: i }, unset: [] }, 60_000))).to.deep.equal(['evalsha']);
+      expect(await raw.pttl(`${indexed.userPrefix}u:ada`), 'the set outlives the session by the margin and the renewal').to.be.within(60_000 + 9 * 60_000, setTtl);
+      // A lifetime past what the set was kept for: the set is kept again, once.
+      expect(await commandsDuring(redis.url, () => indexed.patch('a', { set: { n: 4 }, unset: [] }, 20 * 60_000))).to.deep.equal(['evalsha', 'evalsha', 'evalsha']);
+      expect(await raw.pttl(`${indexed.userPrefix}u:ada`)).to.be.above(20 * 60_000 + 9 * 60_000);
+      expect(await commandsDuring(redis.url, () => indexed.patch('a', { set: { n: 5 }, unset: [] }, 20 * 60_000))).to.deep.equal(['evalsha']);
+      // A new user: the new set is kept, the old one loses the id.
+      expect(await commandsDuring(redis.url, () => indexed.patch('a', { set: { userId: 'bob' }, unset: [] }, 60_000))).to.deep.equal(['evalsha', 'evalsha', 'evalsha', 'srem']);
+      expect(await members('bob')).to.deep.equal(['a']);
+      expect(await members('ada')).to.deep.equal([]);
+      expect(await commandsDuring(redis.url, () => indexed.patch('a', { set: { n: 6 }, unset: [] }, 60_000))).to.deep.equal(['evalsha']);
+      expect(await commandsDuring(redis.url, () => indexed.touch('a', 60_000))).to.deep.equal(['evalsha']);
+      // The mark is metadata: never part of the session.
+      expect(await indexed.get('a')).to.deep.equal({ userId: 'bob', n: 6 });
+    });
+
+    it('a set that lost the id (a crash before the mark, a write lost in a failover) is kept again by the next save once no mark vouches for it', async () => {
+      await indexed.set('b', { userId: 'cyd' }, 60_000);
+      // No mark: as if the process died between the set's SADD and the mark.
+      await raw.srem(`${indexed.userPrefix}u:cyd`, 'b');
+      await raw.hdel('ix:b', '#userSet');
+      expect(await indexed.patch('b', { set: { n: 1 }, unset: [] }, 60_000)).to.equal(true);
+      expect(await members('cyd')).to.deep.equal(['b']);
+      // A mark naming another user (written before a change by a node that keeps no marks) vouches for nothing.
+      await raw.srem(`${indexed.userPrefix}u:cyd`, 'b');
+      await raw.hset('ix:b', '#userSet', `${Date.now() + 3_600_000} "dan"`);
+      expect(await indexed.patch('b', { set: { n: 2 }, unset: [] }, 60_000)).to.equal(true);
+      expect(await members('cyd')).to.deep.equal(['b']);
+      // A mark is written only while the session still names the user it was kept for.
+      await raw.srem(`${indexed.userPrefix}u:cyd`, 'b');
+      await raw.hdel('ix:b', '#userSet');
+      await indexed.touch('b', 60_000);
+      expect(await members('cyd')).to.deep.equal(['b']);
+      expect(await raw.hget('ix:b', '#userSet')).to.match(/^\d+ "cyd"$/);
+    });
+
+    it('a full save of the same user keeps the mark, and costs one EVALSHA', async () => {
+      await indexed.set('c', { userId: 'eve' }, 60_000);
+      expect(await commandsDuring(redis.url, () => indexed.set('c', { userId: 'eve', again: true }, 60_000))).to.deep.equal(['evalsha']);
+      expect(await members('eve')).to.deep.equal(['c']);
+    });
+
+    for (const framework of FRAMEWORKS) {
+      it(`through ${framework}, a request that changes a logged-in session costs one HGETALL and one EVALSHA`, async () => {
+        const strategy = await createStrategy({ strategy: 'store', secret: 'k', session: { userKey: 'user' }, store: { type: 'redis', url: redis.url, prefix: `rtu-${framework}:` } });
+        const server = await startHttp(buildApp(framework, strategy));
+        try {
+          const cookie = cookieOf(await request(server.server).post('/login').expect(200), strategy.session.cookieName)!;
+          await request(server.server).get('/count').set('Cookie', cookie).expect(200);
+          const commands = await commandsDuring(redis.url, () => request(server.server).get('/count').set('Cookie', cookie).expect(200));
+          expect(commands).to.deep.equal(['hgetall', 'evalsha']);
+          expect((await strategy.sessions.byUser('alice')).length).to.equal(1);
+        } finally {
+          await server.close();
+          await strategy.close();
+        }
+      });
+    }
+  });
+
   it('a patch of a destroyed or expired session writes nothing and resolves false', async () => {
     await store.set('gone', { a: 1 }, 60_000);
     await store.destroy('gone');

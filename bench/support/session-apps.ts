@@ -48,7 +48,8 @@ const DEFAULT_TTL = 30 * 60_000;
 
 type Counter = { count?: number };
 
-function expressWith(middleware?: express.RequestHandler): express.Express {
+/** The Express app of every Express case: `middleware` (if any), then the routes above. Others may add routes to it. */
+export function expressWith(middleware?: express.RequestHandler): express.Express {
   const app = express();
   if (middleware) app.use(middleware);
   let bare = 0;

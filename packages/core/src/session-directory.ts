@@ -74,10 +74,13 @@ export class StoreSessionDirectory implements SessionDirectory {
     const store = this.#store;
     if (!store.sessionsOf) throw new ScaleoutError(ErrorCodes.INVALID_ARGUMENT, `sessions by user: the ${store.constructor.name} keeps no index of sessions by user`);
     const ids = await store.sessionsOf(userId);
+    // All read at once: on a remote store, one round trip for the lot rather than one per session.
+    const read = await Promise.all(ids.map((id) => store.get(id)));
     const now = Date.now();
     const out: SessionInfo[] = [];
-    for (const id of ids) {
-      const data = await store.get(id);
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      const data = read[i];
       const info = data && sessionInfo(id, data, this.#ctx, now);
       if (info && info.userId === userId && info.expiresAt > now) out.push(info);
       else debug('index entry of a session that is gone or moved to another user: skipped');

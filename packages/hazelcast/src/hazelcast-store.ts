@@ -25,6 +25,7 @@ import type { HazelcastClient } from './hazelcast-client.js';
 import { hazelcastStoreOptionsSchema, type HazelcastStoreOptions } from './hazelcast-config.js';
 import { toStoreError } from './errors.js';
 import { RecentValues } from './recent-values.js';
+import { WrittenUsers } from './written-users.js';
 
 const debug = debuglog('scaleout:hazelcast-store');
 
@@ -40,6 +41,12 @@ const wholeSeconds = (ttlMs: number): number => Math.ceil(ttlMs / 1000) * 1000;
  * client hears of it, so a late one still finds it taken.
  */
 const EXPIRY_CLAIM_MS = 60_000;
+
+/**
+ * How much longer than its session an entry of the companion map lives, so that the saves of the
+ * next five minutes that leave the user as it was need not write it again (see `#index`).
+ */
+const USER_ENTRY_RENEW_MS = 5 * 60_000;
 
 /** hazelcast-client 5.x delivers lifecycle events on its lifecycle service, an EventEmitter. */
 const LIFECYCLE_EVENT = 'lifecycleEvent';
@@ -80,6 +87,7 @@ export class HazelcastStore extends EventEmitter implements SessionStore {
   // hash index on the value, so the sessions' own entries keep their layout (JSON text).
   #userKey: string | undefined;
   #users: Promise<IMap<string, string>> | undefined;
+  readonly #written = new WrittenUsers();
   #listenerId: Promise<string> | undefined;
   // Who claimed each recent expiry (claimExpired): session id -> node id.
   #claims: Promise<IMap<string, string>> | undefined;
@@ -185,7 +193,7 @@ export class HazelcastStore extends EventEmitter implements SessionStore {
       const nextData = applyPatch(current, patch);
       const next = this.#encode(nextData);
       if (await this.#run('patch', this.map.replaceIfSame(id, raw, next))) {
-        await Promise.all([this.#run('patch', this.map.setTtl(id, wholeSeconds(ttlMs))), this.#index(id, nextData, ttlMs)]);
+        await Promise.all([this.#run('patch', this.map.setTtl(id, wholeSeconds(ttlMs))), this.#index(id, nextData, ttlMs, current)]);
         this.#known.remember(id, next);
         return true;
       }
@@ -229,13 +237,17 @@ export class HazelcastStore extends EventEmitter implements SessionStore {
     checkSessionId(id);
     checkTtl(ttlMs);
     const users = this.#users && (await this.#users);
-    await Promise.all([this.#run('touch', this.map.setTtl(id, wholeSeconds(ttlMs))), users && this.#run('touch', users.setTtl(id, wholeSeconds(ttlMs)))]);
+    const userTtl = wholeSeconds(ttlMs + USER_ENTRY_RENEW_MS);
+    const until = Date.now() + userTtl;
+    await Promise.all([this.#run('touch', this.map.setTtl(id, wholeSeconds(ttlMs))), users && this.#run('touch', users.setTtl(id, userTtl))]);
+    this.#written.extend(id, until);
   }
 
   async destroy(id: string): Promise<void> {
     this.#checkOpen();
     checkSessionId(id);
     this.#known.take(id);
+    this.#written.forget(id);
     const users = this.#users && (await this.#users);
     await this.#run('destroy', this.map.delete(id));
     if (users) await this.#run('destroy', users.delete(id));
@@ -264,6 +276,10 @@ export class HazelcastStore extends EventEmitter implements SessionStore {
           const data = typeof raw === 'string' ? decodeSession(raw) : undefined;
           const userId = userOf(data, userKey);
           this.#known.take(e.key);
+          this.#written.forget(e.key);
+          // The companion entry outlives its session (USER_ENTRY_RENEW_MS): it goes now. Every
+          // client listening deletes it, which is harmless; none listening leaves it to its TTL.
+          if (userId !== undefined) void this.#users?.then((users) => users.delete(e.key)).catch((err: Error) => debug('index entry of an expired session not deleted: %s', err.message));
           this.emit('expired', e.key, userId);
         },
       },
@@ -299,13 +315,31 @@ export class HazelcastStore extends EventEmitter implements SessionStore {
     return (await this.#users).size();
   }
 
-  /** Records (or clears) the session's user in the companion map, with the session's TTL. */
-  async #index(id: string, data: SessionData, ttlMs: number): Promise<void> {
+  /**
+   * Records (or clears) the session's user in the companion map, living the session's TTL plus
+   * {@link USER_ENTRY_RENEW_MS}. A patch (`previous`, the session it changed) that leaves the user
+   * as it was writes nothing while the entry this process last wrote still covers the new
+   * lifetime, nor does one of a session that had and has no user: a request of a logged-in
+   * session then costs the index nothing, and its entry is written about once per five minutes.
+   */
+  async #index(id: string, data: SessionData, ttlMs: number, previous?: SessionData): Promise<void> {
     if (!this.#users) return;
-    const users = await this.#users;
     const userId = userOf(data, this.#userKey!);
-    if (userId === undefined) await this.#run('index', users.delete(id));
-    else await this.#run('index', users.set(id, userId, wholeSeconds(ttlMs)));
+    const now = Date.now();
+    if (previous) {
+      const before = userOf(previous, this.#userKey!);
+      if (before === userId && (userId === undefined || this.#written.covers(id, userId, now + ttlMs))) return;
+    }
+    const users = await this.#users;
+    if (userId === undefined) {
+      this.#written.forget(id);
+      await this.#run('index', users.delete(id));
+      return;
+    }
+    const ttl = wholeSeconds(ttlMs + USER_ENTRY_RENEW_MS);
+    this.#written.forget(id);
+    await this.#run('index', users.set(id, userId, ttl));
+    this.#written.remember(id, userId, now + ttl);
   }
 
   /** Pages through the keys with a paging predicate: keys only, `pageSize` at a time, never the values. */
@@ -342,6 +376,7 @@ export class HazelcastStore extends EventEmitter implements SessionStore {
   async #shutdown(): Promise<void> {
     this.#available = false;
     this.#known.clear();
+    this.#written.clear();
     this.#lifecycle?.off(LIFECYCLE_EVENT, this.#onState);
     const listener = await this.#listenerId?.catch(() => undefined);
     if (listener) await withTimeout(this.map.removeEntryListener(listener), 2000, 'close').catch(() => undefined);

@@ -2,7 +2,7 @@ import { applyPatch, InvalidArgumentError, StoreUnavailableError, userOf, type S
 import type { RedisCommandRunner } from './redis-command-runner.js';
 import { fieldText, type RedisSessionLayout } from './redis-session-layout.js';
 import { sha1, type IndexedReply, type PatchReply } from './redis-scripts.js';
-import { SHADOW_MARGIN_MS, type UserIndexKeys } from './redis-user-index.js';
+import { SHADOW_MARGIN_MS, USER_SET_RENEW_MS, type UserIndexKeys } from './redis-user-index.js';
 import { fieldOf, LAYOUT_VERSION, metaFields, sessionFields } from './serializer.js';
 
 /** Tries a patch may take while other nodes keep rewriting a string-layout session under it. */
@@ -10,8 +10,11 @@ const MAX_PATCH_ATTEMPTS = 8;
 
 /**
  * The write paths of {@link RedisStore} (a full save, a patch, a touch, a destroy), each one
- * script on the session key (and its user shadow, in the same slot), then the user's set kept
- * when users are indexed. Keys are `prefix + id`; `index()` says whether users are indexed.
+ * script on the session key (and its user shadow, in the same slot), then, when users are
+ * indexed, the user's set kept if the script says it must be: when the user changed, or when the
+ * session's mark (serializer.ts `META.userSet`) no longer covers the new lifetime, about once per
+ * {@link USER_SET_RENEW_MS} per session. Keys are `prefix + id`; `index()` says whether users
+ * are indexed.
  */
 export class RedisSessionWrites {
   readonly #runner: RedisCommandRunner;
@@ -30,14 +33,16 @@ export class RedisSessionWrites {
 
   /** Replaces the whole session with one script: delete, write the hash, set its expiry. */
   async set(id: string, data: SessionData, px: number): Promise<void> {
-    const reply = await this.#replace('set', this.#prefix + id, '', px, this.#layout.encode(data, px));
-    if (Array.isArray(reply)) await this.#reindex(id, this.#index()!.userOfField(reply[1]), reply, px);
+    const now = Date.now();
+    const reply = await this.#replace('set', this.#prefix + id, '', px, now, this.#layout.encode(data, px));
+    if (Array.isArray(reply)) await this.#reindex(id, this.#index()!.userOfField(reply[1]), reply, px, now);
   }
 
   /** See `RedisStore.patch`. */
   async patch(id: string, patch: SessionPatch, px: number): Promise<boolean> {
     const key = this.#prefix + id;
-    const pairs = metaFields(px, Date.now(), false);
+    const now = Date.now();
+    const pairs = metaFields(px, now, false);
     try {
       sessionFields(patch.set, pairs);
     } catch (err) {
@@ -46,7 +51,7 @@ export class RedisSessionWrites {
     this.#layout.checkSize(pairs);
     const index = this.#index();
     const shadow = index ? index.shadow(key) : key;
-    const args: (string | number)[] = [LAYOUT_VERSION, px, index?.field ?? '', px + SHADOW_MARGIN_MS, pairs.length, ...pairs];
+    const args: (string | number)[] = [LAYOUT_VERSION, px, index?.field ?? '', px + SHADOW_MARGIN_MS, now + px + SHADOW_MARGIN_MS, pairs.length, ...pairs];
     for (const k of patch.unset) args.push(fieldOf(k));
     const binary = this.#layout.serializer.binary === true;
     const client = this.#runner.client;
@@ -57,7 +62,7 @@ export class RedisSessionWrites {
         (p) => (binary ? p.scaleoutPatchBuffer(key, shadow, ...args) : p.scaleoutPatch(key, shadow, ...args)),
       );
       if (Array.isArray(reply)) {
-        await this.#reindex(id, index!.userOfField(fieldText(reply[1])), reply, px);
+        await this.#reindex(id, index!.userOfField(fieldText(reply[1])), reply, px, now);
         return true;
       }
       if (reply === 1) return true;
@@ -65,8 +70,8 @@ export class RedisSessionWrites {
       if (typeof reply === 'number') return this.#invalid(id) ?? false;
       const current = this.#layout.decodeString(id, reply);
       if (!current) return false;
-      const replaced = await this.#replace('patch', key, sha1(reply), px, this.#layout.encode(applyPatch(current, patch), px));
-      if (Array.isArray(replaced)) await this.#reindex(id, userOf(current, index!.userKey), replaced, px);
+      const replaced = await this.#replace('patch', key, sha1(reply), px, now, this.#layout.encode(applyPatch(current, patch), px));
+      if (Array.isArray(replaced)) await this.#reindex(id, userOf(current, index!.userKey), replaced, px, now);
       if (replaced === 1 || Array.isArray(replaced)) return true;
     }
     throw new StoreUnavailableError(`session store patch: the session changed under ${MAX_PATCH_ATTEMPTS} attempts in a row`);
@@ -81,10 +86,12 @@ export class RedisSessionWrites {
       await this.#runner.run('touch', client.pexpire(key, px));
       return;
     }
-    // The user's set must live as long as the session: the touch tells whose session it is.
-    const field = await this.#runner.run('touch', client.scaleoutTouch(key, index.shadow(key), px, px + SHADOW_MARGIN_MS, index.field));
-    const userId = index.userOfField(fieldText(field));
-    if (userId !== undefined) await this.#runner.run('touch', client.scaleoutUserAdd(index.set(userId), id, px + SHADOW_MARGIN_MS));
+    // The user's set must live as long as the session: the touch tells whose session it is when
+    // the session's mark does not say the set lives long enough.
+    const now = Date.now();
+    const field = fieldText(await this.#runner.run('touch', client.scaleoutTouch(key, index.shadow(key), px, px + SHADOW_MARGIN_MS, index.field, now + px + SHADOW_MARGIN_MS)));
+    const userId = index.userOfField(field);
+    if (userId !== undefined) await this.#keepSet('touch', id, userId, field!, px, now);
   }
 
   /** Removes the session (and its shadow), then its id from its user's set. */
@@ -103,26 +110,40 @@ export class RedisSessionWrites {
     if (userId !== undefined) await this.#runner.run('destroy', client.srem(index.set(userId), id));
   }
 
-  /** Saves, touches and patches tell the user's set; a user changed takes the id out of the old one's. */
-  async #reindex(id: string, before: string | undefined, reply: IndexedReply, px: number): Promise<void> {
+  /** A save whose script asked for it keeps the user's set; a user changed takes the id out of the old one's. */
+  async #reindex(id: string, before: string | undefined, reply: IndexedReply, px: number, now: number): Promise<void> {
     const index = this.#index()!;
-    const after = index.userOfField(fieldText(reply[2]));
+    const field = fieldText(reply[2]);
+    const after = index.userOfField(field);
+    if (after !== undefined) await this.#keepSet('index', id, after, field!, px, now);
+    if (before !== undefined && before !== after) await this.#runner.run('index', this.#runner.client.srem(index.set(before), id));
+  }
+
+  /**
+   * Adds the id to the user's set, made to live {@link USER_SET_RENEW_MS} longer than the session
+   * needs, then marks the session with it (only while it still names that user): the mark comes
+   * after the set, so a crash between the two leaves no mark and the next save keeps the set again.
+   */
+  async #keepSet(operation: string, id: string, userId: string, field: string, px: number, now: number): Promise<void> {
+    const index = this.#index()!;
     const client = this.#runner.client;
-    if (after !== undefined) await this.#runner.run('index', client.scaleoutUserAdd(index.set(after), id, px + SHADOW_MARGIN_MS));
-    if (before !== undefined && before !== after) await this.#runner.run('index', client.srem(index.set(before), id));
+    const ttl = px + SHADOW_MARGIN_MS + USER_SET_RENEW_MS;
+    await this.#runner.run(operation, client.scaleoutUserAdd(index.set(userId), id, ttl));
+    await this.#runner.run(operation, client.scaleoutUserSetKept(this.#prefix + id, index.field, field, now + ttl));
   }
 
   /** Runs the replace script (see redis-scripts.ts): `expectedSha1` empty for an unconditional write. */
-  #replace(operation: string, key: string, expectedSha1: string, px: number, pairs: string[]): Promise<number | IndexedReply> {
+  #replace(operation: string, key: string, expectedSha1: string, px: number, now: number, pairs: string[]): Promise<number | IndexedReply> {
     const index = this.#index();
     const shadow = index ? index.shadow(key) : key;
     const field = index?.field ?? '';
     const shadowPx = px + SHADOW_MARGIN_MS;
+    const needed = now + shadowPx;
     const client = this.#runner.client;
     return this.#runner.write(
       operation,
-      () => client.scaleoutReplace(key, shadow, expectedSha1, px, field, shadowPx, ...pairs),
-      (p) => p.scaleoutReplace(key, shadow, expectedSha1, px, field, shadowPx, ...pairs),
+      () => client.scaleoutReplace(key, shadow, expectedSha1, px, field, shadowPx, needed, ...pairs),
+      (p) => p.scaleoutReplace(key, shadow, expectedSha1, px, field, shadowPx, needed, ...pairs),
     );
   }
 }

@@ -7,6 +7,15 @@ import { MAX_SESSION_ID_LENGTH, userOf } from '@scaleout/core';
  */
 export const SHADOW_MARGIN_MS = 5 * 60_000;
 
+/**
+ * How much longer than its sessions need a user's set is made to live when a save keeps it, so
+ * that the saves of the next five minutes (same user, same or shorter lifetime) find the
+ * session's mark still good and cost no command on the set: the set is kept once per five
+ * minutes per session, not once per request. It is also how long a set outlives sessions that
+ * all ended without a word.
+ */
+export const USER_SET_RENEW_MS = 5 * 60_000;
+
 /** How long a shadow stays once its session's expiry was handled: every node subscribed reads it. */
 export const SHADOW_LINGER_MS = 5_000;
 

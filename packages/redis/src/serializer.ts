@@ -41,6 +41,11 @@ export const META = {
   lastAccess: '#lastAccess',
   /** The lifetime its last save gave it, in ms (sliding: each save and touch restarts it). */
   maxInactive: '#maxInactive',
+  /**
+   * With the index of sessions by user: `"<until> <user field>"`, that the user's set holds this
+   * session and lives until `until` (ms since the epoch), so saves before then leave the set alone.
+   */
+  userSet: '#userSet',
 } as const;
 
 /** The hash field that holds session key `key`. */
