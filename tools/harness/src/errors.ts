@@ -6,6 +6,8 @@ export const HarnessErrorCodes = {
   SERVER_MISSING: 'ERR_SCALEOUT_HARNESS_SERVER_MISSING',
   /** A process did not start, or exited before it was ready. */
   START_FAILED: 'ERR_SCALEOUT_HARNESS_START_FAILED',
+  /** A server could not bind its port: another process took it after the harness found it free. */
+  PORT_IN_USE: 'ERR_SCALEOUT_HARNESS_PORT_IN_USE',
 } as const;
 
 /** What to run to install every server the tests, examples and fault matrix start. */
@@ -27,4 +29,23 @@ export class StartFailedError extends ScaleoutError {
     super(HarnessErrorCodes.START_FAILED, message, options);
     this.name = 'StartFailedError';
   }
+}
+
+/** A server could not bind `port`: another process took it after the harness found it free. */
+export class PortInUseError extends ScaleoutError {
+  readonly port: number;
+  constructor(name: string, port: number, output: string, options?: { cause?: unknown }) {
+    super(HarnessErrorCodes.PORT_IN_USE, `${name} could not bind port ${port}, taken by another process\n${output}`, options);
+    this.name = 'PortInUseError';
+    this.port = port;
+  }
+}
+
+// What redis-server, redis-sentinel, Hazelcast (java.net.BindException), HAProxy, nginx and
+// Node.js print when their port is taken.
+const ADDRESS_IN_USE = /EADDRINUSE|Address already in use|address in use/i;
+
+/** True when a server's output says its address was in use. */
+export function saysAddressInUse(output: string): boolean {
+  return ADDRESS_IN_USE.test(output);
 }
