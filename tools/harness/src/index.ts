@@ -6,6 +6,7 @@ export * from './ports.js';
 export * from './server-process.js';
 export * from './process-group.js';
 export * from './node-process.js';
+export * from './run.js';
 export * from './redis.js';
 export * from './redis-sentinel.js';
 export * from './redis-cluster.js';
