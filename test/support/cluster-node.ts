@@ -42,10 +42,6 @@ export interface StartClusterNodeOptions {
   env?: Record<string, string>;
   /** Longest to wait for `READY`. @default 30000 */
   timeoutMs?: number;
-  /** A command the node runs under, such as `['ip', 'netns', 'exec', ns]`. @default [] */
-  wrap?: string[];
-  /** The address it listens on (CLUSTER_HTTP_HOST), used in `url`. @default "127.0.0.1" */
-  host?: string;
 }
 
 /** Spawns a cluster node process over Redis (through the harness) and resolves once it is ready and serving HTTP. */
@@ -55,14 +51,11 @@ export async function startClusterNode(options: StartClusterNodeOptions): Promis
     script: FIXTURE,
     env: {
       ...process.env,
-      ...(options.host ? { CLUSTER_HTTP_HOST: options.host } : {}),
       CLUSTER_NODE_ID: options.nodeId,
       CLUSTER_REDIS_URL: options.redisUrl,
       CLUSTER_CHANNEL: options.channel,
       ...options.env,
     },
-    wrap: options.wrap,
-    host: options.host,
     ready: /READY (\d+)/,
     readyTimeoutMs: options.timeoutMs ?? 30_000,
   });
