@@ -4,6 +4,7 @@ import { debuglog } from 'node:util';
 
 import { PortInUseError, saysAddressInUse, StartFailedError } from './errors.js';
 import { killOnExit } from './exit-hook.js';
+import { onFreePort } from './ports.js';
 
 const debug = debuglog('scaleout:harness-node-process');
 
@@ -193,4 +194,16 @@ export function nodeProcess(spec: NodeProcessSpec): NodeProcess {
         proc.once('exit', onExit);
       }),
   };
+}
+
+/**
+ * Starts the process `spec(port)` describes on a free port and resolves once it is ready; when
+ * another process took the port before it bound it, on another port.
+ */
+export function startOnFreePort(spec: (port: number) => NodeProcessSpec): Promise<NodeProcess> {
+  return onFreePort(async (port) => {
+    const proc = nodeProcess(spec(port));
+    await proc.start();
+    return proc;
+  });
 }
