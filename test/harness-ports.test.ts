@@ -23,14 +23,14 @@ describe('@scaleout/harness ports: a fixed range below the ephemeral one', funct
   });
 
   describe('portRange()', () => {
-    const table: { ephemeral: string | undefined; reserved?: string; expected: [number, number] | undefined }[] = [
+    const table: { ephemeral: string; expected: [number, number] | undefined }[] = [
       { ephemeral: '32768\t60999\n', expected: [20_000, 32_767] },
       { ephemeral: '25000 60999', expected: [20_000, 24_999] },
       // Too little room below: the ports above the range.
       { ephemeral: '10000 60000', expected: [60_001, 65_535] },
       { ephemeral: '1024 65535', expected: undefined },
-      // No /proc: Linux's default range is assumed.
-      { ephemeral: undefined, expected: [20_000, 32_767] },
+      // Nothing read (no /proc): Linux's default range is assumed.
+      { ephemeral: '', expected: [20_000, 32_767] },
     ];
     for (const { ephemeral, expected } of table) {
       it(`ephemeral ${JSON.stringify(ephemeral)} → ${expected ? expected.join('-') : 'port 0'}`, () => {

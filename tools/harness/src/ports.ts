@@ -50,9 +50,9 @@ export function parseReservedPorts(text: string): Set<number> {
  * /proc is absent (not Linux), Linux's default ephemeral range (32768-60999) is assumed: the
  * BSDs and macOS start theirs at 49152, above it.
  */
-export function portRange(ephemeral = readProc('ip_local_port_range'), reserved = readProc('ip_local_reserved_ports')): PortRange | undefined {
-  const [from = 32_768, to = 60_999] = (ephemeral ?? '').trim().split(/\s+/).map(Number).filter(Number.isInteger);
-  const taken = parseReservedPorts(reserved ?? '');
+export function portRange(ephemeral = readProc('ip_local_port_range') ?? '', reserved = readProc('ip_local_reserved_ports') ?? ''): PortRange | undefined {
+  const [from = 32_768, to = 60_999] = ephemeral.trim().split(/\s+/).filter(Boolean).map(Number).filter(Number.isInteger);
+  const taken = parseReservedPorts(reserved);
   const below = { low: PORT_RANGE_FLOOR, high: Math.min(PORT_RANGE_CEILING, from - 1), reserved: taken };
   if (below.high - below.low + 1 >= MIN_RANGE) return below;
   const above = { low: Math.max(to + 1, 1024), high: 65_535, reserved: taken };
