@@ -15,7 +15,7 @@ import { createStrategy, type ScaleoutConfigInput, type Strategy } from '@scaleo
 import { fileURLToPath } from 'node:url';
 import { buildApp, type Framework } from '../test/support/apps.js';
 import { startHttp } from '../test/support/http.js';
-import { freePort, nodeProcess, type NodeProcess, startRedis, tempDir, writeFile } from '@scaleout/harness';
+import { type NodeProcess, startOnFreePort, startRedis, tempDir, writeFile } from '@scaleout/harness';
 
 const APP_NODE = fileURLToPath(new URL('./app-node.ts', import.meta.url));
 
@@ -77,11 +77,9 @@ async function runFrozen(name: string, framework: Framework, config: ScaleoutCon
   const nodes: NodeProcess[] = [];
   try {
     for (const id of ['a', 'b']) {
-      const port = await freePort();
-      const env = { ...process.env, SCALEOUT_CONFIG: file, SCALEOUT_NODE_ID: id, PORT: String(port), FAULTS_FRAMEWORK: framework };
-      nodes.push(nodeProcess({ name: id, script: APP_NODE, env, port, ready: /^READY \d+$/m }));
+      const env = { ...process.env, SCALEOUT_CONFIG: file, SCALEOUT_NODE_ID: id, FAULTS_FRAMEWORK: framework };
+      nodes.push(await startOnFreePort((port) => ({ name: id, script: APP_NODE, env: { ...env, PORT: String(port) }, port, ready: /^READY \d+$/m })));
     }
-    await Promise.all(nodes.map((n) => n.start()));
     return report(name, await sequence(nodes[0]!, nodes[1]!, nodes[1]!));
   } finally {
     await Promise.all(nodes.map((n) => n.stop()));

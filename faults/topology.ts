@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { debuglog } from 'node:util';
 import type { ScaleoutConfigInput } from '@scaleout/core';
-import { eventually, freePort, type HazelcastCluster, nodeProcess, type NodeProcess, type RedisClusterSet, type RedisSentinelSet, type RedisServer, startHazelcast, startRedis, startRedisCluster, startRedisSentinel, tempDir, writeFile } from '@scaleout/harness';
+import { eventually, type HazelcastCluster, type NodeProcess, type RedisClusterSet, type RedisSentinelSet, type RedisServer, startHazelcast, startRedis, startRedisCluster, startOnFreePort, startRedisSentinel, tempDir, writeFile } from '@scaleout/harness';
 
 const debug = debuglog('scaleout:faults-topology');
 
@@ -151,20 +151,24 @@ export async function startTopology(name: TopologyName, options: StartTopologyOp
     const configFile = writeFile(tmp.dir, 'scaleout.config.json', JSON.stringify(config, null, 2));
     const strategy = config.strategy as Topology['strategy'];
 
+    const started = await Promise.allSettled(
+      NODES.map((n) =>
+        startOnFreePort((port) => {
+          const env: NodeJS.ProcessEnv = { ...process.env, SCALEOUT_CONFIG: configFile, SCALEOUT_NODE_ID: n.id, PORT: String(port), FAULTS_FRAMEWORK: n.framework };
+          // The runner's own SCALEOUT_* variables would override the config file.
+          for (const k of Object.keys(env)) if (k.startsWith('SCALEOUT_') && k !== 'SCALEOUT_CONFIG' && k !== 'SCALEOUT_NODE_ID') delete env[k];
+          return { name: n.id, script: APP_NODE, env, port, ready: /^READY \d+$/m };
+        }),
+      ),
+    );
     const nodes: NodeProcess[] = [];
-    for (const n of NODES) {
-      const port = await freePort();
-      const env: NodeJS.ProcessEnv = { ...process.env, SCALEOUT_CONFIG: configFile, SCALEOUT_NODE_ID: n.id, PORT: String(port), FAULTS_FRAMEWORK: n.framework };
-      // The runner's own SCALEOUT_* variables would override the config file.
-      for (const k of Object.keys(env)) if (k.startsWith('SCALEOUT_') && k !== 'SCALEOUT_CONFIG' && k !== 'SCALEOUT_NODE_ID') delete env[k];
-      nodes.push(nodeProcess({ name: n.id, script: APP_NODE, env, port, ready: /^READY \d+$/m }));
-    }
+    for (const s of started) if (s.status === 'fulfilled') nodes.push(s.value);
     processes.push(...nodes);
-    await Promise.all(nodes.map((n) => n.start()));
+    const failed = started.find((s) => s.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
 
-    const proxyPort = await freePort();
     const stickyMode = STICKY_MODE[strategy];
-    const proxyConfig = writeFile(tmp.dir, 'proxy.json', JSON.stringify({
+    const proxyJson = (proxyPort: number) => JSON.stringify({
       listen: proxyPort,
       host: '127.0.0.1',
       algorithm: 'round-robin',
@@ -178,10 +182,9 @@ export async function startTopology(name: TopologyName, options: StartTopologyOp
       passive: { consecutiveErrors: 50, ejectTime: '2s' },
       timeouts: { connect: '500ms', server: serverTimeoutMs, shutdown: '1s' },
       retries: 2,
-    }, null, 2));
-    const proxy = nodeProcess({ name: 'proxy', script: PROXY_CLI, args: ['--config', proxyConfig], port: proxyPort, ready: /listening on/ });
+    }, null, 2);
+    const proxy = await startOnFreePort((port) => ({ name: 'proxy', script: PROXY_CLI, args: ['--config', writeFile(tmp.dir, 'proxy.json', proxyJson(port))], port, ready: /listening on/ }));
     processes.push(proxy);
-    await proxy.start();
 
     const statusUrl = `${proxy.url}/__scaleout/status.json`;
     const waitAllUp = async (timeoutMs = 30_000) => {

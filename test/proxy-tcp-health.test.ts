@@ -1,30 +1,33 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
+import { nodeProcess, type NodeProcess } from '@scaleout/harness';
 import { createProxy, type Proxy } from '@scaleout/proxy';
 
 // TCP mode has active checks too: a TCP connect per interval. A node whose process is killed is
 // marked down by them alone, with no client traffic to trip the passive checks.
 
+const ECHO = fileURLToPath(new URL('./fixtures/tcp-echo.ts', import.meta.url));
+
 /** A TCP echo server in its own process, so that it can be SIGKILLed. */
-async function echoProcess(): Promise<{ proc: ChildProcess; port: number }> {
-  const proc = spawn(process.execPath, ['-e', "const s = require('net').createServer((c) => c.pipe(c)).listen(0, '127.0.0.1', () => console.log(s.address().port))"], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const [line] = (await once(proc.stdout!, 'data')) as [Buffer];
-  return { proc, port: Number(line.toString().trim()) };
+async function echoProcess(): Promise<NodeProcess> {
+  const proc = nodeProcess({ name: 'tcp echo', script: ECHO, ready: /READY (\d+)/ });
+  await proc.start();
+  return proc;
 }
 
 describe('proxy L4 mode: active connect checks', function () {
   this.timeout(20_000);
-  const procs: ChildProcess[] = [];
+  const procs: NodeProcess[] = [];
   let proxy: Proxy;
   after(async () => {
     await proxy?.close();
-    for (const p of procs) p.kill('SIGKILL');
+    await Promise.all(procs.map((p) => p.kill('SIGKILL')));
   });
 
   it('marks a SIGKILLed TCP node down within the fall time, with no traffic, and the other stays up', async () => {
     const nodes = [await echoProcess(), await echoProcess()];
-    procs.push(...nodes.map((n) => n.proc));
+    procs.push(...nodes);
     const interval = 200;
     const fall = 2;
     proxy = createProxy({
@@ -35,9 +38,7 @@ describe('proxy L4 mode: active connect checks', function () {
     });
     await proxy.listen();
     const down = once(proxy, 'down');
-    const exited = once(nodes[0]!.proc, 'exit');
-    nodes[0]!.proc.kill('SIGKILL');
-    await exited;
+    await nodes[0]!.kill('SIGKILL');
     const killedAt = performance.now();
     let deadline: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => (deadline = setTimeout(() => reject(new Error('not marked down within 5 s')), 5000)));

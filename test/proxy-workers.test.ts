@@ -49,7 +49,7 @@ describe('proxy workers (CLI, node:cluster)', function () {
       pids.add((JSON.parse((await fresh(cli.port, '/__scaleout/status.json')).body) as { pid: number }).pid);
       return pids.size === 2;
     }, 15_000, 'answers from two workers');
-    expect([...pids]).not.to.include(cli.proc.pid);
+    expect([...pids]).not.to.include(cli.pid);
     for (let i = 0; i < 10; i++) expect(await fresh(cli.port, '/')).to.deep.equal({ status: 200, body: 'ok' });
     expect(await cli.stop('SIGTERM')).to.equal(0);
     for (const pid of pids) expect(alive(pid), `worker ${pid}`).to.equal(false);

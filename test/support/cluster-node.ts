@@ -1,6 +1,5 @@
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { killOnExit } from '@scaleout/harness';
+import { nodeProcess } from '@scaleout/harness';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/cluster-node.ts', import.meta.url));
 
@@ -43,63 +42,31 @@ export interface StartClusterNodeOptions {
   env?: Record<string, string>;
   /** Longest to wait for `READY`. @default 30000 */
   timeoutMs?: number;
-  /** A command the node runs under, such as `['ip', 'netns', 'exec', ns]`. @default [] */
-  wrap?: string[];
-  /** The address it listens on (CLUSTER_HTTP_HOST), used in `url`. @default "127.0.0.1" */
-  host?: string;
 }
 
-/** Spawns a cluster node process over Redis and resolves once it is ready and serving HTTP. */
+/** Spawns a cluster node process over Redis (through the harness) and resolves once it is ready and serving HTTP. */
 export async function startClusterNode(options: StartClusterNodeOptions): Promise<ClusterNodeProcess> {
-  const [file, ...args] = [...(options.wrap ?? []), process.execPath, '--conditions=@scaleout/source', '--import', 'tsx', FIXTURE];
-  const child = spawn(file!, args, {
+  const proc = nodeProcess({
+    name: `cluster node ${options.nodeId}`,
+    script: FIXTURE,
     env: {
       ...process.env,
-      ...(options.host ? { CLUSTER_HTTP_HOST: options.host } : {}),
       CLUSTER_NODE_ID: options.nodeId,
       CLUSTER_REDIS_URL: options.redisUrl,
       CLUSTER_CHANNEL: options.channel,
       ...options.env,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    ready: /READY (\d+)/,
+    readyTimeoutMs: options.timeoutMs ?? 30_000,
   });
-  const forget = killOnExit(() => child.kill('SIGKILL'));
-  let output = '';
-  let alive = true;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => {
-    alive = false;
-    forget();
-    resolve();
-  }));
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`cluster node ${options.nodeId} not ready within ${options.timeoutMs ?? 30_000} ms\n${output}`)), options.timeoutMs ?? 30_000);
-    const onData = (chunk: Buffer) => {
-      output = (output + chunk.toString()).slice(-8000);
-      const m = /READY (\d+)/.exec(output);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    void exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`cluster node ${options.nodeId} exited before it was ready\n${output}`));
-    });
-  });
-  const url = `http://${options.host ?? '127.0.0.1'}:${port}`;
-  let stopping: Promise<void> | undefined;
-  const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
-    if (alive) child.kill(signal);
-    await exited;
-  };
+  await proc.start();
+  const url = proc.url;
   const node: ClusterNodeProcess = {
     nodeId: options.nodeId,
     url,
-    pid: child.pid!,
+    pid: proc.pid!,
     get alive() {
-      return alive;
+      return proc.alive;
     },
     async admin<T>(route: string, method: 'GET' | 'POST' = 'GET'): Promise<T> {
       const res = await fetch(`${url}/__cluster/${route}`, { method });
@@ -107,16 +74,9 @@ export async function startClusterNode(options: StartClusterNodeOptions): Promis
       return (await res.json()) as T;
     },
     state: () => node.admin<ClusterNodeState>('state'),
-    kill,
-    stop: () =>
-      (stopping ??= (async () => {
-        if (!alive) return;
-        child.kill('SIGTERM');
-        const t = setTimeout(() => child.kill('SIGKILL'), 3000);
-        await exited;
-        clearTimeout(t);
-      })()),
-    log: () => output,
+    kill: (signal) => proc.kill(signal),
+    stop: () => proc.stop(),
+    log: () => proc.log(),
   };
   return node;
 }

@@ -1,13 +1,11 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { ConfigError } from '@scaleout/core';
 import { createProxy, exportKeepalived, parseProxyConfig, type KeepalivedOptions, type ProxyConfigInput } from '@scaleout/proxy';
-import { freePort } from '@scaleout/harness';
+import { freePort, keepalivedConfigTest, runCommand } from '@scaleout/harness';
 import { startHttp, type RunningServer } from '../../../test/support/index.js';
-import { keepalivedConfigTest } from '../../../test/support/keepalived.js';
 import { configFile, runCli } from './fixtures/cli.js';
 
 const TOKEN = 'a-status-token-of-enough-length';
@@ -30,8 +28,8 @@ function vrrpInterface(): string {
   return name;
 }
 
-function run(file: string, args: string[]): Promise<number | null> {
-  return new Promise((resolve) => spawn(file, args, { stdio: 'ignore' }).on('close', resolve));
+async function run(file: string, args: string[]): Promise<number | null> {
+  return (await runCommand(file, args)).code;
 }
 
 describe('keepalived export', function () {

@@ -143,7 +143,7 @@ describe('proxy health endpoint and drain', function () {
       const port = await freePort();
       cli = await startCli({ listen: port, secret: SECRET, targets: nodes.map((n) => ({ id: n.id, url: n.url })), healthCheck: { interval: '200ms', timeout: '100ms' } });
       expect((await get(port, '/__scaleout/health')).status).to.equal(200);
-      cli.proc.kill('SIGUSR2');
+      cli.signal('SIGUSR2');
       await eventually(async () => (await get(port, '/__scaleout/health')).status === 503, 5000, 'health 503 after SIGUSR2');
       expect((await get(port, '/whoami')).status).to.equal(200);
       expect(cli.output()).to.include('SIGUSR2: draining');

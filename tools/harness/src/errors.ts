@@ -10,6 +10,8 @@ export const HarnessErrorCodes = {
   UNAVAILABLE: 'ERR_SCALEOUT_HARNESS_UNAVAILABLE',
   /** A condition awaited with `eventually()` did not hold in time. */
   TIMEOUT: 'ERR_SCALEOUT_HARNESS_TIMEOUT',
+  /** A server could not bind its port: another process took it after the harness found it free. */
+  PORT_IN_USE: 'ERR_SCALEOUT_HARNESS_PORT_IN_USE',
 } as const;
 
 /** What to run to install every server the tests, examples and fault matrix start. */
@@ -60,4 +62,23 @@ export class ConditionTimeoutError extends HarnessError {
     super(HarnessErrorCodes.TIMEOUT, message, options);
     this.name = 'ConditionTimeoutError';
   }
+}
+
+/** A server could not bind `port`: another process took it after the harness found it free. */
+export class PortInUseError extends HarnessError {
+  readonly port: number;
+  constructor(name: string, port: number, output: string, options?: { cause?: unknown }) {
+    super(HarnessErrorCodes.PORT_IN_USE, `${name} could not bind port ${port}, taken by another process\n${output}`, options);
+    this.name = 'PortInUseError';
+    this.port = port;
+  }
+}
+
+// What redis-server, redis-sentinel, Hazelcast (java.net.BindException), HAProxy, nginx and
+// Node.js print when their port is taken.
+const ADDRESS_IN_USE = /EADDRINUSE|Address already in use|address in use/i;
+
+/** True when a server's output says its address was in use. */
+export function saysAddressInUse(output: string): boolean {
+  return ADDRESS_IN_USE.test(output);
 }

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ServerMissingError, StartFailedError } from './errors.js';
+import { PortInUseError, saysAddressInUse, ServerMissingError, StartFailedError } from './errors.js';
 import { waitForPort } from './ports.js';
 import { killOnExit } from './exit-hook.js';
 import { killGroup } from './process-group.js';
@@ -35,7 +35,7 @@ export async function startBalancerProcess(command: string, args: string[], dir:
   proc.stderr!.on('data', (c: Buffer) => (out += c));
   const exited = once(proc, 'exit');
   try {
-    await Promise.race([waitForPort(port, 10_000), exited.then(([code]) => Promise.reject(new StartFailedError(`${command} exited with ${code}: ${out}`)))]);
+    await Promise.race([waitForPort(port, 10_000), exited.then(([code]) => Promise.reject(saysAddressInUse(out) ? new PortInUseError(command, port, out) : new StartFailedError(`${command} exited with ${code}: ${out}`)))]);
   } catch (err) {
     killAll();
     forget();

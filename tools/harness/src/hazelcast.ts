@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ServerMissingError } from './errors.js';
-import { eventually, freePort } from './ports.js';
+import { eventually, freePort, onFreePort } from './ports.js';
 import { startProcess, tempDir, writeFile, type ServerProcess } from './server-process.js';
 
 /** The member jar that `npm run provision` fetches, found from the repository root (or `$HAZELCAST_JAR`). */
@@ -117,17 +117,22 @@ export async function startHazelcast(options: StartHazelcastOptions = {}): Promi
     const ports: number[] = [];
     for (let i = 0; i < count; i++) ports.push(await freePort());
     const started = await Promise.allSettled(
-      ports.map((port) => {
-        const config = writeFile(tmp.dir, `hazelcast-${port}.xml`, hazelcastMemberXml({ clusterName, port, ports, backupCount }));
-        return startProcess({
-          name: `hazelcast member :${port}`,
-          command: 'java',
-          args: hazelcastMemberArgs(config),
-          port,
-          cwd: tmp.dir,
-          readyTimeoutMs: 60_000,
-        });
-      }),
+      ports.map((first, i) =>
+        // A member that lost its port to another process starts on another: it names the
+        // others, so it still joins them.
+        onFreePort((port) => {
+          ports[i] = port;
+          const config = writeFile(tmp.dir, `hazelcast-${port}.xml`, hazelcastMemberXml({ clusterName, port, ports, backupCount }));
+          return startProcess({
+            name: `hazelcast member :${port}`,
+            command: 'java',
+            args: hazelcastMemberArgs(config),
+            port,
+            cwd: tmp.dir,
+            readyTimeoutMs: 60_000,
+          });
+        }, { first }),
+      ),
     );
     for (const s of started) if (s.status === 'fulfilled') members.push(s.value);
     const failed = started.find((s) => s.status === 'rejected');

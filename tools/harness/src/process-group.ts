@@ -3,6 +3,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { debuglog } from 'node:util';
 import { ServerMissingError, StartFailedError } from './errors.js';
 import { killOnExit } from './exit-hook.js';
+import { TSX_ARGV } from './node-process.js';
 
 const debug = debuglog('scaleout:harness-process-group');
 
@@ -114,7 +115,7 @@ export class ManagedProcess {
     try {
       child =
         s.kind === 'node'
-          ? spawn(process.execPath, ['--conditions=@scaleout/source', '--import', 'tsx', s.command, ...(s.args ?? [])], {
+          ? spawn(process.execPath, [...TSX_ARGV, s.command, ...(s.args ?? [])], {
               cwd: s.cwd,
               env: s.env ?? process.env,
               detached: true,

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '@scaleout/core';
-import { eventually, freePort } from './ports.js';
+import { eventually, freePort, onFreePort } from './ports.js';
 import { baseRedisArgs, parseInfo, redisCommand, startRedisProcess, waitForReplicaLink } from './redis.js';
 import { tempDir, type ServerProcess } from './server-process.js';
 
@@ -49,19 +49,23 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
     const total = masters * (1 + replicasPerMaster);
     const busPorts: number[] = [];
     for (let i = 0; i < total; i++) {
-      const port = await freePort();
-      const bus = await freePort();
+      let bus = 0;
+      const node = await onFreePort(async (port) => {
+        // Either port may be the one taken: both are picked again.
+        bus = await freePort();
+        const args = [
+          ...baseRedisArgs(port, tmp.dir, password),
+          '--cluster-enabled', 'yes',
+          '--cluster-config-file', `nodes-${port}.conf`,
+          '--cluster-node-timeout', String(nodeTimeoutMs),
+          '--cluster-port', String(bus),
+          '--cluster-require-full-coverage', 'no',
+          '--cluster-replica-validity-factor', '0',
+        ];
+        return startRedisProcess(`cluster node :${port}`, port, tmp.dir, args, password);
+      });
       busPorts.push(bus);
-      const args = [
-        ...baseRedisArgs(port, tmp.dir, password),
-        '--cluster-enabled', 'yes',
-        '--cluster-config-file', `nodes-${port}.conf`,
-        '--cluster-node-timeout', String(nodeTimeoutMs),
-        '--cluster-port', String(bus),
-        '--cluster-require-full-coverage', 'no',
-        '--cluster-replica-validity-factor', '0',
-      ];
-      nodes.push(await startRedisProcess(`cluster node :${port}`, port, tmp.dir, args, password));
+      nodes.push(node);
     }
     const ids = await Promise.all(nodes.map(async (n) => String(await cmd(n.port, 'CLUSTER', 'MYID'))));
     for (let m = 0; m < masters; m++) {

@@ -1,5 +1,5 @@
 import { ServerUnavailableError } from './errors.js';
-import { eventually, freePort } from './ports.js';
+import { eventually, onFreePort } from './ports.js';
 import { redisCommand, redisInfo, startRedis, type RedisServer } from './redis.js';
 import { startProcess, writeFile, type ServerProcess } from './server-process.js';
 
@@ -91,9 +91,11 @@ export async function startRedisSentinel(options: StartRedisSentinelOptions = {}
   try {
     const quorum = Math.floor(count / 2) + 1;
     for (let i = 0; i < count; i++) {
-      const port = await freePort();
-      const conf = writeFile(redis.dir, `sentinel-${port}.conf`, sentinelConfig({ port, dir: redis.dir, name, masterPort: redis.port, quorum, downAfterMs, failoverTimeoutMs, password }));
-      sentinels.push(await startProcess({ name: `sentinel :${port}`, command: 'redis-sentinel', args: [conf], port, cwd: redis.dir }));
+      const sentinel = await onFreePort((port) => {
+        const conf = writeFile(redis.dir, `sentinel-${port}.conf`, sentinelConfig({ port, dir: redis.dir, name, masterPort: redis.port, quorum, downAfterMs, failoverTimeoutMs, password }));
+        return startProcess({ name: `sentinel :${port}`, command: 'redis-sentinel', args: [conf], port, cwd: redis.dir });
+      });
+      sentinels.push(sentinel);
     }
     await Promise.all(
       sentinels.map((s) =>

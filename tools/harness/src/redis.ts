@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { eventually, freePort } from './ports.js';
+import { eventually, onFreePort } from './ports.js';
 import { startProcess, tempDir, type ServerProcess } from './server-process.js';
 
 /** Runs one command against a Redis server with a short-lived connection. */
@@ -111,14 +111,15 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
     tmp.remove();
   };
   try {
-    const port = await freePort();
-    const master = await startRedisProcess(`redis master :${port}`, port, tmp.dir, [...baseRedisArgs(port, tmp.dir, password), ...extraArgs], password);
+    const master = await onFreePort((p) => startRedisProcess(`redis master :${p}`, p, tmp.dir, [...baseRedisArgs(p, tmp.dir, password), ...extraArgs], password));
+    const port = master.port;
     started.push(master);
     const replicas: ServerProcess[] = [];
     for (let i = 0; i < (options.replicas ?? 0); i++) {
-      const rport = await freePort();
-      const args = [...baseRedisArgs(rport, tmp.dir, password), '--replicaof', '127.0.0.1', String(port), ...extraArgs];
-      const replica = await startRedisProcess(`redis replica :${rport}`, rport, tmp.dir, args, password);
+      const replica = await onFreePort((rport) => {
+        const args = [...baseRedisArgs(rport, tmp.dir, password), '--replicaof', '127.0.0.1', String(port), ...extraArgs];
+        return startRedisProcess(`redis replica :${rport}`, rport, tmp.dir, args, password);
+      });
       started.push(replica);
       replicas.push(replica);
     }

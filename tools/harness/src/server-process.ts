@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ServerMissingError, StartFailedError } from './errors.js';
+import { PortInUseError, saysAddressInUse, ServerMissingError, StartFailedError } from './errors.js';
 import { killOnExit } from './exit-hook.js';
 import { waitForPort } from './ports.js';
 
@@ -67,15 +67,22 @@ export async function startProcess(spec: ProcessSpec): Promise<ServerProcess> {
         resolve();
       });
     });
-    const failed = exited.then(() => {
+    // 'exit' can come before the last of its output: what it said on the way out is kept first.
+    const drained = exited.then(() => Promise.race([new Promise((r) => proc.stderr?.once('close', r)), new Promise((r) => setTimeout(r, 200))]));
+    const failed = drained.then(() => {
       if ((spawnError as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
         throw new ServerMissingError(spec.command, { cause: spawnError });
       }
+      if (saysAddressInUse(output)) throw new PortInUseError(spec.name, spec.port, output);
       throw new StartFailedError(`${spec.name} exited before it was ready${spawnError ? `: ${spawnError.message}` : ''}\n${output}`, { cause: spawnError });
     });
     const ready = spec.ready ?? (() => waitForPort(spec.port, spec.readyTimeoutMs ?? 10_000));
     try {
       await Promise.race([ready(), failed]);
+      // Whatever answered may be another process on a port this one failed to bind: a server
+      // that lost its port exits at once, so one more turn of I/O shows it.
+      await new Promise((r) => setTimeout(r, 20));
+      if (proc.exitCode !== null || proc.signalCode !== null) await failed;
     } catch (err) {
       proc.kill('SIGKILL');
       throw err;

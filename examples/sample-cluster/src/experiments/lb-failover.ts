@@ -1,4 +1,4 @@
-import { LbPair, type Failover, type Lb } from '../../../../test/support/lb-pair.js';
+import { LbPair, type Failover, type Lb } from '@scaleout/harness';
 import type { ExperimentResult } from './table.js';
 
 const CLIENT_TIMEOUT_MS = 2000;

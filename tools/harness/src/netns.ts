@@ -4,6 +4,7 @@
 // namespaces of another run that is still going.
 import { execFile, execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { promisify } from 'node:util';
+import { killOnExit } from './exit-hook.js';
 
 const run = promisify(execFile);
 const PREFIX = 'so';
@@ -82,10 +83,6 @@ export interface Host {
   addr: string;
 }
 
-const live = new Set<Lan>();
-process.once('exit', () => {
-  for (const lan of live) lan.removeSync();
-});
 
 /**
  * A bridge in its own namespace and hosts joined to it by veth pairs: `10.<net>.0.0/24`, no
@@ -99,10 +96,11 @@ export class Lan {
   readonly #created: string[] = [];
   readonly subnet: string;
   #removed = false;
+  // An interrupted run still removes its namespaces, and so every process left in them.
+  readonly #forget = killOnExit(() => this.removeSync());
 
   constructor(net = 77) {
     this.subnet = `10.${net}.0`;
-    live.add(this);
   }
 
   /** Creates the bridge. */
@@ -143,7 +141,13 @@ export class Lan {
 
   /** Spawns `command` inside the host's namespace (`ip netns exec`, which execs in place: the pid is the command's). */
   spawn(host: string, command: string, args: string[], options: SpawnOptions = {}): ChildProcess {
-    return spawn('ip', ['netns', 'exec', this.host(host).ns, command, ...args], options);
+    const [ip, ...prefix] = this.wrap(host);
+    return spawn(ip!, [...prefix, command, ...args], options);
+  }
+
+  /** The command line prefix that runs a command inside the host's namespace (for `nodeProcess({ wrap })`). */
+  wrap(host: string): string[] {
+    return ['ip', 'netns', 'exec', this.host(host).ns];
   }
 
   /** Runs a command inside the host's namespace to completion and returns its output. */
@@ -167,7 +171,7 @@ export class Lan {
     if (this.#removed) return;
     this.#removed = true;
     for (const ns of [...this.#created].reverse()) destroySync(ns);
-    live.delete(this);
+    this.#forget();
   }
 
   async remove(): Promise<void> {

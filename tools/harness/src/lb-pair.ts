@@ -2,24 +2,24 @@
 // app nodes and a Redis, with a client machine: each a network namespace on one bridge, so the
 // addresses (the VIP included) exist only inside them. Used by the failover test and by
 // `npm run experiment -- lb-failover`. Every process is real and is killed for real.
-import type { ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { baseRedisArgs, eventually, startProcess, tempDir, type ServerProcess } from '@scaleout/harness';
-import { BIN, runCli } from '../../packages/proxy/test/fixtures/cli.js';
-import type { LoadReport, LoadSpec } from '../fixtures/lb-client.js';
-import { startClusterNode, type ClusterNodeProcess } from './cluster-node.js';
 import { keepalivedBinary } from './keepalived.js';
+import type { LoadReport, LoadSpec } from './lb-client.js';
+import { ClientHost, Keepalived, PROXY_BIN, ProxyProcess, ROOT, type Lb } from './lb-pair-machines.js';
 import { Lan, removeLeftovers, requireNamespaces } from './netns.js';
+import { nodeProcess, type NodeProcess } from './node-process.js';
+import { eventually } from './ports.js';
+import { baseRedisArgs } from './redis.js';
+import { runNodeScript } from './run.js';
+import { startProcess, tempDir, type ServerProcess } from './server-process.js';
 
-export type { LoadReport, RequestRecord } from '../fixtures/lb-client.js';
-export type Lb = 'lb1' | 'lb2';
+export type { LoadReport, LoadSpec, RequestRecord } from './lb-client.js';
+export type { Lb } from './lb-pair-machines.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CLIENT = fileURLToPath(new URL('../fixtures/lb-client.ts', import.meta.url));
-const TSX = ['--conditions=@scaleout/source', '--import', 'tsx'];
+const CLIENT = fileURLToPath(new URL('./lb-client.ts', import.meta.url));
+const APP_NODE = fileURLToPath(new URL('./lb-node.ts', import.meta.url));
 const TOKEN = 'lb-pair-status-token-0123456789';
 // Fixed ports are safe here: each host is a namespace of its own, with nothing else in it.
 const PROXY_PORT = 8080;
@@ -76,97 +76,6 @@ export interface Failover {
   report: LoadReport;
 }
 
-class Keepalived {
-  proc: ChildProcess | undefined;
-  log = '';
-  constructor(readonly lan: Lan, readonly lb: Lb, readonly conf: string, readonly dir: string) {}
-
-  async start(): Promise<void> {
-    this.log = '';
-    const p = (n: string) => join(this.dir, `${this.lb}-${n}.pid`);
-    // -n: stay in the foreground; -l: log to the console; -P: VRRP only; own pid files, so two
-    // daemons can run on one machine. detached: its own process group, killed as one.
-    this.proc = this.lan.spawn(this.lb, keepalivedBinary(), ['-n', '-l', '-P', '-f', this.conf, '-p', p('main'), '-r', p('vrrp')], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    const keep = (c: Buffer) => (this.log = (this.log + c.toString()).slice(-20_000));
-    this.proc.stdout!.on('data', keep);
-    this.proc.stderr!.on('data', keep);
-    await eventually(() => this.log.includes('Startup complete') || this.proc!.exitCode !== null, 10_000, `keepalived on ${this.lb} started`);
-    if (this.proc.exitCode !== null) throw new Error(`keepalived on ${this.lb} exited with ${this.proc.exitCode}:\n${this.log}`);
-  }
-
-  /** Resolves once the instance logs `Entering <state> STATE` after log offset `from`. */
-  async state(state: 'MASTER' | 'BACKUP' | 'FAULT', from: number, timeoutMs = 15_000): Promise<void> {
-    await eventually(() => this.log.slice(from).includes(`Entering ${state} STATE`), timeoutMs, `keepalived on ${this.lb} entering ${state}`);
-  }
-
-  /** SIGKILL to the daemon and its VRRP child at once, as a machine that dies: no last advert. */
-  async kill(): Promise<void> {
-    const proc = this.proc;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    const exited = once(proc, 'exit');
-    process.kill(-proc.pid!, 'SIGKILL');
-    await exited;
-  }
-}
-
-class ProxyProcess {
-  proc: ChildProcess | undefined;
-  out = '';
-  constructor(readonly lan: Lan, readonly lb: Lb, readonly config: string) {}
-
-  async start(): Promise<void> {
-    this.out = '';
-    const proc = this.lan.spawn(this.lb, process.execPath, [...TSX, BIN, '--config', this.config], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.proc = proc;
-    const keep = (c: Buffer) => (this.out = (this.out + c.toString()).slice(-20_000));
-    proc.stdout!.on('data', keep);
-    proc.stderr!.on('data', keep);
-    await eventually(() => this.out.includes('listening on') || proc.exitCode !== null, 30_000, `scaleout-proxy on ${this.lb} listening`);
-    if (proc.exitCode !== null) throw new Error(`scaleout-proxy on ${this.lb} exited with ${proc.exitCode}:\n${this.out}`);
-  }
-
-  async signal(signal: NodeJS.Signals): Promise<void> {
-    const proc = this.proc;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    if (signal === 'SIGUSR2') return void proc.kill(signal);
-    const exited = once(proc, 'exit');
-    proc.kill(signal);
-    await exited;
-  }
-}
-
-/** The client machine: a process in the client namespace, driven over IPC. */
-class ClientHost {
-  constructor(readonly proc: ChildProcess) {}
-
-  #ask<T>(msg: object, reply: string): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const onMessage = (m: { type: string }) => {
-        if (m.type !== reply) return;
-        this.proc.off('message', onMessage);
-        this.proc.off('exit', onExit);
-        resolve(m as T);
-      };
-      const onExit = () => reject(new Error('the client process exited'));
-      this.proc.on('message', onMessage);
-      this.proc.once('exit', onExit);
-      this.proc.send(msg);
-    });
-  }
-
-  get(url: string): Promise<{ status?: number; body?: string; peer?: string; error?: string }> {
-    return this.#ask({ type: 'get', url }, 'got');
-  }
-
-  async startLoad(spec: LoadSpec): Promise<void> {
-    await this.#ask({ type: 'load', ...spec }, 'loading');
-  }
-
-  async stopLoad(): Promise<LoadReport> {
-    return (await this.#ask<{ report: LoadReport }>({ type: 'stop' }, 'stopped')).report;
-  }
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The topology, started by {@link LbPair.start}; `close()` removes every namespace and process. */
@@ -178,7 +87,7 @@ export class LbPair {
   readonly keepalived = {} as Record<Lb, Keepalived>;
   /** The keepalived.conf of each machine, as `scaleout-proxy export keepalived` printed it. */
   readonly confs = {} as Record<Lb, string>;
-  nodes: ClusterNodeProcess[] = [];
+  nodes: NodeProcess[] = [];
   redis: ServerProcess | undefined;
   client: ClientHost | undefined;
   strategy: 'store' | 'cluster';
@@ -232,12 +141,8 @@ export class LbPair {
       ready: () => eventually(async () => (await lan.exec('redis', 'redis-cli', '-h', redisHost.addr, '-p', String(REDIS_PORT), 'ping')).trim() === 'PONG', 10_000, 'redis answering PING').then(() => undefined),
     });
 
-    const clientProc = lan.spawn('client', process.execPath, [...TSX, CLIENT], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    await new Promise<void>((resolve, reject) => {
-      clientProc.once('message', () => resolve());
-      clientProc.once('exit', (code) => reject(new Error(`the client process exited with ${code}`)));
-    });
-    clientProc.removeAllListeners('exit');
+    const clientProc = nodeProcess({ name: 'the client machine', script: CLIENT, cwd: ROOT, wrap: lan.wrap('client'), port: 0, ready: /^READY$/m });
+    await clientProc.start();
     this.client = new ClientHost(clientProc);
     const nodesUp = this.#startNodes();
 
@@ -257,7 +162,7 @@ export class LbPair {
       const priority = this.options.priorities[lb === 'lb1' ? 0 : 1];
       const args = ['export', 'keepalived', '--config', configPath, '--peer', this.addr(this.other(lb)), '--vip', `${this.vip}/24`, '--priority', String(priority), '--interface', 'eth0', '--advert-int', String(this.options.advertInt)];
       if (this.options.nopreempt) args.push('--nopreempt');
-      const exported = await runCli(args);
+      const exported = await runNodeScript(PROXY_BIN, args);
       if (exported.code !== 0) throw new Error(`export keepalived failed (${exported.code}): ${exported.stderr}`);
       this.confs[lb] = exported.stdout;
       const conf = join(this.tmp.dir, `keepalived-${lb}.conf`);
@@ -265,7 +170,7 @@ export class LbPair {
       // The config test where the daemon runs: there eth0 exists.
       await lan.exec(lb, keepalivedBinary(), '-t', '-f', conf);
       this.keepalived[lb] = new Keepalived(lan, lb, conf, this.tmp.dir);
-      this.proxies[lb] = new ProxyProcess(lan, lb, configPath);
+      this.proxies[lb] = new ProxyProcess(lan, lb, configPath, PROXY_PORT);
     }
     await nodesUp;
     await Promise.all((['lb1', 'lb2'] as const).map((lb) => this.proxies[lb].start()));
@@ -290,19 +195,21 @@ export class LbPair {
   async #startNodes(): Promise<void> {
     const redisUrl = `redis://${this.lan.host('redis').addr}:${REDIS_PORT}`;
     const channel = `lb-pair-${this.lan.prefix}-${this.strategy}`;
-    this.nodes = await Promise.all(
-      [1, 2, 3].map((i) => {
-        const host = this.lan.host(`n${i}`);
-        return startClusterNode({
-          nodeId: `node-${i}`,
-          redisUrl,
-          channel,
-          wrap: ['ip', 'netns', 'exec', host.ns],
-          host: host.addr,
-          env: { CLUSTER_STRATEGY: this.strategy, CLUSTER_HTTP_PORT: String(NODE_PORT) },
-        });
-      }),
-    );
+    this.nodes = [1, 2, 3].map((i) => {
+      const host = this.lan.host(`n${i}`);
+      return nodeProcess({
+        name: `node-${i}`,
+        script: APP_NODE,
+        cwd: ROOT,
+        wrap: this.lan.wrap(`n${i}`),
+        host: host.addr,
+        port: NODE_PORT,
+        env: { ...process.env, CLUSTER_NODE_ID: `node-${i}`, CLUSTER_REDIS_URL: redisUrl, CLUSTER_CHANNEL: channel, CLUSTER_STRATEGY: this.strategy, CLUSTER_HTTP_HOST: host.addr, CLUSTER_HTTP_PORT: String(NODE_PORT) },
+        ready: /READY \d+/,
+        readyTimeoutMs: 30_000,
+      });
+    });
+    await Promise.all(this.nodes.map((n) => n.start()));
   }
 
   /** Restarts the app nodes on another strategy and waits until both proxies see them. */
@@ -404,7 +311,7 @@ export class LbPair {
       await this.proxies[lb]?.signal('SIGKILL').catch(() => undefined);
     }
     await Promise.all(this.nodes.map((n) => n.kill().catch(() => undefined)));
-    this.client?.proc.kill('SIGKILL');
+    await this.client?.proc.kill();
     await this.redis?.kill().catch(() => undefined);
     this.lan.removeSync();
     this.tmp.remove();
