@@ -29,10 +29,14 @@ const storeFields = {
     accepts: '`"connect-redis"`',
     description: 'sessions connect-redis 8 left under `prefix` are read, and rewritten as hashes on their next save (docs/redis.md, "Moving from connect-redis")',
   }),
-  /** Replicas that must confirm each write (`WAIT`); fewer within `waitTimeout` fails the write, so an acknowledged write survives a failover. `0`: no waiting. */
+  /**
+   * Replicas that must confirm each write (`WAIT`); fewer within `waitTimeout` fails the write.
+   * Equal to the number of replicas, an acknowledged write survives any failover; fewer keep it
+   * only when Sentinel promotes a replica that confirmed it (docs/redis.md). `0`: no waiting.
+   */
   waitReplicas: int(0, 16).default(0).meta({
     accepts: '0–16',
-    description: 'replicas that must confirm each write (`WAIT`); fewer within `waitTimeout` fails the write (a `503`), so an acknowledged write survives a failover',
+    description: 'replicas that must confirm each write (`WAIT`); fewer within `waitTimeout` fails the write (a `503`); set to the number of replicas so that an acknowledged write survives any failover (docs/redis.md, "`waitReplicas`")',
   }),
   /** How long a write waits for the confirmations of `waitReplicas` replicas, in ms once validated. */
   waitTimeout: duration().prefault('1s').meta({ accepts: 'duration', description: 'how long a write waits for those confirmations' }),
