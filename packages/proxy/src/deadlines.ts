@@ -29,10 +29,13 @@ export class Deadlines {
     this.ms = ms;
   }
 
-  /** Starts `entry`'s wait of `ms` from now. An entry already waiting starts again. */
-  add(entry: Expiring): void {
+  /**
+   * Starts `entry`'s wait of `ms` from `now` (a `performance.now()` reading the caller may already
+   * hold). An entry already waiting starts again.
+   */
+  add(entry: Expiring, now = performance.now()): void {
     if (entry.expiresAt !== 0) this.remove(entry);
-    entry.expiresAt = performance.now() + this.ms;
+    entry.expiresAt = now + this.ms;
     entry.prevExpiring = this.#tail;
     entry.nextExpiring = undefined;
     if (this.#tail) this.#tail.nextExpiring = entry;

@@ -42,7 +42,10 @@ function connectionTokens(raw: string[]): Set<string> | undefined {
   let out: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection') {
-      for (const t of raw[i + 1]!.split(',')) {
+      const value = raw[i + 1]!;
+      // The common value names no other field: no list to split (a kept-alive node sends it on every response).
+      if (value.length === 10 && value.toLowerCase() === 'keep-alive') continue;
+      for (const t of value.split(',')) {
         const name = t.trim().toLowerCase();
         if (name && name !== 'close' && name !== 'keep-alive' && name !== 'upgrade') (out ??= new Set()).add(name);
       }
@@ -110,6 +113,29 @@ function forwardedNode(address: string): string {
   return isIP(address) === 6 ? `"[${address}]"` : address;
 }
 
+// What a connection's peer means for every request on it: its address, whether the trust rule
+// trusts it and its `Forwarded` node. Worked out once per connection (and rule) rather than per
+// request: proxy-addr parses the address on each call, and a kept-alive connection carries
+// thousands of requests from the one peer.
+const PEER = Symbol('peer');
+interface Peer {
+  trust: TrustProxy;
+  address: string;
+  trusted: boolean;
+  node: string;
+}
+
+function peerOf(req: IncomingMessage, trust: TrustProxy): Peer {
+  const socket = req.socket as IncomingMessage['socket'] & { [PEER]?: Peer };
+  let peer = socket[PEER];
+  if (peer === undefined || peer.trust !== trust) {
+    const address = bareAddress(socket.remoteAddress);
+    peer = { trust, address, trusted: trust !== false && compileTrust(trust)(address, 0), node: forwardedNode(address || 'unknown') };
+    socket[PEER] = peer;
+  }
+  return peer;
+}
+
 /**
  * The request headers to send to a node: hop-by-hop fields removed, `X-Forwarded-For` appended
  * with the peer's address, `X-Forwarded-Proto`/`-Host` set (kept only from a trusted peer).
@@ -120,8 +146,7 @@ function forwardedNode(address: string): string {
 export function requestHeaders(req: IncomingMessage, info: ForwardInfo): string[] {
   const raw = req.rawHeaders;
   const extra = connectionTokens(raw);
-  const peer = bareAddress(req.socket.remoteAddress);
-  const trusted = info.trust !== false && compileTrust(info.trust)(peer, 0);
+  const { address: peer, trusted, node } = peerOf(req, info.trust);
   const out: string[] = [];
   // RFC 9112 §3.2.2: for an absolute-form target the URI's authority is the host; the node gets
   // it as `Host` (origin-form carries no authority of its own).
@@ -162,7 +187,7 @@ export function requestHeaders(req: IncomingMessage, info: ForwardInfo): string[
   out.push('X-Forwarded-For', xff ? `${xff}, ${peer}` : peer);
   out.push('X-Forwarded-Proto', proto ?? scheme);
   if (fwdHost ?? host) out.push('X-Forwarded-Host', (fwdHost ?? host)!);
-  const hop = `for=${forwardedNode(peer || 'unknown')};proto=${scheme}${host ? `;host=${JSON.stringify(host)}` : ''}`;
+  const hop = `for=${node};proto=${scheme}${host ? `;host=${JSON.stringify(host)}` : ''}`;
   out.push('Forwarded', forwardedBy ? `${forwardedBy}, ${hop}` : hop);
   out.push('X-Real-IP', realIp ?? peer);
   // The body is re-framed on the way out: its length when the client gave one, else chunked.

@@ -119,6 +119,19 @@ export function forward(ctx: ForwardContext, req: IncomingMessage, res: ServerRe
   new Exchange(ctx, req, res, trackTarget).attempt(0);
 }
 
+// The exchange a client's request and response belong to, for the two listeners below: shared
+// functions, where a closure (or a bound method) per request would be allocated for each.
+const EXCHANGE = Symbol('exchange');
+type Carrying = (IncomingMessage | ServerResponse) & { [EXCHANGE]?: Exchange };
+
+function responseClosed(this: ServerResponse): void {
+  if (!this.writableFinished) (this as Carrying)[EXCHANGE]?.leave();
+}
+
+function requestBroke(this: IncomingMessage): void {
+  (this as Carrying)[EXCHANGE]?.leave();
+}
+
 /**
  * One client request and its tries. The per-request state lives in this object and in one
  * `Attempt` per try rather than in closures: a request is the proxy's hot path, and a closure
@@ -155,11 +168,12 @@ class Exchange {
     this.headers = requestHeaders(req, forwardInfo(ctx));
     this.withBody = hasBody(req);
     ctx.retry.request();
-    const leave = this.leave.bind(this);
-    if (this.withBody) req.on('error', leave); // a client that vanishes mid-body
-    res.on('close', () => {
-      if (!res.writableFinished) leave();
-    });
+    (res as Carrying)[EXCHANGE] = this;
+    if (this.withBody) {
+      (req as Carrying)[EXCHANGE] = this;
+      req.on('error', requestBroke); // a client that vanishes mid-body
+    }
+    res.on('close', responseClosed);
   }
 
   leave(): void {
@@ -220,10 +234,10 @@ class Attempt extends Expiring implements Dispatcher.DispatchHandler {
         ex.clientStalled = true;
         this.abort();
       });
-      this.body.once('end', () => this.#startTimer());
+      this.body.once('end', () => this.#startTimer(performance.now()));
     } else {
       this.body = null;
-      this.#startTimer();
+      this.#startTimer(this.#started);
     }
   }
 
@@ -240,8 +254,8 @@ class Attempt extends Expiring implements Dispatcher.DispatchHandler {
   // The wait for the response head is timed here rather than by undici, whose timer restarts
   // late on a reused connection (a 504 could come before `timeouts.server` had passed). It
   // starts once the request body has been sent: a slow upload is not a slow node.
-  #startTimer(): void {
-    if (!this.#answered && !this.#late) this.#ex.ctx.deadlines.add(this);
+  #startTimer(now: number): void {
+    if (!this.#answered && !this.#late) this.#ex.ctx.deadlines.add(this, now);
   }
 
   expire(): void {
