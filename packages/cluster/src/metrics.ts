@@ -49,7 +49,7 @@ export function metrics(registry: Registry, options: ClusterMetricsOptions): Sto
     name: 'scaleout_cluster_replication_lag_seconds',
     help: "Time from a peer's write (its hybrid logical clock) to its apply on this node, for live replication (repairs and snapshots excluded).",
     buckets: options.lagBuckets ?? LAG_BUCKETS,
-  }).labels({ node });
+  }).series();
   const onReplicated = (ms: number) => lag.observe(Math.max(0, ms) / 1000);
   store.on('replicated', onReplicated);
   scope.collected('counter', { name: 'scaleout_cluster_frames_total', help: 'Replication frames by direction (sent, received) and kind (writes: live changes; other: digests, repairs, snapshots, joins; received other includes frames then dropped).', labelNames: ['direction', 'kind'] }, (set) => {

@@ -30,5 +30,6 @@ export * from './engine/session-state.js';
 export * from './engine/session-engine.js';
 export * from './engine/session-observer.js';
 export * from './metrics/metric-scope.js';
+export type { CounterSeries, HistogramSeries } from './metrics/recorded-series.js';
 export * from './metrics/store-metrics.js';
 export * from './metrics/session-metrics.js';

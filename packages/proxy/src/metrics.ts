@@ -1,5 +1,5 @@
-import { Histogram, Registry, type Counter } from 'prom-client';
-import { MetricScope } from '@scaleout/core';
+import { Registry } from 'prom-client';
+import { MetricScope, type HistogramSeries, type ScopedCounter, type ScopedHistogram } from '@scaleout/core';
 import type { ProxyError } from './errors.js';
 import type { ProxyStats } from './status-page.js';
 
@@ -8,8 +8,10 @@ const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
 
 /** The per-request metrics of one registry the proxy feeds. */
 interface Fed {
-  latency: Histogram<string>;
-  errors: Counter<string>;
+  latency: ScopedHistogram;
+  errors: ScopedCounter;
+  /** The latency series of each target, made on its first response. */
+  byTarget: Map<string, HistogramSeries>;
 }
 
 /**
@@ -58,17 +60,22 @@ export class ProxyMetrics {
       buckets: BUCKETS,
     });
     this.#scopes.push(scope);
-    this.#fed.push({ latency, errors });
+    this.#fed.push({ latency, errors, byTarget: new Map() });
   }
 
   /** A response head came from `target` after `ms`. */
   observe(target: string, ms: number): void {
-    for (let i = 0; i < this.#fed.length; i++) this.#fed[i]!.latency.observe({ proxy: this.#scopes[i]!.instance, target }, ms / 1000);
+    for (let i = 0; i < this.#fed.length; i++) {
+      const fed = this.#fed[i]!;
+      let series = fed.byTarget.get(target);
+      if (!series) fed.byTarget.set(target, (series = fed.latency.series({ target })));
+      series.observe(ms / 1000);
+    }
   }
 
   /** The proxy answered 502/503/504 itself. */
   error(err: ProxyError): void {
-    for (let i = 0; i < this.#fed.length; i++) this.#fed[i]!.errors.inc({ proxy: this.#scopes[i]!.instance, target: err.targetId ?? '', status: String(err.status) });
+    for (const fed of this.#fed) fed.errors.inc({ target: err.targetId ?? '', status: String(err.status) });
   }
 
   /** The exposition text and its content type. */

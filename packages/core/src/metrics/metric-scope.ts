@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type { Counter, CounterConfiguration, Gauge, Histogram, HistogramConfiguration, Registry } from 'prom-client';
 import { ErrorCodes, InvalidArgumentError, MissingPackageError, ScaleoutError } from '../errors.js';
+import { CounterRecorder, HistogramRecorder, type CounterSeries, type Flushable, type HistogramSeries } from './recorded-series.js';
 
 /** The prom-client classes, loaded on the first `metrics()` call: an app without metrics never loads prom-client. */
 type PromClient = typeof import('prom-client');
@@ -23,6 +24,35 @@ export type GaugeSource = (set: (labels: Record<string, string>, value: number) 
 const claims = new WeakMap<object, Set<string>>();
 /** The scopes feeding each scrape-time gauge. */
 const sources = new WeakMap<object, Map<string, GaugeSource>>();
+/** The recorders that feed each counter and histogram made by a scope, flushed when it is collected. */
+const recorders = new WeakMap<object, Set<Flushable>>();
+
+/** Labels without the instance label, which the scope adds. */
+type Labels = Record<string, string>;
+
+/** A counter of a {@link MetricScope}: series for the hot path, or an update now. */
+export interface ScopedCounter {
+  /** The prom-client counter (shared by every scope on the registry). */
+  readonly metric: Counter<string>;
+  /** A series of this instance, exported from 0 at once and fed at almost no cost per update. */
+  series(labels?: Labels): CounterSeries;
+  /** Adds `by` (default 1) to this instance's series with `labels` now: for rare events whose labels vary. */
+  inc(labels?: Labels, by?: number): void;
+}
+
+/** A histogram of a {@link MetricScope}. */
+export interface ScopedHistogram {
+  /** The prom-client histogram (shared by every scope on the registry). */
+  readonly metric: Histogram<string>;
+  /** A series of this instance, exported from zero at once and fed at almost no cost per value. */
+  series(labels?: Labels): HistogramSeries;
+}
+
+/** prom-client's `collect()` of the counters and histograms a scope makes: hands over what was recorded. */
+function flushRecorded(this: object): void {
+  const set = recorders.get(this);
+  if (set) for (const r of set) r.flush();
+}
 
 /**
  * The metrics of one instance of one component (a node's session layer, a store, a proxy) in a
@@ -40,6 +70,7 @@ export class MetricScope {
   readonly instance: string;
   readonly #key: string;
   readonly #gauges: Array<Map<string, GaugeSource>> = [];
+  readonly #recorders: Array<[object, Flushable]> = [];
   #closed = false;
 
   constructor(registry: Registry, family: string, instance: string, label = 'node') {
@@ -60,14 +91,43 @@ export class MetricScope {
     this.instance = instance;
   }
 
-  /** A counter fed as things happen; its label names get the instance label first. */
-  counter<T extends string>(config: Omit<CounterConfiguration<T>, 'registers' | 'collect'>): Counter<string> {
-    return this.#shared(config.name, () => new (promClient().Counter)({ ...config, labelNames: [this.label, ...(config.labelNames ?? [])] as string[], registers: [this.registry] }) as Counter<string>);
+  /**
+   * A counter; its label names get the instance label first. Its series are recorded here and
+   * handed to prom-client when it is collected (see {@link HistogramRecorder}).
+   */
+  counter<T extends string>(config: Omit<CounterConfiguration<T>, 'registers' | 'collect'>): ScopedCounter {
+    const metric = this.#recorded(config.name, () => new (promClient().Counter)({ ...config, labelNames: [this.label, ...(config.labelNames ?? [])] as string[], registers: [this.registry], collect: flushRecorded }) as Counter<string>);
+    return {
+      metric,
+      series: (labels) => this.#keep(metric, new CounterRecorder(metric, this.#own(labels))),
+      inc: (labels, by = 1) => metric.inc(this.#own(labels), by),
+    };
   }
 
   /** A histogram; its label names get the instance label first. */
-  histogram<T extends string>(config: Omit<HistogramConfiguration<T>, 'registers' | 'collect'>): Histogram<string> {
-    return this.#shared(config.name, () => new (promClient().Histogram)({ ...config, labelNames: [this.label, ...(config.labelNames ?? [])] as string[], registers: [this.registry] }) as Histogram<string>);
+  histogram<T extends string>(config: Omit<HistogramConfiguration<T>, 'registers' | 'collect'>): ScopedHistogram {
+    const metric = this.#recorded(config.name, () => new (promClient().Histogram)({ ...config, labelNames: [this.label, ...(config.labelNames ?? [])] as string[], registers: [this.registry], collect: flushRecorded }) as Histogram<string>);
+    return { metric, series: (labels) => this.#keep(metric, new HistogramRecorder(metric, this.#own(labels), config.buckets ?? [])) };
+  }
+
+  #own(labels: Labels | undefined): Labels {
+    return { [this.label]: this.instance, ...labels };
+  }
+
+  #recorded<M extends object>(name: string, make: () => M): M {
+    const metric = this.#shared(name, () => {
+      const m = make();
+      recorders.set(m, new Set());
+      return m;
+    });
+    if (!recorders.has(metric)) throw new InvalidArgumentError('registry', `metrics(): the registry already holds a metric named ${name} that scaleout did not make`);
+    return metric;
+  }
+
+  #keep<R extends Flushable>(metric: object, recorder: R): R {
+    recorders.get(metric)!.add(recorder);
+    this.#recorders.push([metric, recorder]);
+    return recorder;
   }
 
   /**
@@ -103,12 +163,19 @@ export class MetricScope {
     return (this.registry.getSingleMetric(name) as M | undefined) ?? make();
   }
 
-  /** Frees the instance's claim and stops its scrape-time series (counters fed so far stay). Safe to call twice. */
+  /**
+   * Frees the instance's claim and stops its scrape-time series. What its series recorded is
+   * handed over first, so the counters and histograms fed so far stay. Safe to call twice.
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     claims.get(this.registry)?.delete(this.#key);
     for (const g of this.#gauges) g.delete(this.instance);
+    for (const [metric, r] of this.#recorders) {
+      r.flush();
+      recorders.get(metric)?.delete(r);
+    }
   }
 }
 

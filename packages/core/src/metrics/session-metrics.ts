@@ -59,7 +59,6 @@ export function memoryStoreMetrics(registry: Registry, store: SessionStore, node
 }
 
 function sessionObserver(scope: MetricScope, buckets: number[]): SessionObserver {
-  const node = scope.instance;
   const requests = scope.counter({
     name: 'scaleout_session_requests_total',
     help: 'Session steps of requests by outcome: loaded or new when opened; saved, unchanged or abandoned when answered; 503_unavailable, 503_timeout or lock_timeout when refused.',
@@ -69,11 +68,10 @@ function sessionObserver(scope: MetricScope, buckets: number[]): SessionObserver
   const save = scope.histogram({ name: 'scaleout_session_save_duration_seconds', help: "Time to save, or destroy, a request's session before its response goes out.", buckets });
   const lockWait = scope.histogram({ name: 'scaleout_session_lock_wait_seconds', help: 'Time a request waited for its session lock (got or timed out).', buckets });
   // Every outcome from zero, so a rate() over it starts at the first scrape, not the first event.
-  const series = new Map(OUTCOMES.map((outcome) => [outcome, requests.labels({ node, outcome })]));
-  const loadSeries = load.labels({ node });
-  const saveSeries = save.labels({ node });
-  const lockSeries = lockWait.labels({ node });
-  for (const s of series.values()) s.inc(0);
+  const series = new Map(OUTCOMES.map((outcome) => [outcome, requests.series({ outcome })]));
+  const loadSeries = load.series();
+  const saveSeries = save.series();
+  const lockSeries = lockWait.series();
   return {
     outcome: (outcome) => series.get(outcome)!.inc(),
     load: (seconds) => loadSeries.observe(seconds),

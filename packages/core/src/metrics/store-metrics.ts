@@ -1,10 +1,8 @@
 import type { Registry } from 'prom-client';
 import type { SessionStore, SyncSessionOps } from '../types.js';
 import { InvalidArgumentError } from '../errors.js';
-import { MetricScope } from './metric-scope.js';
+import { MetricScope, secondsSince } from './metric-scope.js';
 
-/** Seconds from `start` (a `performance.now()` reading) to now. */
-const secondsSince = (start: number): number => (performance.now() - start) / 1000;
 
 /** Buckets of the store and session histograms, in seconds: 100 µs (memory) to 5 s (a store timeout). */
 export const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -40,7 +38,6 @@ export interface StoreMetrics {
  */
 export function storeMetrics(registry: Registry, store: SessionStore, options: StoreMetricsOptions): StoreMetrics {
   const scope = new MetricScope(registry, 'store', options.node);
-  const base = { node: scope.instance, store: options.type };
   const duration = scope.histogram({
     name: 'scaleout_store_operation_duration_seconds',
     help: 'Time a store operation took, success or not, by operation (get, set, patch, touch, destroy).',
@@ -57,8 +54,8 @@ export function storeMetrics(registry: Registry, store: SessionStore, options: S
       if (n !== undefined) set({ store: options.type }, n);
     });
   }
-  invalid.inc(base, 0);
-  const onInvalid = () => invalid.inc(base);
+  const invalidSeries = invalid.series({ store: options.type });
+  const onInvalid = () => invalidSeries.inc();
   store.on('invalid', onInvalid);
 
   const target = store as unknown as Record<string, unknown>;
@@ -76,11 +73,10 @@ export function storeMetrics(registry: Registry, store: SessionStore, options: S
     const original = target[op];
     if (typeof original !== 'function') continue;
     const own = Object.prototype.hasOwnProperty.call(target, op);
-    const labels = { ...base, op };
-    const series = duration.labels(labels);
+    const series = duration.series({ store: options.type, op });
     const countFailure = (err: unknown) => {
       const code = (err as { code?: unknown } | null)?.code;
-      errors.inc({ ...labels, code: typeof code === 'string' ? code : 'unknown' });
+      errors.inc({ store: options.type, op, code: typeof code === 'string' ? code : 'unknown' });
     };
     if (sync) {
       const at = sync[op] as (...args: unknown[]) => unknown;

@@ -9,7 +9,7 @@ describe('MetricScope', function () {
     const b = new MetricScope(registry, 'demo', 'b');
     const ca = a.counter({ name: 'scaleout_demo_total', help: 'demo' });
     const cb = b.counter({ name: 'scaleout_demo_total', help: 'demo' });
-    expect(ca).to.equal(cb);
+    expect(ca.metric).to.equal(cb.metric);
     ca.inc({ node: 'a' }, 2);
     cb.inc({ node: 'b' }, 5);
     a.collected('gauge', { name: 'scaleout_demo_now', help: 'demo' }, (set) => set({}, 1));
