@@ -286,7 +286,7 @@ export async function run(options: BenchOptions = {}): Promise<string> {
       ? [
           '### CPU per request with no sockets',
           '',
-          `The same apps and the same ${sessions}-session jar, with requests handed straight to each app in the benchmark process (${injectCount} per case and round, 50 in flight): the work of the framework and the session middleware only. Ratios are medians of the rounds' ratios.`,
+          `The same apps and the same ${sessions}-session jar, with requests handed straight to each app in the benchmark process (${injectCount} per case and round, 50 in flight, each started in a turn of the event loop of its own, as a socket read would): the work of the framework and the session middleware only. Ratios are medians of the rounds' ratios.`,
           '',
           injected.table,
           '',

@@ -18,7 +18,7 @@ function values(n: number, seed = 7): number[] {
 
 /** One histogram's series as prom-client exports them, by sample name and labels. */
 async function samples(registry: Registry, name: string): Promise<Map<string, number>> {
-  const metric = (await registry.getMetricsAsJSON()).find((m) => m.name === name) as MetricObjectWithValues<MetricValueWithName> | undefined;
+  const metric = (await registry.getMetricsAsJSON()).find((m) => m.name === name) as MetricObjectWithValues<MetricValueWithName<string>> | undefined;
   const out = new Map<string, number>();
   for (const v of metric?.values ?? []) out.set(`${v.metricName ?? name}${JSON.stringify(v.labels)}`, v.value);
   return out;
