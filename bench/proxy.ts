@@ -38,6 +38,9 @@ const SELF = new URL(import.meta.url);
 const BIN = fileURLToPath(new URL('../packages/proxy/bin/scaleout-proxy.js', import.meta.url));
 const SECRET = 'bench-proxy-secret';
 const WORKERS = '@scaleout/proxy (workers: 2)';
+const FLOOR = 'floor: node:http + undici, nothing else';
+const FLOOR_WORKERS = 'floor (2 workers)';
+const FLOOR_SCRIPT = fileURLToPath(new URL('./support/floor-proxy.mjs', import.meta.url));
 
 /** An app node for the benchmark: a small fixed answer. */
 export function helloNode(options: { id: string }): RequestListener {
@@ -122,6 +125,12 @@ export async function run(options: BenchOptions = {}): Promise<string> {
     const workersFile = join(dir, 'proxy-workers.json');
     await writeFile(workersFile, JSON.stringify({ ...base, listen: workersPort, workers: 2 }));
     cases.push(await group(WORKERS, () => startBalancerProcess(process.execPath, cli(workersFile), dir, workersPort), workersPort));
+    // The same hop with nothing but forwarding (support/floor-proxy.mjs): what Node.js's HTTP
+    // stack costs on its own, in the same run.
+    for (const [name, workers] of [[FLOOR, 1], [FLOOR_WORKERS, 2]] as const) {
+      const port = await freePort();
+      cases.push(await group(name, () => startBalancerProcess(process.execPath, [FLOOR_SCRIPT, String(port), String(workers), ...nodes.map((n) => n.url)], dir, port), port));
+    }
     cases.push(Object.assign(await startServerChild({ module: SELF, export: 'httpProxyServer', options: { targets: nodes.map((n) => n.url) } }), { name: 'http-proxy (npm)' }));
     const hp = await freePort();
     // Two threads, stated rather than left to HAProxy's default of one per core.
@@ -189,6 +198,9 @@ function report(rows: Row[], o: { connections: number; moderate: number; duratio
   const p99 = added(workers) / added(haproxy);
   const single = m(ours.full, 'rps') / m(haproxy.full, 'rps');
   const vsHttpProxy = m(ours.full, 'rps') / m(byName('http-proxy (npm)').full, 'rps');
+  const floor = byName(FLOOR);
+  const floorWorkers = byName(FLOOR_WORKERS);
+  const cpuOf = (r: Row) => m(r.full, 'cpuPerRequestUs');
   const met = (ok: boolean) => (ok ? 'met' : 'not met');
   return `## Proxy
 
@@ -210,6 +222,14 @@ Targets, \`${WORKERS}\` against HAProxy in the same run:
 - p99 added at ${o.moderate} connections ≤ 2× HAProxy's added p99 — **${added(workers).toFixed(2)} ms vs ${added(haproxy).toFixed(2)} ms, ${Number.isFinite(p99) && p99 > 0 ? `${p99.toFixed(2)}×` : 'n/a'}** (${met(added(workers) <= 2 * Math.max(added(haproxy), 0))}).
 
 Single process: ${single.toFixed(2)}× HAProxy's req/s, ${vsHttpProxy.toFixed(2)}× http-proxy's.
+
+The floor (\`bench/support/floor-proxy.mjs\`: \`node:http\` in, one undici \`Pool\` per node out, hop-by-hop
+headers dropped, nothing else) is what any proxy on Node.js's HTTP stack costs at least:
+- with 2 workers, ${(m(floorWorkers.full, 'rps') / m(haproxy.full, 'rps')).toFixed(2)}× HAProxy's req/s at ${(cpuOf(floorWorkers) / cpuOf(haproxy)).toFixed(2)}× its CPU per request (${fmt(cpuOf(floorWorkers))} µs);
+- as one process, ${(m(floor.full, 'rps') / m(haproxy.full, 'rps')).toFixed(2)}× HAProxy's req/s at ${(cpuOf(floor) / cpuOf(haproxy)).toFixed(2)}× its CPU (${fmt(cpuOf(floor))} µs).
+
+\`@scaleout/proxy\`'s features (header rules, stickiness, health, retries, timeouts, limits, metrics) cost
+${fmt(cpuOf(ours) - cpuOf(floor))} µs per request above the floor as one process, ${fmt(cpuOf(workers) - cpuOf(floorWorkers))} µs with workers.
 `;
 }
 
