@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createAlgorithm, EndpointSet } from '@scaleout/balancer';
 import { exportHaproxy, exportNginx, parseProxyConfig } from '@scaleout/proxy';
-import { freePort, startBalancerProcess, startHaproxy, startNginx } from '@scaleout/harness';
+import { onFreePort, startBalancerProcess, startHaproxy, startNginx } from '@scaleout/harness';
 import { measure, type MeasuredResult } from './support/load.js';
 import { hasWrk, measureWrk } from './support/wrk.js';
 import { startServerChild, type CpuSample, type ServerHandle } from './support/server.js';
@@ -89,10 +89,22 @@ async function groupCpu(pgid: number): Promise<CpuSample> {
   return { user, system, rss };
 }
 
-async function group(name: string, start: () => Promise<{ proc: { pid?: number }; close(): Promise<void> }>, port: number): Promise<ServerHandle & { name: string }> {
-  const running = await start();
-  const close = () => running.close();
-  return { name, url: `http://127.0.0.1:${port}`, port, pid: running.proc.pid, cpu: () => groupCpu(running.proc.pid!), close, [Symbol.asyncDispose]: close };
+/**
+ * A proxy in a process group of its own, on a free port. Each is told its port in its config or
+ * command line, so a port taken meanwhile (PortInUseError) means a start on another one.
+ */
+async function group(name: string, start: (port: number) => Promise<{ proc: { pid?: number }; close(): Promise<void> }>): Promise<ServerHandle & { name: string }> {
+  return onFreePort(async (port) => {
+    const running = await start(port);
+    const close = () => running.close();
+    return { name, url: `http://127.0.0.1:${port}`, port, pid: running.proc.pid, cpu: () => groupCpu(running.proc.pid!), close, [Symbol.asyncDispose]: close };
+  });
+}
+
+/** Starts `node <args>` in a fresh folder (the harness removes it when the process stops, or fails to). */
+async function nodeGroup(args: (dir: string, port: number) => Promise<string[]>, port: number) {
+  const dir = await mkdtemp(join(tmpdir(), 'scaleout-bench-proxy-'));
+  return startBalancerProcess(process.execPath, await args(dir, port), dir, port);
 }
 
 interface Row {
@@ -110,34 +122,29 @@ export async function run(options: BenchOptions = {}): Promise<string> {
   const moderate = Number(flag(options, 'moderate', '4'));
   const nodes = await Promise.all(['node-1', 'node-2'].map((id) => startServerChild({ module: SELF, export: 'helloNode', options: { id } })));
   const cases: (ServerHandle & { name: string })[] = [];
-  const dir = await mkdtemp(join(tmpdir(), 'scaleout-bench-proxy-'));
   try {
     const base = { secret: SECRET, algorithm: 'round-robin', targets: nodes.map((n, i) => ({ id: `node-${i + 1}`, url: n.url })), sticky: { mode: 'learn' }, healthCheck: { interval: '2s', timeout: '1s' } };
     cases.push(Object.assign(nodes[0]!, { name: 'direct (one node)' }));
     const fromSource = options.flags?.['from-source'] === true || options.flags?.['from-source'] === 'true';
     if (!fromSource) execFileSync('npm', ['run', 'build'], { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: 'ignore' });
     const cli = (config: string) => (fromSource ? ['--conditions=@scaleout/source', '--import', import.meta.resolve('tsx'), BIN, '--config', config] : [BIN, '--config', config]);
-    const scaleoutPort = await freePort();
-    const file = join(dir, 'proxy.json');
-    await writeFile(file, JSON.stringify({ ...base, listen: scaleoutPort }));
-    cases.push(await group('@scaleout/proxy', () => startBalancerProcess(process.execPath, cli(file), dir, scaleoutPort), scaleoutPort));
-    const workersPort = await freePort();
-    const workersFile = join(dir, 'proxy-workers.json');
-    await writeFile(workersFile, JSON.stringify({ ...base, listen: workersPort, workers: 2 }));
-    cases.push(await group(WORKERS, () => startBalancerProcess(process.execPath, cli(workersFile), dir, workersPort), workersPort));
+    const scaleout = (extra: object) => async (dir: string, port: number) => {
+      const file = join(dir, 'proxy.json');
+      await writeFile(file, JSON.stringify({ ...base, listen: port, ...extra }));
+      return cli(file);
+    };
+    cases.push(await group('@scaleout/proxy', (port) => nodeGroup(scaleout({}), port)));
+    cases.push(await group(WORKERS, (port) => nodeGroup(scaleout({ workers: 2 }), port)));
     // The same hop with nothing but forwarding (support/floor-proxy.mjs): what Node.js's HTTP
     // stack costs on its own, in the same run.
     for (const [name, workers] of [[FLOOR, 1], [FLOOR_WORKERS, 2]] as const) {
-      const port = await freePort();
-      cases.push(await group(name, () => startBalancerProcess(process.execPath, [FLOOR_SCRIPT, String(port), String(workers), ...nodes.map((n) => n.url)], dir, port), port));
+      cases.push(await group(name, (port) => nodeGroup(async () => [FLOOR_SCRIPT, String(port), String(workers), ...nodes.map((n) => n.url)], port)));
     }
     cases.push(Object.assign(await startServerChild({ module: SELF, export: 'httpProxyServer', options: { targets: nodes.map((n) => n.url) } }), { name: 'http-proxy (npm)' }));
-    const hp = await freePort();
-    // Two threads, stated rather than left to HAProxy's default of one per core.
-    const haproxyConfig = exportHaproxy(parseProxyConfig({ ...base, listen: hp })).replace(/^global\n/m, 'global\n    nbthread 2\n');
-    cases.push(await group('HAProxy', () => startHaproxy(haproxyConfig, hp), hp));
-    const np = await freePort();
-    cases.push(await group('nginx', () => startNginx(exportNginx(parseProxyConfig({ ...base, listen: np })), np), np));
+    // Two HAProxy threads, stated rather than left to its default of one per core.
+    const haproxyConfig = (port: number) => exportHaproxy(parseProxyConfig({ ...base, listen: port })).replace(/^global\n/m, 'global\n    nbthread 2\n');
+    cases.push(await group('HAProxy', (port) => startHaproxy(haproxyConfig(port), port)));
+    cases.push(await group('nginx', (port) => startNginx(exportNginx(parseProxyConfig({ ...base, listen: port })), port)));
 
     const load = flag(options, 'load', hasWrk() ? 'wrk' : 'autocannon');
     if (load !== 'wrk' && load !== 'autocannon') throw new Error(`--load: expected wrk or autocannon, got ${load}`);

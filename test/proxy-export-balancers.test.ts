@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { exportHaproxy, exportNginx, parseProxyConfig, type ProxyConfig } from '@scaleout/proxy';
 import { routeTag } from '@scaleout/core';
-import { freePort, type RunningBalancer, startHaproxy, startNginx } from '@scaleout/harness';
+import { onFreePort, type RunningBalancer, startHaproxy, startNginx } from '@scaleout/harness';
 import { Client, spawnNodes, type NodeProcess } from '../packages/proxy/test/fixtures/nodes.js';
 
 const SECRET = 'export-secret';
@@ -27,16 +27,19 @@ describe('exported HAProxy and nginx configs route by the same route cookie as @
       let balancer: RunningBalancer | undefined;
       let port: number;
       before(async () => {
-        port = await freePort();
-        const config = parseProxyConfig({
-          listen: port,
-          secret: SECRET,
-          targets: nodes.map((n) => ({ id: n.id, url: n.url })),
-          sticky: { mode: 'learn' },
-          healthCheck: { interval: '200ms', timeout: '150ms', rise: 2, fall: 2 },
-          timeouts: { connect: '500ms', server: '5s' },
+        // The port is written into the balancer's config: a port taken meanwhile means a new config.
+        balancer = await onFreePort((p) => {
+          port = p;
+          const config = parseProxyConfig({
+            listen: p,
+            secret: SECRET,
+            targets: nodes.map((n) => ({ id: n.id, url: n.url })),
+            sticky: { mode: 'learn' },
+            healthCheck: { interval: '200ms', timeout: '150ms', rise: 2, fall: 2 },
+            timeouts: { connect: '500ms', server: '5s' },
+          });
+          return b.start(b.exporter(config), p);
         });
-        balancer = await b.start(b.exporter(config), port);
       });
       after(async () => {
         await balancer?.close();
@@ -63,9 +66,11 @@ describe('exported HAProxy and nginx configs route by the same route cookie as @
       });
 
       it('insert mode: the balancer writes the same opaque cookie scaleout-proxy would, and honours it', async () => {
-        const insertPort = await freePort();
-        const config = parseProxyConfig({ listen: insertPort, secret: SECRET, targets: nodes.map((n) => ({ id: n.id, url: n.url })), sticky: { mode: 'insert', cookieName: 'lb' } });
-        const inserting = await b.start(b.exporter(config), insertPort);
+        let insertPort = 0;
+        const inserting = await onFreePort((p) => {
+          insertPort = p;
+          return b.start(b.exporter(parseProxyConfig({ listen: p, secret: SECRET, targets: nodes.map((n) => ({ id: n.id, url: n.url })), sticky: { mode: 'insert', cookieName: 'lb' } })), p);
+        });
         try {
           const client = new Client(`http://127.0.0.1:${insertPort}`);
           const first = await client.get('/whoami');
