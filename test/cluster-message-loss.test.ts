@@ -27,8 +27,9 @@ describe('cluster strategy: message loss on Redis pub/sub is detected and repair
     await redis?.stop();
   });
 
-  it('finds gaps from dropped frames and a killed subscriber connection, and converges within the anti-entropy interval', async function () {
-    for (const t of transports) t.dropRate = 0.2;
+  // Redis pub/sub loses messages when a subscriber's connection goes (killed, or cut by Redis's
+  // `client-output-buffer-limit pubsub`): every frame published until it has subscribed again.
+  it('finds the gaps left by killed subscriber connections, and converges within the anti-entropy interval', async function () {
     let down = 0;
     let up = 0;
     for (const t of transports) {
@@ -36,21 +37,20 @@ describe('cluster strategy: message loss on Redis pub/sub is detected and repair
       t.on('up', () => up++);
     }
     for (let round = 0; round < 40; round++) {
-      if (round === 20) {
+      if (round % 10 === 5) {
+        await eventually(() => up === down, 5000, 'subscribers back from the last kill');
         const killed = Number(await redis.command('CLIENT', 'KILL', 'TYPE', 'pubsub'));
         expect(killed).to.equal(3);
       }
       await Promise.all(stores.map((s, k) => s.set(`s${(round * 13 + k * 7) % 300}`, { round, k, by: s.nodeId }, 60_000)));
       await new Promise((r) => setTimeout(r, 5));
     }
-    for (const t of transports) t.dropRate = 0;
-    await eventually(() => up === 3, 5000, 'subscribers back');
+    await eventually(() => up === 12, 5000, 'subscribers back after each of the 4 kills');
     const stoppedAt = Date.now();
     await eventually(() => new Set(stores.map((s) => s.digest())).size === 1, AE_INTERVAL * 3, 'convergence');
     const took = Date.now() - stoppedAt;
     const stats = stores.map((s) => s.stats());
-    expect(down).to.equal(3);
-    expect(transports.reduce((n, t) => n + t.dropped, 0)).to.be.above(0);
+    expect(down).to.equal(12);
     expect(stats.reduce((n, s) => n + s.gaps, 0), 'gaps detected').to.be.above(0);
     expect(stats.every((s) => s.resyncs > 0), 'every node resynced').to.equal(true);
     expect(took).to.be.below(AE_INTERVAL * 3);

@@ -21,13 +21,6 @@ export class RedisTransport extends EventEmitter implements Transport {
   readonly channel: string;
   /** This node's id (the option `nodeId`): messages addressed to it arrive on its own channel; fixed once started. */
   nodeId: string | undefined;
-  /**
-   * Test hook: the fraction (0 to 1) of received messages silently dropped, to prove that the
-   * store detects and repairs loss. Always 0 in production.
-   */
-  dropRate = 0;
-  /** Messages dropped by `dropRate` so far. */
-  dropped = 0;
   readonly #url: string;
   readonly #options: RedisOptions;
   readonly #publishTimeout: number;
@@ -77,8 +70,7 @@ export class RedisTransport extends EventEmitter implements Transport {
     this.#channels = channels;
     sub.on('messageBuffer', (channel: Buffer, message: Buffer) => {
       if (!this.#up || !channels.includes(channel.toString())) return;
-      if (this.dropRate > 0 && Math.random() < this.dropRate) this.dropped++;
-      else this.emit('message', message);
+      this.emit('message', message);
     });
     sub.on('close', () => this.#down());
     sub.on('ready', () => {
