@@ -93,7 +93,7 @@ export class MetricScope {
 
   /**
    * A counter; its label names get the instance label first. Its series are recorded here and
-   * handed to prom-client when it is collected (see {@link HistogramRecorder}).
+   * handed to prom-client when it is collected (at every scrape).
    */
   counter<T extends string>(config: Omit<CounterConfiguration<T>, 'registers' | 'collect'>): ScopedCounter {
     const metric = this.#recorded(config.name, () => new (promClient().Counter)({ ...config, labelNames: [this.label, ...(config.labelNames ?? [])] as string[], registers: [this.registry], collect: flushRecorded }) as Counter<string>);
