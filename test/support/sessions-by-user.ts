@@ -184,7 +184,12 @@ export function describeSessionsByUser(label: string, make: (ttl?: string) => Pr
         const jar = new Jar(`d${i}`);
         await jar.send(server, 'get', '/touch');
         const id = (await jar.send(server, 'get', `/set-user?user=${user}-${i}`)).body.id as string;
-        expect((await nodes[0].sessions.byUser(`${user}-${i}`)).map((s) => s.id)).to.deep.equal([id]);
+        // Read on the first node: under the cluster strategy a write made on another reaches it by replication.
+        const listed = await eventually(async () => {
+          const ids = (await nodes[0].sessions.byUser(`${user}-${i}`)).map((s) => s.id);
+          return ids.length > 0 ? ids : undefined;
+        }, 5000, 'the session listed on the first node');
+        expect(listed).to.deep.equal([id]);
         expect(events.some((e) => e.type === 'userChanged' && e.id === id && e.userId === `${user}-${i}`)).to.equal(true);
       }
     });
