@@ -10,10 +10,13 @@ import { redisStoreConfigSchema, storeOptionsOf, type RedisStoreConfigInput } fr
  * once it is connected. An unreachable address rejects within `connectTimeout` with a
  * `StoreUnavailableError` naming it; refused credentials reject at once.
  */
-export async function createStore(config: RedisStoreConfigInput, _context?: PluginContext): Promise<RedisStore> {
+export async function createStore(config: RedisStoreConfigInput, context?: PluginContext): Promise<RedisStore> {
   const parsed = parseOptions(redisStoreConfigSchema, config, ['store']);
   const client = createRedisClient(parsed);
-  const store = new RedisStore({ client, ownsClient: true, ...storeOptionsOf(parsed) });
+  // A save the session layer gave up on (its 503) must not land later either.
+  const storeTimeout = context?.config.session.storeTimeout;
+  const writeDeadline = storeTimeout === undefined ? parsed.commandTimeout : Math.min(parsed.commandTimeout, storeTimeout);
+  const store = new RedisStore({ client, ownsClient: true, ...storeOptionsOf(parsed), writeDeadline });
   try {
     await connectClient(client, describeTarget(parsed), parsed.connectTimeout);
   } catch (err) {

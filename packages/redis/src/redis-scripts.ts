@@ -22,6 +22,23 @@ end
 if before == after and (not after or marked(after, ARGV[5])) then return 1 end
 return {1, before, after}`;
 
+/** What a write script replies when it reached Redis after its deadline: nothing was written. */
+export const LATE = -9;
+
+/**
+ * The first lines of a script that overwrites session data: ARGV[1] is the write's deadline, ms
+ * since the epoch on Redis's clock (redis-clock.ts), or '' for none; it is taken out of ARGV, so
+ * the script's own arguments start at ARGV[1] as before. A write that arrives after its deadline
+ * (its caller gave up on it) is refused with {@link LATE}. TIME before a write needs scripts
+ * replicated by their effects: the default since Redis 5, asked for here on older servers.
+ */
+const DEADLINE = `local deadline = table.remove(ARGV, 1)
+if deadline ~= '' then
+  if redis.replicate_commands then redis.replicate_commands() end
+  local t = redis.call('TIME')
+  if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > tonumber(deadline) then return ${LATE} end
+end`;
+
 /** Whether the session's mark says `user`'s set holds it and lives until `needed` at least. */
 const MARKED = `local function marked(user, needed)
   local mark = redis.call('HGET', KEYS[1], '${USER_SET_MARK}')
@@ -30,7 +47,8 @@ const MARKED = `local function marked(user, needed)
 end`;
 
 /**
- * Applies a patch to a session hash, with no read first. KEYS[1] the session, KEYS[2] its user
+ * Applies a patch to a session hash, with no read first, unless it is late ({@link DEADLINE}: the
+ * deadline comes before the arguments below). KEYS[1] the session, KEYS[2] its user
  * shadow (see redis-user-index.ts; KEYS[1] again when there is none). ARGV[1] the layout
  * version, ARGV[2] the expiry in ms, ARGV[3] the hash field of the user key ('' when users are
  * not indexed), ARGV[4] the shadow's expiry in ms, ARGV[5] until when (ms since the epoch) the
@@ -41,7 +59,8 @@ end`;
  * layout (neither is written), or the string itself when the key holds a session in the string
  * layout (the caller converts it).
  */
-const PATCH = `${MARKED}
+const PATCH = `${DEADLINE}
+${MARKED}
 local kind = redis.call('TYPE', KEYS[1])['ok']
 if kind == 'none' then return 0 end
 if kind == 'string' then return redis.call('GET', KEYS[1]) end
@@ -57,12 +76,13 @@ if ARGV[3] == '' then return 1 end
 ${USER_SET}`;
 
 /**
- * Replaces whatever the key holds with a new hash (field/value pairs from ARGV[6]) expiring in
+ * Unless it is late (as the patch), replaces whatever the key holds with a new hash (field/value pairs from ARGV[6]) expiring in
  * ARGV[2] ms; KEYS, ARGV[3], ARGV[4] and ARGV[5] as for the patch. With ARGV[1] not empty, only
  * if the key still holds the string whose SHA-1 that is (the conversion of a string-layout
  * session): 1 done (indexing, as the patch), 0 changed meanwhile. A hash's user set mark is kept.
  */
-const REPLACE = `${MARKED}
+const REPLACE = `${DEADLINE}
+${MARKED}
 local before = false
 local mark = false
 if ARGV[1] ~= '' then
@@ -140,9 +160,9 @@ export type IndexedReply = [number, string | null, string | null];
 /** The client with the store's scripts defined on it (EVALSHA, loaded on first use). */
 export interface ScriptedClient {
   /** KEYS: session, shadow. */
-  scaleoutPatch(key: string, shadow: string, ...args: (string | number)[]): Promise<PatchReply>;
-  scaleoutPatchBuffer(key: string, shadow: string, ...args: (string | number)[]): Promise<PatchReply>;
-  scaleoutReplace(key: string, shadow: string, expectedSha1: string, px: number, userField: string, shadowPx: number, keptUntil: number, ...pairs: string[]): Promise<number | IndexedReply>;
+  scaleoutPatch(key: string, shadow: string, deadline: string, ...args: (string | number)[]): Promise<PatchReply>;
+  scaleoutPatchBuffer(key: string, shadow: string, deadline: string, ...args: (string | number)[]): Promise<PatchReply>;
+  scaleoutReplace(key: string, shadow: string, deadline: string, expectedSha1: string, px: number, userField: string, shadowPx: number, keptUntil: number, ...pairs: string[]): Promise<number | IndexedReply>;
   scaleoutDestroy(key: string, shadow: string, userField: string): Promise<string | null>;
   scaleoutTouch(key: string, shadow: string, px: number, shadowPx: number, userField: string, keptUntil: number): Promise<string | null>;
   scaleoutUserAdd(key: string, id: string, px: number): Promise<number>;

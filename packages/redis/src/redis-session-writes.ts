@@ -1,7 +1,8 @@
-import { applyPatch, InvalidArgumentError, StoreUnavailableError, userOf, type SessionData, type SessionPatch } from '@scaleout/core';
+import { applyPatch, InvalidArgumentError, StoreTimeoutError, StoreUnavailableError, userOf, type SessionData, type SessionPatch } from '@scaleout/core';
+import type { RedisClock } from './redis-clock.js';
 import type { RedisCommandRunner } from './redis-command-runner.js';
 import { fieldText, type RedisSessionLayout } from './redis-session-layout.js';
-import { sha1, type IndexedReply, type PatchReply } from './redis-scripts.js';
+import { LATE, sha1, type IndexedReply, type PatchReply } from './redis-scripts.js';
 import { SHADOW_MARGIN_MS, USER_SET_RENEW_MS, type UserIndexKeys } from './redis-user-index.js';
 import { fieldOf, LAYOUT_VERSION, metaFields, sessionFields } from './serializer.js';
 
@@ -22,20 +23,49 @@ export class RedisSessionWrites {
   readonly #prefix: string;
   readonly #index: () => UserIndexKeys | undefined;
   readonly #invalid: (id: string) => undefined;
+  readonly #clock: RedisClock;
+  /** How long after it is sent a write may still be applied (`writeDeadline`), or false. */
+  readonly #budget: number | false;
 
-  constructor(runner: RedisCommandRunner, layout: RedisSessionLayout, options: { prefix: string; index: () => UserIndexKeys | undefined; invalid: (id: string) => undefined }) {
+  constructor(
+    runner: RedisCommandRunner,
+    layout: RedisSessionLayout,
+    options: { prefix: string; index: () => UserIndexKeys | undefined; invalid: (id: string) => undefined; clock: RedisClock; writeDeadline: number | false },
+  ) {
     this.#runner = runner;
     this.#layout = layout;
     this.#prefix = options.prefix;
     this.#index = options.index;
     this.#invalid = options.invalid;
+    this.#clock = options.clock;
+    this.#budget = options.writeDeadline;
   }
 
   /** Replaces the whole session with one script: delete, write the hash, set its expiry. */
   async set(id: string, data: SessionData, px: number): Promise<void> {
     const now = Date.now();
-    const reply = await this.#replace('set', this.#prefix + id, '', px, now, this.#layout.encode(data, px));
+    const pairs = this.#layout.encode(data, px);
+    const key = this.#prefix + id;
+    let reply = await this.#replace('set', key, '', px, now, pairs);
+    if (reply === LATE) reply = await this.#replace('set', key, '', px, now, pairs, true);
     if (Array.isArray(reply)) await this.#reindex(id, this.#index()!.userOfField(reply[1]), reply, px, now);
+  }
+
+  /** The deadline of a write sent now (see redis-clock.ts), '' for none. */
+  #deadline(): string {
+    return this.#budget === false ? '' : this.#clock.deadline(this.#budget);
+  }
+
+  /**
+   * A write came back refused as late ({@link LATE}). When it did so well before its caller's
+   * timeout, the write was not held up: Redis's clock has moved against the last reading (a
+   * clock step), so it is read again and the write may be tried once more (`retry`). Otherwise
+   * it is the timeout its caller has met, or is about to.
+   */
+  async #late(operation: string, sentAt: number, retried: boolean): Promise<void> {
+    const budget = this.#budget === false ? this.#runner.commandTimeout : this.#budget;
+    if (!retried && performance.now() - sentAt < budget / 2) return this.#clock.measure();
+    throw new StoreTimeoutError(`${operation} (it reached Redis after its deadline and was not applied)`, budget);
   }
 
   /** See `RedisStore.patch`. */
@@ -55,12 +85,20 @@ export class RedisSessionWrites {
     for (const k of patch.unset) args.push(fieldOf(k));
     const binary = this.#layout.serializer.binary === true;
     const client = this.#runner.client;
+    let retried = false;
     for (let attempt = 0; attempt < MAX_PATCH_ATTEMPTS; attempt++) {
+      const deadline = this.#deadline();
+      const sentAt = performance.now();
       const reply = await this.#runner.write<PatchReply>(
         'patch',
-        () => (binary ? client.scaleoutPatchBuffer(key, shadow, ...args) : client.scaleoutPatch(key, shadow, ...args)),
-        (p) => (binary ? p.scaleoutPatchBuffer(key, shadow, ...args) : p.scaleoutPatch(key, shadow, ...args)),
+        () => (binary ? client.scaleoutPatchBuffer(key, shadow, deadline, ...args) : client.scaleoutPatch(key, shadow, deadline, ...args)),
+        (p) => (binary ? p.scaleoutPatchBuffer(key, shadow, deadline, ...args) : p.scaleoutPatch(key, shadow, deadline, ...args)),
       );
+      if (reply === LATE) {
+        await this.#late('patch', sentAt, retried);
+        retried = true;
+        continue;
+      }
       if (Array.isArray(reply)) {
         await this.#reindex(id, index!.userOfField(fieldText(reply[1])), reply, px, now);
         return true;
@@ -70,7 +108,11 @@ export class RedisSessionWrites {
       if (typeof reply === 'number') return this.#invalid(id) ?? false;
       const current = this.#layout.decodeString(id, reply);
       if (!current) return false;
-      const replaced = await this.#replace('patch', key, sha1(reply), px, now, this.#layout.encode(applyPatch(current, patch), px));
+      const replaced = await this.#replace('patch', key, sha1(reply), px, now, this.#layout.encode(applyPatch(current, patch), px), retried);
+      if (replaced === LATE) {
+        retried = true;
+        continue;
+      }
       if (Array.isArray(replaced)) await this.#reindex(id, userOf(current, index!.userKey), replaced, px, now);
       if (replaced === 1 || Array.isArray(replaced)) return true;
     }
@@ -132,18 +174,26 @@ export class RedisSessionWrites {
     await this.#runner.run(operation, client.scaleoutUserSetKept(this.#prefix + id, index.field, field, now + ttl));
   }
 
-  /** Runs the replace script (see redis-scripts.ts): `expectedSha1` empty for an unconditional write. */
-  #replace(operation: string, key: string, expectedSha1: string, px: number, now: number, pairs: string[]): Promise<number | IndexedReply> {
+  /**
+   * Runs the replace script (see redis-scripts.ts): `expectedSha1` empty for an unconditional
+   * write. Replies {@link LATE} when the write was refused as late and may be tried once more
+   * (`retried`: it was tried again already, and a second refusal throws).
+   */
+  async #replace(operation: string, key: string, expectedSha1: string, px: number, now: number, pairs: string[], retried = false): Promise<number | IndexedReply> {
     const index = this.#index();
     const shadow = index ? index.shadow(key) : key;
     const field = index?.field ?? '';
     const shadowPx = px + SHADOW_MARGIN_MS;
     const needed = now + shadowPx;
     const client = this.#runner.client;
-    return this.#runner.write(
+    const deadline = this.#deadline();
+    const sentAt = performance.now();
+    const reply = await this.#runner.write<number | IndexedReply>(
       operation,
-      () => client.scaleoutReplace(key, shadow, expectedSha1, px, field, shadowPx, needed, ...pairs),
-      (p) => p.scaleoutReplace(key, shadow, expectedSha1, px, field, shadowPx, needed, ...pairs),
+      () => client.scaleoutReplace(key, shadow, deadline, expectedSha1, px, field, shadowPx, needed, ...pairs),
+      (p) => p.scaleoutReplace(key, shadow, deadline, expectedSha1, px, field, shadowPx, needed, ...pairs),
     );
+    if (reply === LATE) await this.#late(operation, sentAt, retried);
+    return reply;
   }
 }

@@ -86,6 +86,18 @@ export const redisStoreOptionsSchema = z
       .custom<Serializer>((s) => typeof (s as { parse?: unknown } | null)?.parse === 'function' && typeof (s as { stringify?: unknown }).stringify === 'function', 'expected { parse, stringify }')
       .optional()
       .meta({ default: 'JSON', description: 'reads sessions still stored in the string layout of scaleout 0.1 (written with this serializer then)' }),
+    /**
+     * How long after a save is sent Redis may still apply it, in ms once validated: a save that
+     * reaches Redis later (held up behind other commands, or resent by ioredis after a reconnect)
+     * is refused there, so a save its caller gave up on never lands over a newer one. Read on
+     * Redis's clock (docs/redis.md, "Late writes"). `false`: no deadline. `createStrategy()` sets
+     * the shorter of `commandTimeout` and `session.storeTimeout`.
+     * @default commandTimeout
+     */
+    writeDeadline: z
+      .union([z.literal(false), positiveDuration()])
+      .optional()
+      .meta({ accepts: 'duration or `false`', default: '`commandTimeout`', description: 'how long after a save is sent Redis may still apply it; later, Redis refuses it' }),
     ...storeFields,
   })
   .superRefine(checkPrefixes);

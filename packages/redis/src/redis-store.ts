@@ -16,6 +16,7 @@ import {
   type SessionStore,
 } from '@scaleout/core';
 import type { RedisClient } from './redis-client.js';
+import { RedisClock } from './redis-clock.js';
 import { RedisCommandRunner } from './redis-command-runner.js';
 import { mastersOf, prefixPattern, scanNode } from './redis-scan.js';
 import { withScripts, type ScriptedClient } from './redis-scripts.js';
@@ -78,12 +79,16 @@ export class RedisStore extends EventEmitter implements SessionStore {
     const invalid = (id: string) => this.#invalid(id);
     this.#runner = new RedisCommandRunner(this.client, o);
     this.#layout = new RedisSessionLayout(this.#runner, { serializer: o.serializer, maxValueBytes: o.maxValueBytes, invalid });
-    this.#writes = new RedisSessionWrites(this.#runner, this.#layout, { prefix: o.prefix, index: () => this.#users?.keys, invalid });
+    const clock = new RedisClock(this.client);
+    this.#writes = new RedisSessionWrites(this.#runner, this.#layout, { prefix: o.prefix, index: () => this.#users?.keys, invalid, clock, writeDeadline: o.writeDeadline ?? o.commandTimeout });
     this.#available = this.client.status === 'ready';
+    if (this.#available) void clock.measure();
     this.#everReady = this.#available;
 
     let lastError: Error | undefined;
     const onReady = () => {
+      // Each connection may reach another server (a failover, a Cluster node): its clock is read again.
+      void clock.measure();
       if (this.#available) return;
       this.#available = true;
       if (this.#everReady) {
