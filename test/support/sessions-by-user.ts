@@ -108,6 +108,16 @@ class Jar {
   }
 }
 
+/**
+ * Waits until no node holds session `id`. Under the `store` strategies that is at once; under
+ * `cluster` a destroy reaches the other nodes by replication (docs/sessions-by-user.md).
+ */
+async function destroyedEverywhere(nodes: readonly Strategy[], id: string): Promise<void> {
+  for (const node of nodes) {
+    await eventually(async () => ((await node.store.get(id)) === undefined ? true : undefined), 5000, `session ${id} destroyed on every node`);
+  }
+}
+
 /** Options of {@link describeSessionsByUser}. */
 export interface SessionsByUserOptions {
   /** Lifetime of the expiring sessions, and the longest to wait for their `expired` event after it. */
@@ -158,10 +168,8 @@ export function describeSessionsByUser(label: string, make: (ttl?: string) => Pr
         expect(s.createdAt).to.be.at.most(s.lastSeenAt + 1);
       }
       expect(await nodes[1].sessions.destroyUser(user, { except: idA })).to.equal(1);
-      // Under the cluster strategy the destroy reaches the other node by replication (docs/sessions-by-user.md).
-      for (const node of nodes) {
-        await eventually(async () => ((await node.store.get(idB)) === undefined ? true : undefined), 5000, 'the destroy applied on every node');
-      }
+      expect(await nodes[1].store.get(idB), 'destroyed on the node that ran destroyUser').to.equal(undefined);
+      await destroyedEverywhere(nodes, idB);
       for (const server of servers) {
         expect((await b.send(server, 'get', '/me')).body.user, 'the destroyed device, on each node').to.equal(null);
         expect((await a.send(server, 'get', '/me')).body.user, 'the kept device, on each node').to.equal(user);
@@ -177,6 +185,7 @@ export function describeSessionsByUser(label: string, make: (ttl?: string) => Pr
       const after = (await jar.send(servers[0]!, 'post', '/login?user=u-fixation')).body.id as string;
       expect(after).to.not.equal(before);
       expect(await nodes[0].store.get(before)).to.equal(undefined);
+      await destroyedEverywhere(nodes, before);
       const replay = await request(servers[1]!.server).get('/me').set('Cookie', fixated);
       expect(replay.body.user).to.equal(null);
       expect(replay.body.id).to.not.equal(before);
@@ -206,8 +215,10 @@ export function describeSessionsByUser(label: string, make: (ttl?: string) => Pr
       const cleared = ([] as string[]).concat(out.headers['set-cookie'] ?? []).find((l) => l.startsWith('sid='));
       expect(cleared, 'the clearing Set-Cookie').to.match(/^sid=;/);
       expect(Date.parse(/expires=([^;]+)/i.exec(cleared!)![1]!)).to.be.below(Date.now());
-      expect(await nodes[0].sessions.byUser(user)).to.deep.equal([]);
-      expect(await nodes[0].store.get(id)).to.equal(undefined);
+      expect(await nodes[1].sessions.byUser(user), 'on the node that logged out').to.deep.equal([]);
+      expect(await nodes[1].store.get(id)).to.equal(undefined);
+      await destroyedEverywhere(nodes, id);
+      expect(await nodes[0].sessions.byUser(user), 'on the other node').to.deep.equal([]);
       expect(events.some((e) => e.type === 'destroyed' && e.id === id && e.userId === user)).to.equal(true);
     });
 
