@@ -108,4 +108,16 @@ describe('HazelcastStore patch: compare-and-set, no lock, at most two round trip
     expect(Object.keys(got).sort()).to.deep.equal(['start', ...Array.from({ length: 60 }, (_, i) => `k${i}`)].sort());
     expect(requests.filter((r) => /lock/i.test(r)), 'lock requests').to.deep.equal([]);
   });
+
+  it('keeps every key when one node streams 150 patches of a hot session and two others send 100 between them', async () => {
+    await stores[0]!.set('stream', { start: true }, 60_000);
+    await Promise.all(stores.map((s) => s.get('stream')));
+    // The streaming node wins each compare-and-set from the value it just wrote; the others must read first.
+    const streamed = Array.from({ length: 150 }, (_, i) => stores[0]!.patch('stream', { set: { [`s${i}`]: i }, unset: [] }, 60_000));
+    const others = Array.from({ length: 100 }, (_, i) => stores[1 + (i % 2)]!.patch('stream', { set: { [`o${i}`]: i }, unset: [] }, 60_000));
+    const results = await Promise.allSettled([...streamed, ...others]);
+    expect(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason)), 'failed patches').to.deep.equal([]);
+    const got = (await stores[0]!.get('stream'))!;
+    expect(Object.keys(got)).to.have.length(1 + 150 + 100);
+  });
 });

@@ -185,7 +185,12 @@ export class HazelcastStore extends EventEmitter implements SessionStore {
 
   async #patchOnce(id: string, patch: SessionPatch, ttlMs: number): Promise<boolean> {
     let raw: unknown = this.#known.take(id);
-    for (let attempt = 0; attempt < MAX_PATCH_ATTEMPTS; attempt++) {
+    // Bounded by time, not by a count: a node that streams patches of a hot session wins its
+    // compare-and-set from the value it just wrote (one round trip), while a loser needs a read
+    // first (two), so a loser can lose many times in a row until that stream pauses.
+    const deadline = performance.now() + this.#commandTimeout;
+    let attempt = 0;
+    for (; ; attempt++) {
       if (raw === undefined) raw = await this.#run('patch', this.map.get(id));
       if (raw === null || raw === undefined) return false;
       const current = typeof raw === 'string' ? decodeSession(raw) : undefined;
@@ -198,9 +203,10 @@ export class HazelcastStore extends EventEmitter implements SessionStore {
         return true;
       }
       raw = undefined;
-      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
+      if (performance.now() >= deadline) break;
+      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * Math.min(MAX_PATCH_BACKOFF_MS, 2 ** attempt)));
     }
-    throw new StoreUnavailableError(`session store patch: the session changed under ${MAX_PATCH_ATTEMPTS} attempts in a row`);
+    throw new StoreUnavailableError(`session store patch: the session kept changing under ${attempt + 1} compare-and-set attempts in ${this.#commandTimeout} ms`);
   }
 
   /**
@@ -412,5 +418,5 @@ export class HazelcastStore extends EventEmitter implements SessionStore {
   }
 }
 
-/** Compare-and-set attempts a patch may take while other nodes keep changing the session. */
-const MAX_PATCH_ATTEMPTS = 8;
+/** Longest random pause between two compare-and-set attempts of a patch (ms); it doubles from 2 ms up to this. */
+const MAX_PATCH_BACKOFF_MS = 50;
