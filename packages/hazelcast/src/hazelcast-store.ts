@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { debuglog } from 'node:util';
 import { LifecycleState, Predicates, type IMap } from 'hazelcast-client';
 import {
@@ -204,7 +205,7 @@ export class HazelcastStore extends EventEmitter implements SessionStore {
       }
       raw = undefined;
       if (performance.now() >= deadline) break;
-      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * Math.min(MAX_PATCH_BACKOFF_MS, 2 ** attempt)));
+      if (attempt > 0) await sleep(Math.random() * Math.min(MAX_PATCH_BACKOFF_MS, 2 ** attempt));
     }
     throw new StoreUnavailableError(`session store patch: the session kept changing under ${attempt + 1} compare-and-set attempts in ${this.#commandTimeout} ms`);
   }
